@@ -1,0 +1,216 @@
+/*
+ * backend_sharded.c - N tables, each behind its own lock.
+ *
+ * The shard of a key is the low bits of its seeded hash; the slot within
+ * the shard's table is the high bits, so the two are independent and a
+ * shard's table is as evenly filled as a whole table would be.  Each
+ * shard (lock + table header) sits on its own cache lines, so threads
+ * working on different shards share nothing.  A hot key still serialises
+ * everything on its shard: sharding divides contention by N, it does not
+ * remove it.  N is a power of two in [1, CMAP_MAX_SHARDS], default 32.
+ *
+ * Loads take their shard's lock shared, other operations exclusive: each
+ * operation is atomic per key.  len sums the per-shard counters without
+ * locking (O(shards)); range, clear and stats visit the shards in turn.
+ */
+#include "lock.h"
+#include "table.h"
+
+struct shard {
+	_Alignas(CMAP_CACHE_LINE) cmap_wordlock_t lock;
+	struct cmap_table table;
+};
+
+struct sharded_map {
+	struct cmap base;
+	uint32_t mask; /* shards - 1 */
+	struct shard *shards;
+};
+
+#define SH(m) ((struct sharded_map *)(m))
+
+static inline struct shard *
+shard_of(struct sharded_map *s, uint64_t hash)
+{
+	return &s->shards[hash & s->mask];
+}
+
+/* Entries per shard for `entries` in all: the mean plus four standard
+ * deviations of the binomial spread, so that a hint is honoured by every
+ * shard with overwhelming probability. */
+static size_t
+per_shard(size_t entries, uint32_t shards)
+{
+	size_t mean = entries / shards, root = 0;
+
+	if (entries == 0)
+		return 0;
+	while ((root + 1) * (root + 1) <= mean)
+		root++;
+	return mean + 4 * root + 1;
+}
+
+static void
+free_shards(struct sharded_map *s, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		cmap_table_fini(&s->shards[i].table);
+	cmap__free(&s->base.config.allocator, s->shards,
+	    (size_t)(s->mask + 1) * sizeof *s->shards);
+}
+
+static cmap_status_t
+sharded_create(const cmap_config_t *config, cmap_t **out)
+{
+	struct sharded_map *s = cmap__map_new(config, sizeof *s);
+	uint32_t n = config->shards;
+	size_t each = per_shard(config->capacity, n);
+
+	if (s == NULL)
+		return CMAP_ENOMEM;
+	s->mask = n - 1;
+	s->shards = cmap__alloc(&s->base.config.allocator,
+	    (size_t)n * sizeof *s->shards, CMAP_CACHE_LINE);
+	if (s->shards == NULL) {
+		cmap__map_free(&s->base);
+		return CMAP_ENOMEM;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		cmap_wordlock_init(&s->shards[i].lock);
+		if (cmap_table_init(&s->shards[i].table,
+		    &s->base.config.allocator, config->seed, each) != CMAP_OK) {
+			free_shards(s, i);
+			cmap__map_free(&s->base);
+			return CMAP_ENOMEM;
+		}
+	}
+	*out = &s->base;
+	return CMAP_OK;
+}
+
+static void
+sharded_destroy(cmap_t *m)
+{
+	free_shards(SH(m), SH(m)->mask + 1);
+}
+
+static cmap_status_t
+sharded_exec(cmap_t *m, struct cmap_req *req)
+{
+	struct sharded_map *s = SH(m);
+	uint64_t hash = cmap__hash(req->key, s->base.config.seed);
+	struct shard *sh = shard_of(s, hash);
+	cmap_status_t st;
+
+	if (cmap__req_is_read(req->kind)) {
+		bool found;
+
+		cmap_wordlock_read_lock(&sh->lock);
+		found = cmap_table_load(&sh->table, req->key, hash, &req->out);
+		cmap_wordlock_read_unlock(&sh->lock);
+		return found ? CMAP_OK : CMAP_NOT_FOUND;
+	}
+	cmap_wordlock_write_lock(&sh->lock);
+	st = cmap_table_exec(&sh->table, hash, req);
+	cmap_wordlock_write_unlock(&sh->lock);
+	return st;
+}
+
+static void
+shard_read_lock(void *arg)
+{
+	cmap_wordlock_read_lock(&((struct shard *)arg)->lock);
+}
+
+static void
+shard_read_unlock(void *arg)
+{
+	cmap_wordlock_read_unlock(&((struct shard *)arg)->lock);
+}
+
+static cmap_status_t
+sharded_range(cmap_t *m, cmap_range_fn fn, void *ctx)
+{
+	struct sharded_map *s = SH(m);
+
+	for (uint32_t i = 0; i <= s->mask; i++) {
+		struct shard *sh = &s->shards[i];
+
+		if (cmap_table_range(&sh->table, shard_read_lock,
+		    shard_read_unlock, sh, fn, ctx))
+			break;
+	}
+	return CMAP_OK;
+}
+
+static size_t
+sharded_len(const cmap_t *m)
+{
+	const struct sharded_map *s = (const struct sharded_map *)m;
+	size_t n = 0;
+
+	for (uint32_t i = 0; i <= s->mask; i++)
+		n += cmap_table_len(&s->shards[i].table);
+	return n;
+}
+
+static cmap_status_t
+sharded_clear(cmap_t *m)
+{
+	struct sharded_map *s = SH(m);
+
+	for (uint32_t i = 0; i <= s->mask; i++) {
+		cmap_wordlock_write_lock(&s->shards[i].lock);
+		cmap_table_clear(&s->shards[i].table);
+		cmap_wordlock_write_unlock(&s->shards[i].lock);
+	}
+	return CMAP_OK;
+}
+
+static cmap_status_t
+sharded_reserve(cmap_t *m, size_t entries)
+{
+	struct sharded_map *s = SH(m);
+	size_t each = per_shard(entries, s->mask + 1);
+	cmap_status_t st = CMAP_OK;
+
+	/* Contents never change; on CMAP_ENOMEM some shards may have grown
+	 * already, which only costs memory. */
+	for (uint32_t i = 0; i <= s->mask && st == CMAP_OK; i++) {
+		cmap_wordlock_write_lock(&s->shards[i].lock);
+		st = cmap_table_reserve(&s->shards[i].table, each);
+		cmap_wordlock_write_unlock(&s->shards[i].lock);
+	}
+	return st;
+}
+
+static cmap_status_t
+sharded_stats(cmap_t *m, cmap_stats_t *st)
+{
+	struct sharded_map *s = SH(m);
+	uint64_t sum = 0;
+
+	for (uint32_t i = 0; i <= s->mask; i++) {
+		cmap_wordlock_read_lock(&s->shards[i].lock);
+		cmap_table_stats_add(&s->shards[i].table, st, &sum);
+		cmap_wordlock_read_unlock(&s->shards[i].lock);
+	}
+	cmap_table_stats_done(st, sum,
+	    sizeof *s + (size_t)(s->mask + 1) * sizeof *s->shards);
+	return CMAP_OK;
+}
+
+CMAP_HIDDEN const struct cmap_backend_ops cmap__sharded_ops = {
+	.version = CMAP_OPS_VERSION_1,
+	.id = CMAP_BACKEND_SHARDED,
+	.name = "sharded",
+	.caps = CMAP_CAP_THREAD_SAFE | CMAP_CAP_UPDATE_ONCE,
+	.create = sharded_create,
+	.destroy = sharded_destroy,
+	.exec = sharded_exec,
+	.range = sharded_range,
+	.len = sharded_len,
+	.clear = sharded_clear,
+	.reserve = sharded_reserve,
+	.stats = sharded_stats,
+};

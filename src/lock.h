@@ -1,0 +1,126 @@
+/*
+ * lock.h - the locks of the blocking backends.
+ *
+ * Both are written with C11 atomics, so ThreadSanitizer sees every
+ * access in the sanitizer build with no annotation, and neither ever puts
+ * a thread to sleep in the kernel: a waiter spins briefly, then yields the
+ * processor (sched_yield) so that a preempted lock holder can run.  That
+ * is what keeps them from collapsing when threads outnumber cores (a pure
+ * spinlock burns whole time slices waiting for a descheduled holder) and
+ * from the sleep/wake-up cost that pthread_rwlock_t pays on every
+ * contended write.  docs/design.md has the measurements behind the choice.
+ *
+ * cmap_brlock ("big reader" lock, for the rwlock backend): readers
+ *   announce themselves in one of CMAP_BRLOCK_STRIPES cache-line-sized
+ *   counters chosen per thread, so readers on different cores never write
+ *   the same line; a writer takes the writer word, then waits for every
+ *   stripe to drain.  Read lock: one uncontended atomic increment and a
+ *   load; write lock: O(stripes).
+ *
+ * cmap_wordlock (for each shard of the sharded backend): a reader-writer
+ *   lock in one 32-bit word (writer bit + reader count), so a shard's
+ *   lock shares a cache line with its table header.
+ */
+#ifndef CMAP_LOCK_H
+#define CMAP_LOCK_H
+
+#include "internal.h"
+
+#include <stdatomic.h>
+
+/* Called after spinning for a while: lets a preempted holder run. */
+CMAP_HIDDEN void cmap__lock_backoff(unsigned *spins);
+
+/* ---------------------------------------------------------------- brlock */
+#define CMAP_BRLOCK_STRIPES 16u
+
+struct cmap_brlock_stripe {
+	_Alignas(CMAP_CACHE_LINE) atomic_uint readers;
+};
+
+struct cmap_brlock {
+	_Alignas(CMAP_CACHE_LINE) atomic_uint writer; /* 0 free, 1 held */
+	struct cmap_brlock_stripe stripe[CMAP_BRLOCK_STRIPES];
+};
+
+CMAP_HIDDEN void cmap_brlock_init(struct cmap_brlock *l);
+/* Returns the stripe to pass to cmap_brlock_read_unlock. */
+CMAP_HIDDEN unsigned cmap_brlock_read_lock(struct cmap_brlock *l);
+
+static inline void
+cmap_brlock_read_unlock(struct cmap_brlock *l, unsigned stripe)
+{
+	/* Release: the reads of the critical section happen before a
+	 * writer's acquire load of this stripe sees it drained. */
+	atomic_fetch_sub_explicit(&l->stripe[stripe].readers, 1,
+	    memory_order_release);
+}
+
+CMAP_HIDDEN void cmap_brlock_write_lock(struct cmap_brlock *l);
+
+static inline void
+cmap_brlock_write_unlock(struct cmap_brlock *l)
+{
+	/* Release: pairs with the readers' seq_cst load of `writer` and the
+	 * next writer's CAS. */
+	atomic_store_explicit(&l->writer, 0, memory_order_release);
+}
+
+/* -------------------------------------------------------------- wordlock */
+#define CMAP_WORDLOCK_WRITER 1u  /* held by a writer */
+#define CMAP_WORDLOCK_PENDING 2u /* a writer waits: new readers back off */
+#define CMAP_WORDLOCK_READER 4u  /* one reader (count in the upper bits) */
+
+typedef atomic_uint cmap_wordlock_t;
+
+static inline void
+cmap_wordlock_init(cmap_wordlock_t *l)
+{
+	atomic_init(l, 0);
+}
+
+CMAP_HIDDEN void cmap__wordlock_read_slow(cmap_wordlock_t *l);
+CMAP_HIDDEN void cmap__wordlock_write_slow(cmap_wordlock_t *l);
+
+static inline void
+cmap_wordlock_read_lock(cmap_wordlock_t *l)
+{
+	/* Acquire: pairs with the release in write_unlock. */
+	unsigned v = atomic_fetch_add_explicit(l, CMAP_WORDLOCK_READER,
+	    memory_order_acquire);
+
+	if (CMAP_UNLIKELY(v & (CMAP_WORDLOCK_WRITER | CMAP_WORDLOCK_PENDING)))
+		cmap__wordlock_read_slow(l);
+}
+
+static inline void
+cmap_wordlock_read_unlock(cmap_wordlock_t *l)
+{
+	/* Release: pairs with the writer's acquire CAS from 0. */
+	atomic_fetch_sub_explicit(l, CMAP_WORDLOCK_READER,
+	    memory_order_release);
+}
+
+static inline void
+cmap_wordlock_write_lock(cmap_wordlock_t *l)
+{
+	unsigned expected = 0;
+
+	/* Acquire: pairs with the release of the previous holder(s). */
+	if (CMAP_UNLIKELY(!atomic_compare_exchange_strong_explicit(l,
+	    &expected, CMAP_WORDLOCK_WRITER, memory_order_acquire,
+	    memory_order_relaxed)))
+		cmap__wordlock_write_slow(l);
+}
+
+static inline void
+cmap_wordlock_write_unlock(cmap_wordlock_t *l)
+{
+	/* Release: pairs with the acquire of the next reader or writer.
+	 * An RMW, not a store: readers that are backing off may have their
+	 * increments in the word. */
+	atomic_fetch_and_explicit(l, ~CMAP_WORDLOCK_WRITER,
+	    memory_order_release);
+}
+
+#endif /* CMAP_LOCK_H */

@@ -1,0 +1,135 @@
+/*
+ * table.h - the open-addressing table core shared by the plain, rwlock
+ * and sharded backends.
+ *
+ * The table itself is not thread-safe: a backend wraps it in its own
+ * synchronisation.  Two fields are written with relaxed atomic stores so
+ * that a backend may read them without its lock (cmap_table_len and the
+ * slot pointer for a prefetch); everything else requires the lock.
+ */
+#ifndef CMAP_TABLE_H
+#define CMAP_TABLE_H
+
+#include "internal.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+struct cmap_slot {
+	uint64_t key;   /* CMAP_TABLE_EMPTY_KEY marks a free slot */
+	uint64_t value;
+};
+
+/* The key value that marks free slots.  A user key with these bits lives
+ * in the table's side slot (zkey_*) instead. */
+#define CMAP_TABLE_EMPTY_KEY UINT64_C(0)
+
+struct cmap_table {
+	/* slots[capacity]; read without the lock only to prefetch. */
+	struct cmap_slot *_Atomic slots;
+	uint64_t mask;          /* capacity - 1; capacity a power of two */
+	unsigned shift;         /* 64 - log2(capacity): slot = hash >> shift */
+	size_t used;            /* entries in slots[] (not the side slot) */
+	size_t grow_at;         /* grow when used would exceed this */
+	size_t min_capacity;    /* never shrink below (creation/reserve) */
+	bool zkey_present;      /* the side slot for the key EMPTY_KEY */
+	uint64_t zkey_value;
+	_Atomic size_t len;     /* used + zkey_present; relaxed stores only */
+	uint64_t seed;
+	uint64_t grows, shrinks;
+	const cmap_allocator_t *allocator;
+};
+
+/* Smallest capacity the table uses. */
+#define CMAP_TABLE_MIN_CAPACITY 16u
+
+/*
+ * Initialise an empty table able to hold `entries` entries without
+ * growing.  Returns CMAP_OK or CMAP_ENOMEM (then nothing to finalise).
+ */
+CMAP_HIDDEN cmap_status_t cmap_table_init(struct cmap_table *t,
+    const cmap_allocator_t *allocator, uint64_t seed, size_t entries);
+CMAP_HIDDEN void cmap_table_fini(struct cmap_table *t);
+
+/*
+ * Apply one request.  `hash` is cmap__hash(req->key, t->seed), computed
+ * by the caller (the sharded backend needs it to pick the shard).
+ * Returns the status the request's kind documents in internal.h, or
+ * CMAP_ENOMEM (table unchanged) or CMAP_EINVAL (update callback returned
+ * an unknown action; table unchanged).  Cost: O(1) expected; O(used) when
+ * it resizes.
+ */
+CMAP_HIDDEN cmap_status_t cmap_table_exec(struct cmap_table *t, uint64_t hash,
+    struct cmap_req *req);
+
+/* A load only: the fast path of cmap_table_exec for CMAP_REQ_LOAD. */
+CMAP_HIDDEN bool cmap_table_load(const struct cmap_table *t, uint64_t key,
+    uint64_t hash, uint64_t *value);
+
+/* Remove everything; shrink back to min_capacity when that allocation
+ * succeeds (else keep the slots, emptied).  Never fails. */
+CMAP_HIDDEN void cmap_table_clear(struct cmap_table *t);
+
+/* Make room for `entries` entries and keep at least that capacity.
+ * Returns CMAP_OK or CMAP_ENOMEM (unchanged). */
+CMAP_HIDDEN cmap_status_t cmap_table_reserve(struct cmap_table *t,
+    size_t entries);
+
+/* Bytes of slot memory the table holds now. */
+static inline size_t
+cmap_table_bytes(const struct cmap_table *t)
+{
+	return (size_t)(t->mask + 1) * sizeof(struct cmap_slot);
+}
+
+static inline size_t
+cmap_table_len(const struct cmap_table *t)
+{
+	/* Pairs with the relaxed stores under the owner's lock: any value
+	 * the count has had; never torn. */
+	return atomic_load_explicit(&t->len, memory_order_relaxed);
+}
+
+/*
+ * Add one table's figures into *st (len, capacity, bytes, grows, shrinks,
+ * shards, min/max_shard_len, max_probe) and its probe distances into
+ * *sum_probe; the caller starts from a zeroed *st and finishes with
+ * cmap_table_stats_done.  Cost: O(capacity).
+ */
+CMAP_HIDDEN void cmap_table_stats_add(const struct cmap_table *t,
+    cmap_stats_t *st, uint64_t *sum_probe);
+CMAP_HIDDEN void cmap_table_stats_done(cmap_stats_t *st, uint64_t sum_probe,
+    size_t map_struct_bytes);
+
+/*
+ * Range support: the table is traversed in chunks of hash space, so that
+ * a traversal stays correct when the table is resized between chunks (a
+ * key's hash never changes; its slot does).
+ *
+ * cmap_table_collect copies into buf[] every entry whose hash lies in
+ * [lo, *hi] and returns how many.  When more than `room` entries lie in
+ * the interval, it narrows *hi (never below lo) until they fit; since the
+ * hash is a bijection, an interval of one hash holds at most one entry,
+ * so this always succeeds.  cmap_table_chunk_end suggests the end of the
+ * next interval starting at lo (about `slots` home slots of the current
+ * table).
+ */
+CMAP_HIDDEN size_t cmap_table_collect(const struct cmap_table *t, uint64_t lo,
+    uint64_t *hi, struct cmap_slot *buf, size_t room);
+CMAP_HIDDEN uint64_t cmap_table_chunk_end(const struct cmap_table *t,
+    uint64_t lo, unsigned slots);
+
+/* Entries a range callback batch holds (on the caller's stack). */
+#define CMAP_RANGE_BATCH 128u
+
+/*
+ * Traverse `t` in hash-ordered batches, calling fn for each entry with no
+ * lock held.  lock(arg)/unlock(arg) bracket each batch's collection (read
+ * lock, or misuse check for plain).  Returns true when fn stopped the
+ * traversal.  Shared by every backend built on the table core.
+ */
+CMAP_HIDDEN bool cmap_table_range(struct cmap_table *t,
+    void (*lock)(void *arg), void (*unlock)(void *arg), void *arg,
+    cmap_range_fn fn, void *ctx);
+
+#endif /* CMAP_TABLE_H */
