@@ -386,7 +386,8 @@ CMAP_API cmap_status_t cmap_range(cmap_t *map, cmap_range_fn fn, void *ctx);
  *   the count had at some moment during the call (rwlock), or the sum of
  *   per-shard or per-stripe counts each read at some moment (sharded,
  *   lockfree), which is within the number of concurrent writes of the truth.
- *   Never walks the table.  Returns 0 for a NULL map.
+ *   Never walks the table.  Returns 0 for a NULL map.  May be called from
+ *   inside an update callback (it takes no lock).
  * Thread safety: as the backend; never takes a lock.
  * Cost: O(1) (rwlock, plain), O(shards) (sharded), O(stripes) (lockfree).
  */
@@ -405,7 +406,9 @@ CMAP_API cmap_status_t cmap_clear(cmap_t *map);
 /*
  * cmap_reserve - make room for `entries` entries in all without resizing,
  * and keep at least that capacity when entries are deleted.
- *   Returns CMAP_OK; CMAP_ENOMEM (map unchanged); CMAP_EINVAL; CMAP_ERECURSE.
+ *   Returns CMAP_OK; CMAP_ENOMEM (contents unchanged; on sharded, shards
+ *   reserved before the failure keep their larger tables); CMAP_EINVAL;
+ *   CMAP_ERECURSE.
  * Cost: O(entries) when the table grows.
  */
 CMAP_API cmap_status_t cmap_reserve(cmap_t *map, size_t entries);

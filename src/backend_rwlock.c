@@ -12,8 +12,8 @@
 
 struct rwlock_map {
 	struct cmap base;
-	struct cmap_brlock lock;
 	struct cmap_table table;
+	struct cmap_brlock lock; /* last: its stripes follow it */
 };
 
 #define RW(m) ((struct rwlock_map *)(m))
@@ -21,7 +21,9 @@ struct rwlock_map {
 static cmap_status_t
 rwlock_create(const cmap_config_t *config, cmap_t **out)
 {
-	struct rwlock_map *r = cmap__map_new(config, sizeof *r);
+	unsigned stripes = cmap_brlock_stripes();
+	struct rwlock_map *r = cmap__map_new(config,
+	    sizeof *r + cmap_brlock_size(stripes) - sizeof r->lock);
 
 	if (r == NULL)
 		return CMAP_ENOMEM;
@@ -30,7 +32,7 @@ rwlock_create(const cmap_config_t *config, cmap_t **out)
 		cmap__map_free(&r->base);
 		return CMAP_ENOMEM;
 	}
-	cmap_brlock_init(&r->lock);
+	cmap_brlock_init(&r->lock, stripes);
 	*out = &r->base;
 	return CMAP_OK;
 }
@@ -130,7 +132,7 @@ rwlock_stats(cmap_t *m, cmap_stats_t *st)
 
 	cmap_table_stats_add(&r->table, st, &sum);
 	cmap_brlock_read_unlock(&r->lock, stripe);
-	cmap_table_stats_done(st, sum, sizeof *r);
+	cmap_table_stats_done(st, sum, r->base.self_size);
 	return CMAP_OK;
 }
 

@@ -102,6 +102,7 @@ sharded_exec(cmap_t *m, struct cmap_req *req)
 	struct shard *sh = shard_of(s, hash);
 	cmap_status_t st;
 
+	cmap_table_prefetch(&sh->table, hash);
 	if (cmap__req_is_read(req->kind)) {
 		bool found;
 

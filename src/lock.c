@@ -4,6 +4,7 @@
 #include "lock.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -31,59 +32,43 @@ cmap__lock_backoff(unsigned *spins)
 
 /* ---------------------------------------------------------------- brlock */
 
+unsigned
+cmap_brlock_stripes(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_CONF);
+	unsigned s = 1;
+
+	while (s < CMAP_BRLOCK_MAX_STRIPES && (long)s < n)
+		s <<= 1;
+	return s;
+}
+
 void
-cmap_brlock_init(struct cmap_brlock *l)
+cmap_brlock_init(struct cmap_brlock *l, unsigned stripes)
 {
 	atomic_init(&l->writer, 0);
-	for (unsigned i = 0; i < CMAP_BRLOCK_STRIPES; i++)
+	l->mask = stripes - 1;
+	for (unsigned i = 0; i < stripes; i++)
 		atomic_init(&l->stripe[i].readers, 0);
 }
 
-/*
- * A thread's stripe: a hash of the address of one of its thread-local
- * variables, so threads spread over the stripes without any shared
- * counter, computed once per thread.
- */
-static _Thread_local unsigned brlock_stripe_plus1;
-
-static unsigned
-my_stripe(void)
-{
-	unsigned s = brlock_stripe_plus1;
-
-	if (CMAP_UNLIKELY(s == 0)) {
-		s = 1 + (unsigned)(cmap__hash((uintptr_t)&brlock_stripe_plus1,
-		    0) % CMAP_BRLOCK_STRIPES);
-		brlock_stripe_plus1 = s;
-	}
-	return s - 1;
-}
-
+/* A writer was seen after the increment: step back, wait, retry. */
 unsigned
-cmap_brlock_read_lock(struct cmap_brlock *l)
+cmap__brlock_read_slow(struct cmap_brlock *l, unsigned s)
 {
-	unsigned s = my_stripe();
-
 	for (;;) {
 		unsigned spins = 0;
 
-		/*
-		 * Dekker with the writer: the reader's seq_cst increment then
-		 * seq_cst load of `writer`, against the writer's seq_cst CAS
-		 * of `writer` then seq_cst loads of the stripes.  One of the
-		 * two sees the other, so a reader and a writer are never both
-		 * inside.
-		 */
-		atomic_fetch_add_explicit(&l->stripe[s].readers, 1,
-		    memory_order_seq_cst);
-		if (CMAP_LIKELY(atomic_load_explicit(&l->writer,
-		    memory_order_seq_cst) == 0))
-			return s;
 		atomic_fetch_sub_explicit(&l->stripe[s].readers, 1,
 		    memory_order_relaxed);
 		while (atomic_load_explicit(&l->writer,
 		    memory_order_relaxed) != 0)
 			cmap__lock_backoff(&spins);
+		/* As in cmap_brlock_read_lock (lock.h). */
+		atomic_fetch_add_explicit(&l->stripe[s].readers, 1,
+		    memory_order_seq_cst);
+		if (atomic_load_explicit(&l->writer, memory_order_seq_cst) == 0)
+			return s;
 	}
 }
 
@@ -101,7 +86,7 @@ cmap_brlock_write_lock(struct cmap_brlock *l)
 	/* Wait for the readers already inside; seq_cst pairs with the
 	 * readers' increments (above), and includes the acquire that pairs
 	 * with their release decrement in read_unlock. */
-	for (unsigned i = 0; i < CMAP_BRLOCK_STRIPES; i++) {
+	for (unsigned i = 0; i <= l->mask; i++) {
 		spins = 0;
 		while (atomic_load_explicit(&l->stripe[i].readers,
 		    memory_order_seq_cst) != 0)

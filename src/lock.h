@@ -11,11 +11,10 @@
  * contended write.  docs/design.md has the measurements behind the choice.
  *
  * cmap_brlock ("big reader" lock, for the rwlock backend): readers
- *   announce themselves in one of CMAP_BRLOCK_STRIPES cache-line-sized
- *   counters chosen per thread, so readers on different cores never write
- *   the same line; a writer takes the writer word, then waits for every
- *   stripe to drain.  Read lock: one uncontended atomic increment and a
- *   load; write lock: O(stripes).
+ *   announce themselves in a per-processor cache-line-sized counter, so
+ *   readers on different cores never write the same line; a writer takes
+ *   the writer word, then waits for every stripe to drain.  Read lock: one
+ *   uncontended atomic increment and a load; write lock: O(processors).
  *
  * cmap_wordlock (for each shard of the sharded backend): a reader-writer
  *   lock in one 32-bit word (writer bit + reader count), so a shard's
@@ -26,26 +25,68 @@
 
 #include "internal.h"
 
+#include <sched.h>
 #include <stdatomic.h>
 
 /* Called after spinning for a while: lets a preempted holder run. */
 CMAP_HIDDEN void cmap__lock_backoff(unsigned *spins);
 
 /* ---------------------------------------------------------------- brlock */
-#define CMAP_BRLOCK_STRIPES 16u
+#define CMAP_BRLOCK_MAX_STRIPES 64u
 
 struct cmap_brlock_stripe {
 	_Alignas(CMAP_CACHE_LINE) atomic_uint readers;
 };
 
+/*
+ * One stripe per processor (the number of configured processors rounded
+ * up to a power of two, at most 64): a reader counts itself in the stripe
+ * of the processor it runs on, so readers on different processors never
+ * share a line, and a writer scans as many lines as there are processors.
+ * A reader that migrates between lock and unlock still decrements the
+ * stripe it incremented (read_lock returns it).  The struct is followed
+ * by its stripes: allocate cmap_brlock_size(n) bytes.
+ */
 struct cmap_brlock {
 	_Alignas(CMAP_CACHE_LINE) atomic_uint writer; /* 0 free, 1 held */
-	struct cmap_brlock_stripe stripe[CMAP_BRLOCK_STRIPES];
+	unsigned mask;                                /* stripes - 1 */
+	struct cmap_brlock_stripe stripe[];
 };
 
-CMAP_HIDDEN void cmap_brlock_init(struct cmap_brlock *l);
+/* Stripes for this machine. */
+CMAP_HIDDEN unsigned cmap_brlock_stripes(void);
+
+static inline size_t
+cmap_brlock_size(unsigned stripes)
+{
+	return sizeof(struct cmap_brlock) +
+	    stripes * sizeof(struct cmap_brlock_stripe);
+}
+
+CMAP_HIDDEN void cmap_brlock_init(struct cmap_brlock *l, unsigned stripes);
+CMAP_HIDDEN unsigned cmap__brlock_read_slow(struct cmap_brlock *l,
+    unsigned stripe);
+
 /* Returns the stripe to pass to cmap_brlock_read_unlock. */
-CMAP_HIDDEN unsigned cmap_brlock_read_lock(struct cmap_brlock *l);
+static inline unsigned
+cmap_brlock_read_lock(struct cmap_brlock *l)
+{
+	int cpu = sched_getcpu(); /* rseq or vDSO: no system call */
+	unsigned s = (unsigned)(cpu < 0 ? 0 : cpu) & l->mask;
+
+	/*
+	 * Dekker with the writer: the reader's seq_cst increment then seq_cst
+	 * load of `writer`, against the writer's seq_cst CAS of `writer` then
+	 * seq_cst loads of the stripes (write_lock).  One of the two sees the
+	 * other, so a reader and a writer are never both inside.
+	 */
+	atomic_fetch_add_explicit(&l->stripe[s].readers, 1,
+	    memory_order_seq_cst);
+	if (CMAP_LIKELY(atomic_load_explicit(&l->writer,
+	    memory_order_seq_cst) == 0))
+		return s;
+	return cmap__brlock_read_slow(l, s);
+}
 
 static inline void
 cmap_brlock_read_unlock(struct cmap_brlock *l, unsigned stripe)

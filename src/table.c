@@ -99,6 +99,7 @@ install(struct cmap_table *t, struct cmap_slot *slots, size_t cap)
 {
 	t->mask = cap - 1;
 	t->shift = 64 - log2_of(cap);
+	atomic_store_explicit(&t->pf_shift, t->shift, memory_order_relaxed);
 	t->grow_at = cap / 4 * 3;
 	atomic_store_explicit(&t->slots, slots, memory_order_relaxed);
 }

@@ -25,17 +25,19 @@ struct cmap_slot {
 #define CMAP_TABLE_EMPTY_KEY UINT64_C(0)
 
 struct cmap_table {
-	/* slots[capacity]; read without the lock only to prefetch. */
-	struct cmap_slot *_Atomic slots;
+	/* Hot: what a lookup reads, in the first cache line. */
+	struct cmap_slot *_Atomic slots; /* slots[capacity]; see prefetch */
 	uint64_t mask;          /* capacity - 1; capacity a power of two */
 	unsigned shift;         /* 64 - log2(capacity): slot = hash >> shift */
+	_Atomic unsigned pf_shift; /* copy of shift for lock-free prefetch */
+	uint64_t seed;
 	size_t used;            /* entries in slots[] (not the side slot) */
 	size_t grow_at;         /* grow when used would exceed this */
-	size_t min_capacity;    /* never shrink below (creation/reserve) */
+	_Atomic size_t len;     /* used + zkey_present; relaxed stores only */
 	bool zkey_present;      /* the side slot for the key EMPTY_KEY */
 	uint64_t zkey_value;
-	_Atomic size_t len;     /* used + zkey_present; relaxed stores only */
-	uint64_t seed;
+	/* Cold. */
+	size_t min_capacity;    /* never shrink below (creation/reserve) */
 	uint64_t grows, shrinks;
 	const cmap_allocator_t *allocator;
 };
@@ -74,6 +76,26 @@ CMAP_HIDDEN void cmap_table_clear(struct cmap_table *t);
  * Returns CMAP_OK or CMAP_ENOMEM (unchanged). */
 CMAP_HIDDEN cmap_status_t cmap_table_reserve(struct cmap_table *t,
     size_t entries);
+
+/*
+ * Prefetch the home slot of `hash` without holding the owner's lock, so
+ * that the cache miss on the slot overlaps the one on the lock.  The two
+ * relaxed loads may come from different generations of the table during
+ * a resize; the address is then wrong, which costs a useless prefetch and
+ * nothing else (a prefetch never faults, and the address is formed with
+ * integer arithmetic, never dereferenced).
+ */
+static inline void
+cmap_table_prefetch(const struct cmap_table *t, uint64_t hash)
+{
+	uintptr_t s = (uintptr_t)atomic_load_explicit(&t->slots,
+	    memory_order_relaxed);
+	unsigned shift = atomic_load_explicit(&t->pf_shift,
+	    memory_order_relaxed);
+
+	__builtin_prefetch((const void *)(s + (uintptr_t)(hash >> shift) *
+	    sizeof(struct cmap_slot)));
+}
 
 /* Bytes of slot memory the table holds now. */
 static inline size_t

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The whole test suite: the README's test command, and what CI runs.
+#
+#   tests/run.sh            all four builds below
+#   tests/run.sh quick      the normal build only
+#
+# 1. gcc, RelWithDebInfo: every test (contract, stress, fault, death,
+#    lincheck, fuzz replay, smoke, helgrind when valgrind is present).
+# 2. clang, -Werror: the library, tests, benchmark and fuzzer build
+#    warning-free; the contract tests run.
+# 3. AddressSanitizer + UndefinedBehaviorSanitizer (gcc): contract, fault,
+#    fuzz-corpus replay and death tests.
+# 4. ThreadSanitizer (gcc, CK_USE_CC_BUILTINS=1, halt_on_error=1): every
+#    concurrent test (label stress).
+# Each build goes to build-ci/<name>.  Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-all}
+tests/install-deps.sh test
+jobs=$(nproc)
+root=build-ci
+t0=$(date +%s)
+
+build() { # name, then cmake arguments
+  local name=$1; shift
+  echo "=== [$name] configure and build"
+  cmake -S . -B "$root/$name" -DCMAP_BUILD_BENCH=ON "$@" >"$root-$name.log" 2>&1 \
+    || { cat "$root-$name.log"; return 1; }
+  cmake --build "$root/$name" -j"$jobs" >>"$root-$name.log" 2>&1 \
+    || { tail -50 "$root-$name.log"; return 1; }
+}
+run_ctest() { # name, then ctest arguments
+  local name=$1; shift
+  echo "=== [$name] ctest $*"
+  ctest --test-dir "$root/$name" --output-on-failure -j"$jobs" "$@"
+}
+
+mkdir -p "$root"
+build gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run_ctest gcc
+if [ "$mode" != quick ]; then
+  build clang -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  run_ctest clang -L contract
+  build asan -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug -DCMAP_SANITIZE=address
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_ctest asan -L 'contract|fault|fuzz|death'
+  build tsan -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAP_SANITIZE=thread
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    run_ctest tsan -L stress
+fi
+echo "=== all test builds passed in $(( $(date +%s) - t0 )) s"
