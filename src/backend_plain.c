@@ -71,6 +71,7 @@ plain_create(const cmap_config_t *config, cmap_t **out)
 		return CMAP_ENOMEM;
 	}
 	atomic_init(&p->writing, 0);
+	CMAP_HG_BENIGN(&p->writing, "the misuse detector's mark");
 	p->check = !(config->flags & CMAP_FLAG_NO_MISUSE_CHECK);
 	*out = &p->base;
 	return CMAP_OK;

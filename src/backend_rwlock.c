@@ -40,6 +40,7 @@ rwlock_create(const cmap_config_t *config, cmap_t **out)
 static void
 rwlock_destroy(cmap_t *m)
 {
+	cmap_brlock_destroy(&RW(m)->lock);
 	cmap_table_fini(&RW(m)->table);
 }
 

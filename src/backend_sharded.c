@@ -53,8 +53,10 @@ per_shard(size_t entries, uint32_t shards)
 static void
 free_shards(struct sharded_map *s, uint32_t n)
 {
-	for (uint32_t i = 0; i < n; i++)
+	for (uint32_t i = 0; i < n; i++) {
+		cmap_wordlock_destroy(&s->shards[i].lock);
 		cmap_table_fini(&s->shards[i].table);
+	}
 	cmap__free(&s->base.config.allocator, s->shards,
 	    (size_t)(s->mask + 1) * sizeof *s->shards);
 }

@@ -46,6 +46,28 @@
 #define CMAP_HIDDEN
 #endif
 
+/*
+ * Valgrind's helgrind and DRD know pthread locks, not the C11-atomic locks of lock.h: with
+ * -DCMAP_HELGRIND=ON the build tells them, through their client requests,
+ * where each lock is taken and released (a few instructions, no effect
+ * outside valgrind).  Fields read without the lock on purpose (the
+ * relaxed counters and prefetch hints) are declared benign races there.
+ */
+#if CMAP_HELGRIND
+#include <valgrind/helgrind.h>
+#define CMAP_HG_CREATE(l) ANNOTATE_RWLOCK_CREATE(l)
+#define CMAP_HG_DESTROY(l) ANNOTATE_RWLOCK_DESTROY(l)
+#define CMAP_HG_ACQUIRED(l, w) ANNOTATE_RWLOCK_ACQUIRED(l, w)
+#define CMAP_HG_RELEASED(l, w) ANNOTATE_RWLOCK_RELEASED(l, w)
+#define CMAP_HG_BENIGN(p, why) ANNOTATE_BENIGN_RACE_SIZED(p, sizeof *(p), why)
+#else
+#define CMAP_HG_CREATE(l) ((void)(l))
+#define CMAP_HG_DESTROY(l) ((void)(l))
+#define CMAP_HG_ACQUIRED(l, w) ((void)(l))
+#define CMAP_HG_RELEASED(l, w) ((void)(l))
+#define CMAP_HG_BENIGN(p, why) ((void)(p))
+#endif
+
 /* ---------------------------------------------------------------------
  * Requests: one single-key operation, as the backends see it.
  * ------------------------------------------------------------------- */

@@ -48,8 +48,12 @@ cmap_brlock_init(struct cmap_brlock *l, unsigned stripes)
 {
 	atomic_init(&l->writer, 0);
 	l->mask = stripes - 1;
-	for (unsigned i = 0; i < stripes; i++)
+	CMAP_HG_BENIGN(&l->writer, "lock word");
+	for (unsigned i = 0; i < stripes; i++) {
 		atomic_init(&l->stripe[i].readers, 0);
+		CMAP_HG_BENIGN(&l->stripe[i].readers, "lock word");
+	}
+	CMAP_HG_CREATE(l);
 }
 
 /* A writer was seen after the increment: step back, wait, retry. */
@@ -92,6 +96,7 @@ cmap_brlock_write_lock(struct cmap_brlock *l)
 		    memory_order_seq_cst) != 0)
 			cmap__lock_backoff(&spins);
 	}
+	CMAP_HG_ACQUIRED(l, 1);
 }
 
 /* -------------------------------------------------------------- wordlock */

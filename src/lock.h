@@ -64,6 +64,12 @@ cmap_brlock_size(unsigned stripes)
 }
 
 CMAP_HIDDEN void cmap_brlock_init(struct cmap_brlock *l, unsigned stripes);
+
+static inline void
+cmap_brlock_destroy(struct cmap_brlock *l)
+{
+	CMAP_HG_DESTROY(l);
+}
 CMAP_HIDDEN unsigned cmap__brlock_read_slow(struct cmap_brlock *l,
     unsigned stripe);
 
@@ -82,15 +88,17 @@ cmap_brlock_read_lock(struct cmap_brlock *l)
 	 */
 	atomic_fetch_add_explicit(&l->stripe[s].readers, 1,
 	    memory_order_seq_cst);
-	if (CMAP_LIKELY(atomic_load_explicit(&l->writer,
-	    memory_order_seq_cst) == 0))
-		return s;
-	return cmap__brlock_read_slow(l, s);
+	if (CMAP_UNLIKELY(atomic_load_explicit(&l->writer,
+	    memory_order_seq_cst) != 0))
+		s = cmap__brlock_read_slow(l, s);
+	CMAP_HG_ACQUIRED(l, 0);
+	return s;
 }
 
 static inline void
 cmap_brlock_read_unlock(struct cmap_brlock *l, unsigned stripe)
 {
+	CMAP_HG_RELEASED(l, 0);
 	/* Release: the reads of the critical section happen before a
 	 * writer's acquire load of this stripe sees it drained. */
 	atomic_fetch_sub_explicit(&l->stripe[stripe].readers, 1,
@@ -102,6 +110,7 @@ CMAP_HIDDEN void cmap_brlock_write_lock(struct cmap_brlock *l);
 static inline void
 cmap_brlock_write_unlock(struct cmap_brlock *l)
 {
+	CMAP_HG_RELEASED(l, 1);
 	/* Release: pairs with the readers' seq_cst load of `writer` and the
 	 * next writer's CAS. */
 	atomic_store_explicit(&l->writer, 0, memory_order_release);
@@ -118,6 +127,14 @@ static inline void
 cmap_wordlock_init(cmap_wordlock_t *l)
 {
 	atomic_init(l, 0);
+	CMAP_HG_BENIGN(l, "lock word");
+	CMAP_HG_CREATE(l);
+}
+
+static inline void
+cmap_wordlock_destroy(cmap_wordlock_t *l)
+{
+	CMAP_HG_DESTROY(l);
 }
 
 CMAP_HIDDEN void cmap__wordlock_read_slow(cmap_wordlock_t *l);
@@ -132,11 +149,13 @@ cmap_wordlock_read_lock(cmap_wordlock_t *l)
 
 	if (CMAP_UNLIKELY(v & (CMAP_WORDLOCK_WRITER | CMAP_WORDLOCK_PENDING)))
 		cmap__wordlock_read_slow(l);
+	CMAP_HG_ACQUIRED(l, 0);
 }
 
 static inline void
 cmap_wordlock_read_unlock(cmap_wordlock_t *l)
 {
+	CMAP_HG_RELEASED(l, 0);
 	/* Release: pairs with the writer's acquire CAS from 0. */
 	atomic_fetch_sub_explicit(l, CMAP_WORDLOCK_READER,
 	    memory_order_release);
@@ -152,11 +171,13 @@ cmap_wordlock_write_lock(cmap_wordlock_t *l)
 	    &expected, CMAP_WORDLOCK_WRITER, memory_order_acquire,
 	    memory_order_relaxed)))
 		cmap__wordlock_write_slow(l);
+	CMAP_HG_ACQUIRED(l, 1);
 }
 
 static inline void
 cmap_wordlock_write_unlock(cmap_wordlock_t *l)
 {
+	CMAP_HG_RELEASED(l, 1);
 	/* Release: pairs with the acquire of the next reader or writer.
 	 * An RMW, not a store: readers that are backing off may have their
 	 * increments in the word. */

@@ -121,6 +121,9 @@ cmap_table_init(struct cmap_table *t, const cmap_allocator_t *allocator,
 	t->seed = seed;
 	t->min_capacity = cap;
 	install(t, s, cap);
+	CMAP_HG_BENIGN(&t->len, "relaxed counter read without the lock");
+	CMAP_HG_BENIGN(&t->slots, "prefetch hint read without the lock");
+	CMAP_HG_BENIGN(&t->pf_shift, "prefetch hint read without the lock");
 	return CMAP_OK;
 }
 

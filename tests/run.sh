@@ -5,7 +5,8 @@
 #   tests/run.sh quick      the normal build only
 #
 # 1. gcc, RelWithDebInfo: every test (contract, stress, fault, death,
-#    lincheck, fuzz replay, smoke, helgrind when valgrind is present).
+#    lincheck, fuzz replay, smoke; helgrind and DRD over the lock-based backends,
+#    whose locks carry valgrind annotations in this build).
 # 2. clang, -Werror: the library, tests, benchmark and fuzzer build
 #    warning-free; the contract tests run.
 # 3. AddressSanitizer + UndefinedBehaviorSanitizer (gcc): contract, fault,
@@ -36,7 +37,7 @@ run_ctest() { # name, then ctest arguments
 }
 
 mkdir -p "$root"
-build gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo
+build gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAP_HELGRIND=ON
 run_ctest gcc
 if [ "$mode" != quick ]; then
   build clang -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
