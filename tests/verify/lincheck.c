@@ -1,0 +1,1130 @@
+/*
+ * lincheck.c - history recording and the per-key linearizability check.
+ * The design is described in lincheck.h.
+ *
+ * THE SEARCH (one key)
+ *
+ * ops[t][0..n[t]) are thread t's operations on the key in call order.  A
+ * search state is (idx[0..T), model): idx[t] operations of thread t are
+ * linearized, and the model (present, value) is the key after them.  From
+ * a state, thread t's next operation o can be linearized next iff
+ *   o.call < min over threads u of (next unlinearized op of u).ret
+ * (no pending operation returned before o was called; it is enough to look
+ * at each thread's next operation because a thread's return timestamps
+ * increase) and the model accepts o's result.  Depth-first search with an
+ * explicit stack; every state pushed is entered into a hash set first, so
+ * no state is expanded twice (Lowe's memoization).  The history is
+ * linearizable iff a state with every operation linearized is reached.
+ */
+#include "lincheck.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+/* Values the workload writes (CAS-friendly: few, with edge values). */
+static const uint64_t lc_values[8] = {
+	0, 1, 2, UINT64_MAX, 3, UINT64_C(1) << 63, UINT64_MAX - 1, 5,
+};
+
+/* Keys: edge values first (0 lives in the table core's side slot). */
+static const uint64_t lc_edge_keys[] = {
+	0, 1, UINT64_MAX, UINT64_C(1) << 63, UINT64_MAX - 1,
+};
+
+static const char *const lc_kind_names[LC_KIND_COUNT] = {
+	"load", "store", "load_or_store", "load_and_delete", "delete",
+	"swap", "cas", "compare_and_delete", "add", "update", "range-visit",
+	"clear",
+};
+
+const char *
+lc_kind_name(enum lc_kind k)
+{
+	return (unsigned)k < LC_KIND_COUNT ? lc_kind_names[k] : "?";
+}
+
+double
+lc_scale(double dflt)
+{
+	const char *s = getenv("CMAP_VERIFY_SCALE");
+	double v = dflt;
+
+	if (s != NULL && *s != '\0')
+		v = strtod(s, NULL);
+	if (!(v >= 0.001))
+		v = 0.001;
+	if (v > 1000)
+		v = 1000;
+	return v;
+}
+
+void
+lc_workload_default(struct lc_workload *w)
+{
+	static const unsigned mix[LC_M_COUNT] = {
+		[LC_M_LOAD] = 190, [LC_M_STORE] = 120, [LC_M_LOS] = 80,
+		[LC_M_LAD] = 60, [LC_M_DELETE] = 60, [LC_M_SWAP] = 80,
+		[LC_M_CAS] = 150, [LC_M_CAD] = 60, [LC_M_ADD] = 80,
+		[LC_M_UPDATE] = 100, [LC_M_RANGE] = 5, [LC_M_LEN] = 13,
+		[LC_M_CLEAR] = 2,
+	};
+
+	memset(w, 0, sizeof *w);
+	w->nthreads = 4;
+	w->ops_per_thread = 2000;
+	w->nkeys = 8;
+	w->nvalues = 4;
+	memcpy(w->mix, mix, sizeof mix);
+	w->seed = 1;
+}
+
+/*
+ * Update modes (deterministic functions of the old value, so the model
+ * can replay them; on lockfree the callback may run more than once):
+ *   0: absent -> keep;   present odd -> delete; even -> store old + 1
+ *   1: absent -> store 1; present -> store old ^ 1
+ *   2: absent -> store 0; present -> keep
+ */
+cmap_update_action_t
+lc_update_apply(unsigned mode, bool present, uint64_t *value)
+{
+	switch (mode) {
+	case 0:
+		if (!present)
+			return CMAP_UPDATE_KEEP;
+		if (*value & 1)
+			return CMAP_UPDATE_DELETE;
+		*value += 1;
+		return CMAP_UPDATE_STORE;
+	case 1:
+		*value = present ? *value ^ 1 : 1;
+		return CMAP_UPDATE_STORE;
+	default:
+		if (present)
+			return CMAP_UPDATE_KEEP;
+		*value = 0;
+		return CMAP_UPDATE_STORE;
+	}
+}
+
+static cmap_update_action_t
+lc_update_cb(uint64_t key, uint64_t *value, bool present, void *ctx)
+{
+	(void)key;
+	return lc_update_apply((unsigned)(uintptr_t)ctx, present, value);
+}
+
+/* ------------------------------------------------------------ recording */
+
+struct lc_log {
+	struct lc_op *ops;
+	size_t n, cap;
+	struct lc_len *lens;
+	size_t nl, capl;
+	unsigned long errors, ranges, clears, enomem;
+	char msg[256];
+	/* range scratch */
+	uint64_t *vk, *vv;
+	size_t nv, capv;
+	unsigned char *seen;
+};
+
+struct lc_run_ctx {
+	cmap_t *map;
+	const struct lc_workload *w;
+	const uint64_t *keys;
+	atomic_uint_fast64_t clock;
+	pthread_barrier_t start;
+	struct lc_log logs[LC_MAX_THREADS];
+};
+
+struct lc_thread {
+	struct lc_run_ctx *c;
+	int tid;
+};
+
+static void *
+lc_xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (q == NULL) {
+		fprintf(stderr, "lincheck: out of memory\n");
+		abort();
+	}
+	return q;
+}
+
+static struct lc_op *
+lc_log_push(struct lc_log *L)
+{
+	if (L->n == L->cap) {
+		L->cap = L->cap ? 2 * L->cap : 1024;
+		L->ops = lc_xrealloc(L->ops, L->cap * sizeof *L->ops);
+	}
+	return &L->ops[L->n++];
+}
+
+static void
+lc_log_error(struct lc_log *L, const char *msg)
+{
+	if (L->errors++ == 0)
+		snprintf(L->msg, sizeof L->msg, "%s", msg);
+}
+
+static uint64_t
+lc_tick(struct lc_run_ctx *c)
+{
+	/* seq_cst RMWs on one counter: if a's return tick is below b's call
+	 * tick, a's return RMW precedes b's call RMW in the counter's
+	 * modification order, so a happens before b. */
+	return atomic_fetch_add(&c->clock, 1);
+}
+
+struct lc_range_ctx {
+	struct lc_log *L;
+	const uint64_t *keys;
+	size_t nkeys;
+};
+
+static bool
+lc_range_cb(uint64_t key, uint64_t value, void *p)
+{
+	struct lc_range_ctx *rc = p;
+	struct lc_log *L = rc->L;
+	size_t i;
+
+	for (i = 0; i < rc->nkeys; i++)
+		if (rc->keys[i] == key)
+			break;
+	if (i == rc->nkeys) {
+		char m[128];
+		snprintf(m, sizeof m, "range showed key 0x%" PRIx64
+		    " that was never stored", key);
+		lc_log_error(L, m);
+		return true;
+	}
+	if (L->seen[i]) {
+		char m[128];
+		snprintf(m, sizeof m, "range showed key 0x%" PRIx64 " twice",
+		    key);
+		lc_log_error(L, m);
+		return true;
+	}
+	L->seen[i] = 1;
+	if (L->nv < L->capv) {
+		L->vk[L->nv] = key;
+		L->vv[L->nv] = value;
+		L->nv++;
+	}
+	return true;
+}
+
+static void
+lc_one_op(struct lc_run_ctx *c, struct lc_log *L, int tid, tu_rng_t *r,
+    unsigned total)
+{
+	const struct lc_workload *w = c->w;
+	cmap_t *map = c->map;
+	unsigned pick = (unsigned)tu_rng_below(r, total), slot;
+	uint64_t key = c->keys[tu_rng_below(r, w->nkeys)];
+	uint64_t a = lc_values[tu_rng_below(r, w->nvalues)];
+	uint64_t b = lc_values[tu_rng_below(r, w->nvalues)];
+	uint64_t out = LC_SENTINEL, call, ret;
+	cmap_status_t st;
+	struct lc_op *op;
+	enum lc_kind kind;
+
+	for (slot = 0; slot < LC_M_COUNT; slot++) {
+		if (pick < w->mix[slot])
+			break;
+		pick -= w->mix[slot];
+	}
+
+	if (slot == LC_M_RANGE) {
+		struct lc_range_ctx rc = { L, c->keys, w->nkeys };
+
+		memset(L->seen, 0, w->nkeys);
+		L->nv = 0;
+		call = lc_tick(c);
+		st = cmap_range(map, lc_range_cb, &rc);
+		ret = lc_tick(c);
+		if (st != CMAP_OK)
+			lc_log_error(L, "cmap_range did not return CMAP_OK");
+		for (size_t i = 0; i < L->nv; i++) {
+			op = lc_log_push(L);
+			*op = (struct lc_op){ .call = call, .ret = ret,
+				.key = L->vk[i], .out = L->vv[i],
+				.status = CMAP_OK, .thread = (uint16_t)tid,
+				.kind = LC_VISIT };
+		}
+		L->ranges++;
+		return;
+	}
+	if (slot == LC_M_LEN) {
+		size_t n;
+
+		call = lc_tick(c);
+		n = cmap_len(map);
+		ret = lc_tick(c);
+		if (L->nl == L->capl) {
+			L->capl = L->capl ? 2 * L->capl : 64;
+			L->lens = lc_xrealloc(L->lens, L->capl * sizeof *L->lens);
+		}
+		L->lens[L->nl++] = (struct lc_len){ call, ret, (uint64_t)n,
+			(uint16_t)tid };
+		return;
+	}
+	if (slot == LC_M_CLEAR) {
+		call = lc_tick(c);
+		st = cmap_clear(map);
+		ret = lc_tick(c);
+		if (st != CMAP_OK)
+			lc_log_error(L, "cmap_clear did not return CMAP_OK");
+		for (size_t i = 0; i < w->nkeys; i++) {
+			op = lc_log_push(L);
+			*op = (struct lc_op){ .call = call, .ret = ret,
+				.key = c->keys[i], .out = LC_SENTINEL,
+				.status = st, .thread = (uint16_t)tid,
+				.kind = LC_CLEAR };
+		}
+		L->clears++;
+		return;
+	}
+
+	switch (slot) {
+	case LC_M_LOAD:
+		kind = LC_LOAD;
+		call = lc_tick(c);
+		st = cmap_load(map, key, &out);
+		break;
+	case LC_M_STORE:
+		kind = LC_STORE;
+		call = lc_tick(c);
+		st = cmap_store(map, key, a);
+		break;
+	case LC_M_LOS:
+		kind = LC_LOS;
+		call = lc_tick(c);
+		st = cmap_load_or_store(map, key, a, &out);
+		break;
+	case LC_M_LAD:
+		kind = LC_LAD;
+		call = lc_tick(c);
+		st = cmap_load_and_delete(map, key, &out);
+		break;
+	case LC_M_DELETE:
+		kind = LC_DELETE;
+		call = lc_tick(c);
+		st = cmap_delete(map, key);
+		break;
+	case LC_M_SWAP:
+		kind = LC_SWAP;
+		call = lc_tick(c);
+		st = cmap_swap(map, key, a, &out);
+		break;
+	case LC_M_CAS:
+		kind = LC_CAS;
+		call = lc_tick(c);
+		st = cmap_compare_and_swap(map, key, a, b);
+		break;
+	case LC_M_CAD:
+		kind = LC_CAD;
+		call = lc_tick(c);
+		st = cmap_compare_and_delete(map, key, a);
+		break;
+	case LC_M_ADD: {
+		static const uint64_t deltas[3] = { 1, UINT64_MAX, 2 };
+		kind = LC_ADD;
+		a = deltas[tu_rng_below(r, 3)];
+		call = lc_tick(c);
+		st = cmap_add(map, key, a, &out);
+		break;
+	}
+	default: /* LC_M_UPDATE */
+		kind = LC_UPDATE;
+		a = tu_rng_below(r, LC_UPDATE_MODES);
+		call = lc_tick(c);
+		st = cmap_update(map, key, lc_update_cb, (void *)(uintptr_t)a,
+		    &out);
+		break;
+	}
+	ret = lc_tick(c);
+	if (st == CMAP_ENOMEM)
+		L->enomem++;
+	op = lc_log_push(L);
+	*op = (struct lc_op){ .call = call, .ret = ret, .key = key, .a = a,
+		.b = b, .out = out, .status = st, .thread = (uint16_t)tid,
+		.kind = (uint8_t)kind };
+}
+
+static void *
+lc_thread_main(void *p)
+{
+	struct lc_thread *t = p;
+	struct lc_run_ctx *c = t->c;
+	struct lc_log *L = &c->logs[t->tid];
+	tu_rng_t r = { c->w->seed * UINT64_C(0x9e3779b97f4a7c15) +
+		(uint64_t)t->tid * UINT64_C(0xd1342543de82ef95) + 1 };
+	unsigned total = 0;
+
+	for (int i = 0; i < LC_M_COUNT; i++)
+		total += c->w->mix[i];
+	pthread_barrier_wait(&c->start);
+	for (int i = 0; i < c->w->ops_per_thread; i++)
+		lc_one_op(c, L, t->tid, &r, total);
+	return NULL;
+}
+
+void
+lc_history_init(struct lc_history *h)
+{
+	memset(h, 0, sizeof *h);
+}
+
+void
+lc_history_fini(struct lc_history *h)
+{
+	free(h->ops);
+	free(h->lens);
+	memset(h, 0, sizeof *h);
+}
+
+void
+lc_run(cmap_t *map, const struct lc_workload *w, struct lc_history *h)
+{
+	struct lc_run_ctx *c = calloc(1, sizeof *c);
+	struct lc_thread th[LC_MAX_THREADS];
+	pthread_t tids[LC_MAX_THREADS];
+	tu_rng_t r = { w->seed ^ UINT64_C(0x5851f42d4c957f2d) };
+	int n = w->nthreads;
+
+	if (c == NULL || n < 1 || n > LC_MAX_THREADS || w->nkeys < 1 ||
+	    w->nkeys > LC_MAX_KEYS || w->nvalues < 1 || w->nvalues > 8) {
+		fprintf(stderr, "lincheck: bad workload\n");
+		abort();
+	}
+	/* The key set: edge keys first, then distinct random keys. */
+	h->nkeys = 0;
+	for (size_t i = 0; i < w->nkeys; i++) {
+		uint64_t k;
+		bool dup;
+
+		do {
+			k = i < sizeof lc_edge_keys / sizeof lc_edge_keys[0] ?
+			    lc_edge_keys[i] : tu_rng_next(&r);
+			dup = false;
+			for (size_t j = 0; j < i; j++)
+				dup |= h->keys[j] == k;
+		} while (dup);
+		h->keys[h->nkeys++] = k;
+	}
+	h->nthreads = n;
+	h->nops = h->nlens = 0;
+	h->record_errors = h->nranges = h->nclears = h->nenomem = 0;
+	h->record_msg[0] = '\0';
+
+	c->map = map;
+	c->w = w;
+	c->keys = h->keys;
+	atomic_init(&c->clock, 1);
+	pthread_barrier_init(&c->start, NULL, (unsigned)n);
+	for (int i = 0; i < n; i++) {
+		struct lc_log *L = &c->logs[i];
+
+		L->capv = 2 * w->nkeys;
+		L->vk = lc_xrealloc(NULL, L->capv * sizeof *L->vk);
+		L->vv = lc_xrealloc(NULL, L->capv * sizeof *L->vv);
+		L->seen = lc_xrealloc(NULL, w->nkeys);
+		th[i] = (struct lc_thread){ c, i };
+		if (pthread_create(&tids[i], NULL, lc_thread_main, &th[i]) != 0) {
+			fprintf(stderr, "lincheck: pthread_create failed\n");
+			abort();
+		}
+	}
+	for (int i = 0; i < n; i++)
+		pthread_join(tids[i], NULL);
+	pthread_barrier_destroy(&c->start);
+
+	for (int i = 0; i < n; i++) {
+		struct lc_log *L = &c->logs[i];
+
+		if (h->nops + L->n > h->capops) {
+			h->capops = 2 * (h->nops + L->n);
+			h->ops = lc_xrealloc(h->ops, h->capops * sizeof *h->ops);
+		}
+		if (L->n)
+			memcpy(h->ops + h->nops, L->ops, L->n * sizeof *L->ops);
+		h->nops += L->n;
+		if (h->nlens + L->nl > h->caplens) {
+			h->caplens = 2 * (h->nlens + L->nl);
+			h->lens = lc_xrealloc(h->lens,
+			    h->caplens * sizeof *h->lens);
+		}
+		if (L->nl)
+			memcpy(h->lens + h->nlens, L->lens,
+			    L->nl * sizeof *L->lens);
+		h->nlens += L->nl;
+		if (L->errors && h->record_errors == 0)
+			snprintf(h->record_msg, sizeof h->record_msg,
+			    "thread %d: %s", i, L->msg);
+		h->record_errors += L->errors;
+		h->nranges += L->ranges;
+		h->nclears += L->clears;
+		h->nenomem += L->enomem;
+		free(L->ops);
+		free(L->lens);
+		free(L->vk);
+		free(L->vv);
+		free(L->seen);
+	}
+	free(c);
+}
+
+/* ------------------------------------------------------------ the model */
+
+/*
+ * Apply op to the one-key model (present, value).  Returns true when the
+ * recorded result is what a sequential map in that state returns, and
+ * sets the state after it.
+ */
+static bool
+lc_step(const struct lc_op *op, bool present, uint64_t value, bool *np,
+    uint64_t *nv)
+{
+	*np = present;
+	*nv = value;
+	switch ((enum lc_kind)op->kind) {
+	case LC_LOAD:
+	case LC_VISIT:
+		if (op->status == CMAP_OK)
+			return present && op->out == value;
+		return op->status == CMAP_NOT_FOUND && !present;
+	case LC_STORE:
+		if (op->status == CMAP_ENOMEM)
+			return !present;
+		*np = true;
+		*nv = op->a;
+		return op->status == CMAP_OK;
+	case LC_LOS:
+		if (op->status == CMAP_ENOMEM)
+			return !present;
+		if (op->status == CMAP_EXISTS)
+			return present && op->out == value;
+		*np = true;
+		*nv = op->a;
+		return op->status == CMAP_OK && !present && op->out == op->a;
+	case LC_LAD:
+	case LC_DELETE:
+		if (op->status == CMAP_NOT_FOUND)
+			return !present;
+		*np = false;
+		return op->status == CMAP_OK && present &&
+		    (op->kind == LC_DELETE || op->out == value);
+	case LC_SWAP:
+		if (op->status == CMAP_ENOMEM)
+			return !present;
+		*np = true;
+		*nv = op->a;
+		if (op->status == CMAP_NOT_FOUND)
+			return !present;
+		return op->status == CMAP_OK && present && op->out == value;
+	case LC_CAS:
+	case LC_CAD:
+		if (op->status == CMAP_NOT_FOUND)
+			return !present;
+		if (op->status == CMAP_MISMATCH)
+			return present && value != op->a;
+		if (op->status != CMAP_OK || !present || value != op->a)
+			return false;
+		if (op->kind == LC_CAS)
+			*nv = op->b;
+		else
+			*np = false;
+		return true;
+	case LC_ADD:
+		if (op->status == CMAP_ENOMEM)
+			return !present;
+		*np = true;
+		*nv = (present ? value : 0) + op->a;
+		if (op->out != *nv)
+			return false;
+		return op->status == (present ? CMAP_OK : CMAP_NOT_FOUND);
+	case LC_UPDATE: {
+		uint64_t v = present ? value : 0;
+		cmap_update_action_t act =
+		    lc_update_apply((unsigned)op->a, present, &v);
+
+		if (op->status == CMAP_ENOMEM)
+			return !present && act == CMAP_UPDATE_STORE;
+		if (act == CMAP_UPDATE_KEEP) {
+			if (!present)
+				return op->status == CMAP_NOT_FOUND;
+			return op->status == CMAP_OK && op->out == value;
+		}
+		if (act == CMAP_UPDATE_STORE) {
+			*np = true;
+			*nv = v;
+			return op->status == CMAP_OK && op->out == v;
+		}
+		*np = false;
+		return op->status == CMAP_NOT_FOUND;
+	}
+	case LC_CLEAR:
+		*np = false;
+		return op->status == CMAP_OK;
+	case LC_KIND_COUNT:
+		break;
+	}
+	return false;
+}
+
+/* Results that leave *out unchanged by the documentation. */
+static bool
+lc_out_must_be_untouched(const struct lc_op *op)
+{
+	switch ((enum lc_kind)op->kind) {
+	case LC_LOAD:
+	case LC_LAD:
+	case LC_SWAP:
+		return op->status == CMAP_NOT_FOUND ||
+		    op->status == CMAP_ENOMEM;
+	default:
+		return false;
+	}
+}
+
+/* May this op change the key's presence (for the len bounds)? */
+static bool
+lc_may_change_presence(const struct lc_op *op)
+{
+	switch ((enum lc_kind)op->kind) {
+	case LC_STORE:
+	case LC_LOS:
+	case LC_ADD:
+	case LC_SWAP:
+	case LC_UPDATE:
+		return op->status != CMAP_ENOMEM &&
+		    op->status != CMAP_EXISTS;
+	case LC_LAD:
+	case LC_DELETE:
+	case LC_CAD:
+		return op->status == CMAP_OK;
+	case LC_CLEAR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Is the key present right after op (a function of its result)? */
+static bool
+lc_present_after(const struct lc_op *op)
+{
+	if (op->status == CMAP_ENOMEM)
+		return false; /* only legal when absent, and a no-op */
+	switch ((enum lc_kind)op->kind) {
+	case LC_LOAD:
+	case LC_VISIT:
+	case LC_UPDATE:
+		return op->status == CMAP_OK;
+	case LC_STORE:
+	case LC_LOS:
+	case LC_SWAP:
+	case LC_ADD:
+		return true;
+	case LC_CAS:
+		return op->status != CMAP_NOT_FOUND;
+	case LC_CAD:
+		return op->status == CMAP_MISMATCH;
+	default:
+		return false;
+	}
+}
+
+/* ----------------------------------------------------------- the search */
+
+struct lc_memo {
+	uint32_t *slot;   /* entry index + 1, 0 = empty */
+	size_t mask;
+	uint32_t *ent;    /* W words per entry */
+	size_t nent, capent;
+	unsigned W;
+};
+
+static uint64_t
+lc_hash_words(const uint32_t *w, unsigned n)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+	for (unsigned i = 0; i < n; i++) {
+		h ^= w[i];
+		h *= UINT64_C(0x100000001b3);
+		h ^= h >> 29;
+	}
+	return h ^ (h >> 32);
+}
+
+static void
+lc_memo_reset(struct lc_memo *m, unsigned W, size_t expect)
+{
+	size_t cap = 1024;
+
+	while (cap < 2 * expect)
+		cap <<= 1;
+	if (m->slot == NULL || m->mask + 1 < cap) {
+		free(m->slot);
+		m->slot = lc_xrealloc(NULL, cap * sizeof *m->slot);
+		m->mask = cap - 1;
+	}
+	memset(m->slot, 0, (m->mask + 1) * sizeof *m->slot);
+	m->nent = 0;
+	m->W = W;
+}
+
+static void lc_memo_grow(struct lc_memo *m);
+
+/* Insert key (W words); false when it was already there. */
+static bool
+lc_memo_insert(struct lc_memo *m, const uint32_t *key)
+{
+	size_t i;
+
+	if (2 * (m->nent + 1) > m->mask + 1)
+		lc_memo_grow(m);
+	i = (size_t)lc_hash_words(key, m->W) & m->mask;
+	for (;;) {
+		uint32_t e = m->slot[i];
+
+		if (e == 0)
+			break;
+		if (memcmp(m->ent + (size_t)(e - 1) * m->W, key,
+		    m->W * sizeof *key) == 0)
+			return false;
+		i = (i + 1) & m->mask;
+	}
+	if (m->nent == m->capent) {
+		m->capent = m->capent ? 2 * m->capent : 4096;
+		m->ent = lc_xrealloc(m->ent,
+		    m->capent * m->W * sizeof *m->ent);
+	}
+	memcpy(m->ent + m->nent * m->W, key, m->W * sizeof *key);
+	m->slot[i] = (uint32_t)++m->nent;
+	return true;
+}
+
+static void
+lc_memo_grow(struct lc_memo *m)
+{
+	size_t cap = 2 * (m->mask + 1);
+
+	free(m->slot);
+	m->slot = lc_xrealloc(NULL, cap * sizeof *m->slot);
+	memset(m->slot, 0, cap * sizeof *m->slot);
+	m->mask = cap - 1;
+	for (size_t e = 0; e < m->nent; e++) {
+		size_t i = (size_t)lc_hash_words(m->ent + e * m->W, m->W) &
+		    m->mask;
+
+		while (m->slot[i] != 0)
+			i = (i + 1) & m->mask;
+		m->slot[i] = (uint32_t)(e + 1);
+	}
+}
+
+struct lc_frame {
+	uint64_t value;
+	uint8_t present;
+	int8_t chosen;   /* thread whose op led here; -1 at the root */
+	uint8_t next;    /* next thread to try from here */
+};
+
+/* Budget per key: a history that needs more is reported, not searched
+ * for ever. */
+#define LC_STATE_BUDGET 20000000ul
+
+struct lc_search {
+	const struct lc_op *t_ops[LC_MAX_THREADS];
+	uint32_t t_n[LC_MAX_THREADS];
+	int T;
+	size_t total;
+	/* result */
+	unsigned long states;
+	bool budget_exceeded;
+	size_t best_depth;
+	uint32_t best_idx[LC_MAX_THREADS];
+	bool best_present;
+	uint64_t best_value;
+};
+
+static bool
+lc_search_key(struct lc_search *s, struct lc_memo *memo,
+    struct lc_frame *stack)
+{
+	uint32_t idx[LC_MAX_THREADS] = { 0 };
+	uint32_t mkey[LC_MAX_THREADS + 3];
+	const unsigned W = (unsigned)s->T + 3;
+	size_t depth = 0;
+	int T = s->T;
+
+	lc_memo_reset(memo, W, s->total * 4);
+	stack[0] = (struct lc_frame){ 0, 0, -1, 0 };
+	s->states = 0;
+	s->best_depth = 0;
+	s->best_present = false;
+	s->best_value = 0;
+	memset(s->best_idx, 0, sizeof s->best_idx);
+	s->budget_exceeded = false;
+
+	for (;;) {
+		struct lc_frame *f = &stack[depth];
+		uint64_t minret = UINT64_MAX;
+		int t;
+
+		if (depth == s->total)
+			return true;
+		for (t = 0; t < T; t++)
+			if (idx[t] < s->t_n[t] &&
+			    s->t_ops[t][idx[t]].ret < minret)
+				minret = s->t_ops[t][idx[t]].ret;
+		for (t = f->next; t < T; t++) {
+			const struct lc_op *o;
+			bool np;
+			uint64_t nv;
+
+			if (idx[t] >= s->t_n[t])
+				continue;
+			o = &s->t_ops[t][idx[t]];
+			if (o->call > minret)
+				continue;
+			if (!lc_step(o, f->present, f->value, &np, &nv))
+				continue;
+			f->next = (uint8_t)(t + 1);
+			idx[t]++;
+			memcpy(mkey, idx, (size_t)T * sizeof *idx);
+			mkey[T] = (uint32_t)nv;
+			mkey[T + 1] = (uint32_t)(nv >> 32);
+			mkey[T + 2] = np;
+			if (!lc_memo_insert(memo, mkey)) {
+				idx[t]--;
+				continue;
+			}
+			if (++s->states > LC_STATE_BUDGET) {
+				s->budget_exceeded = true;
+				return false;
+			}
+			depth++;
+			stack[depth] = (struct lc_frame){ nv, np, (int8_t)t, 0 };
+			if (depth > s->best_depth) {
+				s->best_depth = depth;
+				memcpy(s->best_idx, idx, sizeof idx);
+				s->best_present = np;
+				s->best_value = nv;
+			}
+			break;
+		}
+		if (t < T)
+			continue;
+		/* Dead end: backtrack. */
+		if (depth == 0)
+			return false;
+		idx[stack[depth].chosen]--;
+		depth--;
+	}
+}
+
+static void
+lc_print_op(FILE *out, const struct lc_op *o, const char *tag)
+{
+	fprintf(out, "    %-10s thread %u  [%8" PRIu64 " .. %8" PRIu64 "]  %s(",
+	    tag, o->thread, o->call, o->ret, lc_kind_name(o->kind));
+	switch ((enum lc_kind)o->kind) {
+	case LC_STORE:
+	case LC_LOS:
+	case LC_SWAP:
+		fprintf(out, "%#" PRIx64, o->a);
+		break;
+	case LC_CAS:
+		fprintf(out, "expected %#" PRIx64 ", desired %#" PRIx64, o->a,
+		    o->b);
+		break;
+	case LC_CAD:
+		fprintf(out, "expected %#" PRIx64, o->a);
+		break;
+	case LC_ADD:
+		fprintf(out, "delta %#" PRIx64, o->a);
+		break;
+	case LC_UPDATE:
+		fprintf(out, "mode %" PRIu64, o->a);
+		break;
+	default:
+		break;
+	}
+	fprintf(out, ") -> %s", cmap_status_name((cmap_status_t)o->status));
+	if (o->out != LC_SENTINEL)
+		fprintf(out, ", out %#" PRIx64, o->out);
+	fputc('\n', out);
+}
+
+static int
+lc_cmp_ptr_call(const void *a, const void *b)
+{
+	const struct lc_op *x = *(const struct lc_op *const *)a;
+	const struct lc_op *y = *(const struct lc_op *const *)b;
+
+	return x->call < y->call ? -1 : x->call > y->call;
+}
+
+/* The counterexample: the model state at the deepest point the search
+ * reached, and around it each thread's last linearized and next pending
+ * operations, in call order. */
+static void
+lc_print_counterexample(FILE *out, uint64_t key, const struct lc_search *s)
+{
+	const struct lc_op *show[LC_MAX_THREADS * 4];
+	const char *tag[LC_MAX_THREADS * 4];
+	size_t n = 0;
+
+	if (s->budget_exceeded) {
+		fprintf(out, "lincheck: key %#" PRIx64 ": search budget of %lu "
+		    "states exceeded (%zu ops); inconclusive\n", key,
+		    LC_STATE_BUDGET, s->total);
+		return;
+	}
+	fprintf(out, "lincheck: key %#" PRIx64 " is NOT linearizable: %zu ops "
+	    "on %d threads; the longest linearizable prefix has %zu ops, "
+	    "after which the key is %s",
+	    key, s->total, s->T, s->best_depth,
+	    s->best_present ? "present with value " : "absent");
+	if (s->best_present)
+		fprintf(out, "%#" PRIx64, s->best_value);
+	fprintf(out, ";\n  no pending operation below can take effect next "
+	    "(timestamps from one shared counter):\n");
+	for (int t = 0; t < s->T; t++) {
+		uint32_t i = s->best_idx[t];
+
+		for (uint32_t j = i >= 2 ? i - 2 : 0; j < i; j++) {
+			show[n] = &s->t_ops[t][j];
+			tag[n++] = "done";
+		}
+		for (uint32_t j = i; j < s->t_n[t] && j < i + 2; j++) {
+			show[n] = &s->t_ops[t][j];
+			tag[n++] = j == i ? "PENDING" : "later";
+		}
+	}
+	/* Sort by call, carrying tags along. */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && lc_cmp_ptr_call(&show[j - 1],
+		    &show[j]) > 0; j--) {
+			const struct lc_op *o = show[j];
+			const char *g = tag[j];
+
+			show[j] = show[j - 1];
+			tag[j] = tag[j - 1];
+			show[j - 1] = o;
+			tag[j - 1] = g;
+		}
+	for (size_t i = 0; i < n; i++)
+		lc_print_op(out, show[i], tag[i]);
+}
+
+/* Operations that overlap in real time an operation of another thread on
+ * the same key: the ones whose order the checker had to decide. */
+static unsigned long
+lc_count_overlapping(const struct lc_search *s)
+{
+	unsigned long n = 0;
+
+	for (int t = 0; t < s->T; t++)
+		for (uint32_t i = 0; i < s->t_n[t]; i++) {
+			const struct lc_op *o = &s->t_ops[t][i];
+			bool hit = false;
+
+			for (int u = 0; u < s->T && !hit; u++) {
+				uint32_t lo = 0, hi = s->t_n[u];
+
+				if (u == t)
+					continue;
+				/* first op of u that returns after o's call */
+				while (lo < hi) {
+					uint32_t mid = lo + (hi - lo) / 2;
+
+					if (s->t_ops[u][mid].ret > o->call)
+						hi = mid;
+					else
+						lo = mid + 1;
+				}
+				hit = lo < s->t_n[u] &&
+				    s->t_ops[u][lo].call < o->ret;
+			}
+			n += hit;
+		}
+	return n;
+}
+
+static int
+lc_cmp_op(const void *a, const void *b)
+{
+	const struct lc_op *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	if (x->thread != y->thread)
+		return x->thread < y->thread ? -1 : 1;
+	return x->call < y->call ? -1 : x->call > y->call;
+}
+
+/* len bounds for one len call over one key's operations [ops, ops+n). */
+static void
+lc_len_key_bounds(const struct lc_op *ops, size_t n, const struct lc_len *L,
+    uint64_t *lo, uint64_t *hi, uint64_t *writes)
+{
+	uint64_t maxcall = 0;
+	bool any = false, uncertain = false, sawp = false, sawa = false;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct lc_op *o = &ops[i];
+
+		if (o->call < L->ret && o->ret > L->call &&
+		    lc_may_change_presence(o)) {
+			uncertain = true;
+			(*writes)++;
+		}
+		if (o->ret < L->call && o->call > maxcall) {
+			maxcall = o->call;
+			any = true;
+		}
+	}
+	if (!uncertain && any) {
+		/* The last operation that took effect before the call is one
+		 * of the maximal completed ones (no completed op started after
+		 * it returned). */
+		for (size_t i = 0; i < n; i++) {
+			const struct lc_op *o = &ops[i];
+
+			if (o->ret < L->call && o->ret > maxcall) {
+				if (lc_present_after(o))
+					sawp = true;
+				else
+					sawa = true;
+			}
+		}
+		if (sawp && sawa)
+			uncertain = true;
+	}
+	if (uncertain) {
+		(*hi)++;
+	} else if (sawp) {
+		(*lo)++;
+		(*hi)++;
+	}
+}
+
+bool
+lc_check(const struct lc_history *h, bool len_slack_writes, FILE *out,
+    struct lc_stats *st)
+{
+	struct lc_op *ops;
+	struct lc_memo memo = { 0 };
+	struct lc_frame *stack;
+	struct lc_search *s = calloc(1, sizeof *s);
+	bool ok = true, printed_one = false;
+	size_t i, j, nkeys_seen = 0;
+	size_t (*seg)[2];
+
+	st->histories++;
+	st->ranges += h->nranges;
+	st->clears += h->nclears;
+	st->enomem += h->nenomem;
+	if (h->record_errors) {
+		if (out)
+			fprintf(out, "lincheck: %lu error(s) while recording; "
+			    "first: %s\n", h->record_errors, h->record_msg);
+		ok = false;
+	}
+	ops = lc_xrealloc(NULL, h->nops * sizeof *ops);
+	if (h->nops)
+		memcpy(ops, h->ops, h->nops * sizeof *ops);
+	qsort(ops, h->nops, sizeof *ops, lc_cmp_op);
+	stack = lc_xrealloc(NULL, (h->nops + 1) * sizeof *stack);
+	seg = lc_xrealloc(NULL, (h->nops + 1) * sizeof *seg);
+
+	for (i = 0; i < h->nops; i = j) {
+		uint64_t key = ops[i].key;
+
+		for (j = i; j < h->nops && ops[j].key == key; j++)
+			if (lc_out_must_be_untouched(&ops[j]) &&
+			    ops[j].out != LC_SENTINEL) {
+				if (out) {
+					fprintf(out, "lincheck: an out "
+					    "parameter was written although "
+					    "the result says it is not:\n");
+					lc_print_op(out, &ops[j], "BAD");
+				}
+				ok = false;
+			}
+		seg[nkeys_seen][0] = i;
+		seg[nkeys_seen][1] = j;
+		nkeys_seen++;
+
+		memset(s, 0, sizeof *s);
+		s->T = h->nthreads;
+		s->total = j - i;
+		for (size_t k = i; k < j; k++) {
+			int t = ops[k].thread;
+
+			if (s->t_n[t]++ == 0)
+				s->t_ops[t] = &ops[k];
+		}
+		st->subhistories++;
+		st->ops += j - i;
+		st->overlapping += lc_count_overlapping(s);
+		if (!lc_search_key(s, &memo, stack)) {
+			/* One counterexample per history is enough. */
+			if (out && !printed_one)
+				lc_print_counterexample(out, key, s);
+			printed_one = true;
+			ok = false;
+		}
+		st->states += s->states;
+	}
+
+	/* len: exact bounds from the keys whose presence is certain. */
+	for (size_t l = 0; l < h->nlens; l++) {
+		const struct lc_len *L = &h->lens[l];
+		uint64_t lo = 0, hi = 0, writes = 0;
+
+		for (size_t k = 0; k < nkeys_seen; k++)
+			lc_len_key_bounds(ops + seg[k][0],
+			    seg[k][1] - seg[k][0], L, &lo, &hi, &writes);
+		if (len_slack_writes) {
+			lo = lo > writes ? lo - writes : 0;
+			hi += writes;
+		}
+		st->lens++;
+		if (L->value < lo || L->value > hi) {
+			if (out)
+				fprintf(out, "lincheck: cmap_len returned %"
+				    PRIu64 " by thread %u in [%" PRIu64 " .. %"
+				    PRIu64 "], outside the bounds [%" PRIu64
+				    ", %" PRIu64 "] the history allows\n",
+				    L->value, L->thread, L->call, L->ret, lo,
+				    hi);
+			ok = false;
+		}
+	}
+	if (!ok)
+		st->failures++;
+	free(memo.slot);
+	free(memo.ent);
+	free(stack);
+	free(seg);
+	free(ops);
+	free(s);
+	return ok;
+}

@@ -1,0 +1,147 @@
+/*
+ * test_faults.c - concurrent histories with 1% of allocations failing at
+ * random must stay linearizable, with every CMAP_ENOMEM a no-op that is
+ * only legal where the operation would have inserted; after each history
+ * the map's memory goes back to zero on destroy (nothing leaks on the
+ * failure paths).
+ *
+ * The workload uses 64 to 256 keys and frequent cmap_clear calls, so that
+ * tables keep shrinking and growing back: allocations happen all the time
+ * and a good share of them fail.  Per backend: 500 x CMAP_VERIFY_SCALE
+ * histories (the ThreadSanitizer build defaults to scale 0.5) of 4
+ * threads x 2,000 operations; the plain backend gets single-threaded
+ * histories.
+ *
+ * Plain C program: exits non-zero on failure; prints one summary line.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "lincheck.h"
+#include "testutil.h"
+
+#if defined(CMAP_TSAN)
+#define FT_DEFAULT_SCALE 0.5
+#else
+#define FT_DEFAULT_SCALE 1.0
+#endif
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int
+main(void)
+{
+	double scale = lc_scale(FT_DEFAULT_SCALE);
+	long H = (long)(500 * scale + 0.5);
+	cmap_backend_t bs[CMAP_BACKEND_COUNT_];
+	size_t nb = tu_backends(bs);
+	struct lc_history h;
+	struct lc_stats total = { 0 };
+	unsigned long injected = 0, allocs = 0;
+	int failed = 0;
+	double t0 = now_s();
+
+	if (H < 1)
+		H = 1;
+	lc_history_init(&h);
+	for (size_t bi = 0; bi < nb; bi++) {
+		cmap_backend_t b = bs[bi];
+		bool ts = b != CMAP_BACKEND_PLAIN;
+		bool slack = b != CMAP_BACKEND_PLAIN &&
+		    b != CMAP_BACKEND_RWLOCK && b != CMAP_BACKEND_SHARDED;
+		struct lc_stats st = { 0 };
+		unsigned long b_injected = 0, b_allocs = 0, printed = 0;
+		double tb = now_s();
+
+		for (long i = 0; i < H; i++) {
+			static const size_t nkeys[3] = { 64, 128, 256 };
+			struct tu_alloc al;
+			struct lc_workload w;
+			cmap_config_t cfg;
+			cmap_t *m = NULL;
+
+			tu_alloc_init(&al);
+			atomic_store(&al.rng, UINT64_C(0xfa17) + (uint64_t)i);
+			cmap_config_init(&cfg);
+			cfg.backend = b;
+			cfg.capacity = 0;
+			cfg.shards = i % 2 ? 1 : 4;
+			tu_alloc_install(&al, &cfg);
+			if (cmap_create(&cfg, &m) != CMAP_OK) {
+				fprintf(stderr, "cmap_create failed\n");
+				return 1;
+			}
+			atomic_store(&al.fail_permille, 10u); /* 1% */
+
+			lc_workload_default(&w);
+			w.nthreads = ts ? 4 : 1;
+			w.ops_per_thread = ts ? 2000 : 8000;
+			w.nkeys = nkeys[i % 3];
+			w.mix[LC_M_CLEAR] = 10;
+			w.mix[LC_M_STORE] += 100;
+			w.mix[LC_M_LOS] += 50;
+			w.seed = UINT64_C(0xfa) + (uint64_t)i * 7919u +
+			    (uint64_t)b;
+			lc_run(m, &w, &h);
+			atomic_store(&al.fail_permille, 0u);
+			if (!lc_check(&h, slack, printed < 3 ? stdout : NULL,
+			    &st)) {
+				printf("faults: FAIL backend %s history %ld "
+				    "(seed %" PRIu64 ")\n",
+				    cmap_backend_name(b), i, w.seed);
+				printed++;
+				failed = 1;
+			}
+			/* The map still works after all those failures. */
+			if (cmap_store(m, 42, 42) != CMAP_OK ||
+			    cmap_clear(m) != CMAP_OK || cmap_len(m) != 0) {
+				printf("faults: FAIL backend %s: map unusable "
+				    "after injected failures\n",
+				    cmap_backend_name(b));
+				failed = 1;
+			}
+			cmap_destroy(m);
+			if (atomic_load(&al.live_bytes) != 0) {
+				printf("faults: FAIL backend %s: %ld bytes "
+				    "leaked\n", cmap_backend_name(b),
+				    (long)atomic_load(&al.live_bytes));
+				failed = 1;
+			}
+			b_injected += (unsigned long)atomic_load(&al.failed);
+			b_allocs += (unsigned long)atomic_load(&al.allocs);
+		}
+		printf("faults: %-8s histories=%lu ops=%lu allocations=%lu "
+		    "failures-injected=%lu ENOMEM-results=%lu failures=%lu "
+		    " %.1fs\n", cmap_backend_name(b), st.histories, st.ops,
+		    b_allocs, b_injected, st.enomem, st.failures,
+		    now_s() - tb);
+		total.histories += st.histories;
+		total.ops += st.ops;
+		total.enomem += st.enomem;
+		total.failures += st.failures;
+		injected += b_injected;
+		allocs += b_allocs;
+		if (b_injected == 0) {
+			printf("faults: FAIL backend %s: no allocation failed; "
+			    "the test did not exercise anything\n",
+			    cmap_backend_name(b));
+			failed = 1;
+		}
+	}
+	printf("SUMMARY faults: backends=%zu histories=%lu ops=%lu "
+	    "allocations=%lu allocation-failures-injected=%lu "
+	    "ENOMEM-results=%lu non-linearizable=%lu; %.1fs\n", nb,
+	    total.histories, total.ops, allocs, injected, total.enomem,
+	    total.failures, now_s() - t0);
+	lc_history_fini(&h);
+	return failed;
+}

@@ -1,0 +1,442 @@
+/*
+ * test_limits.c - the limits of issue 5, section 3:
+ *
+ *   oversubscription  64 threads per thread-safe backend on a 2-core
+ *                     machine each complete a fixed number of operations;
+ *                     every thread's counter reaches its target (progress
+ *                     for all, bounded by op count, never by wall clock);
+ *                     hot-key adds are conserved and every thread's
+ *                     private keys end as its own model says.
+ *   churn             insert/delete with a steady live set for millions of
+ *                     operations on every backend: the allocator's live
+ *                     bytes plateau (the largest sample of the second half
+ *                     is at most 1.25 x the largest of the first half), and
+ *                     go back to zero on destroy.
+ *   flooding          keys crafted to share the top bits of
+ *                     cmap__hash(key, fixed seed) (and the low bits, which
+ *                     pick the shard) give long probes in a map with that
+ *                     seed, and short ones in a map with a random seed
+ *                     (seed 0), measured through cmap_stats.
+ *
+ * CMAP_VERIFY_SCALE scales the op counts (the ThreadSanitizer build
+ * defaults to 0.05).  Plain C program: exits non-zero on failure.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "lincheck.h"
+#include "testutil.h"
+
+#if defined(CMAP_TSAN)
+#define LM_DEFAULT_SCALE 0.05
+#else
+#define LM_DEFAULT_SCALE 1.0
+#endif
+
+static int failed;
+
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			printf("limits: FAIL %s:%d: ", __FILE__, __LINE__);    \
+			printf(__VA_ARGS__);                                   \
+			printf("\n");                                          \
+			failed = 1;                                            \
+		}                                                              \
+	} while (0)
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+typedef void (*thread_fn)(int i, void *arg);
+
+struct thr {
+	thread_fn fn;
+	void *arg;
+	int i;
+	pthread_barrier_t *bar;
+};
+
+static void *
+thr_main(void *p)
+{
+	struct thr *t = p;
+
+	pthread_barrier_wait(t->bar);
+	t->fn(t->i, t->arg);
+	return NULL;
+}
+
+static void
+run_threads(int n, thread_fn fn, void *arg)
+{
+	pthread_t *th = calloc((size_t)n, sizeof *th);
+	struct thr *ta = calloc((size_t)n, sizeof *ta);
+	pthread_barrier_t bar;
+
+	if (th == NULL || ta == NULL)
+		abort();
+	pthread_barrier_init(&bar, NULL, (unsigned)n);
+	for (int i = 0; i < n; i++) {
+		ta[i] = (struct thr){ fn, arg, i, &bar };
+		if (pthread_create(&th[i], NULL, thr_main, &ta[i]) != 0)
+			abort();
+	}
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&bar);
+	free(th);
+	free(ta);
+}
+
+/* ------------------------------------------------- oversubscription */
+
+#define OS_THREADS 64
+#define OS_PRIV 64  /* private keys per thread */
+#define OS_HOT 4    /* keys all threads add to */
+
+struct os_ctx {
+	cmap_t *map;
+	long ops;
+	_Alignas(64) atomic_long progress[OS_THREADS];
+	long adds[OS_THREADS][OS_HOT];
+	unsigned long errors[OS_THREADS];
+	uint64_t priv_val[OS_THREADS][OS_PRIV];
+	bool priv_present[OS_THREADS][OS_PRIV];
+};
+
+static uint64_t
+os_priv_key(int t, int j)
+{
+	return ((uint64_t)(t + 1) << 32) | (uint64_t)j;
+}
+
+static void
+os_worker(int t, void *p)
+{
+	struct os_ctx *c = p;
+	tu_rng_t r = { (uint64_t)t * 7919u + 13 };
+
+	for (long i = 0; i < c->ops; i++) {
+		unsigned pick = (unsigned)tu_rng_below(&r, 100);
+		int j = (int)tu_rng_below(&r, OS_PRIV);
+		uint64_t k = os_priv_key(t, j), v = tu_rng_below(&r, 4), out;
+		cmap_status_t st;
+
+		if (pick < 30) {
+			int h = (int)tu_rng_below(&r, OS_HOT);
+
+			if (cmap_add(c->map, (uint64_t)h, 1, NULL) < 0)
+				c->errors[t]++;
+			else
+				c->adds[t][h]++;
+		} else if (pick < 55) {
+			if (cmap_store(c->map, k, v) != CMAP_OK)
+				c->errors[t]++;
+			c->priv_present[t][j] = true;
+			c->priv_val[t][j] = v;
+		} else if (pick < 70) {
+			st = cmap_delete(c->map, k);
+			if (st != (c->priv_present[t][j] ? CMAP_OK :
+			    CMAP_NOT_FOUND))
+				c->errors[t]++;
+			c->priv_present[t][j] = false;
+		} else if (pick < 80) {
+			st = cmap_compare_and_swap(c->map, k, v, v + 1);
+			if (!c->priv_present[t][j]) {
+				c->errors[t] += st != CMAP_NOT_FOUND;
+			} else if (c->priv_val[t][j] == v) {
+				c->errors[t] += st != CMAP_OK;
+				c->priv_val[t][j] = v + 1;
+			} else {
+				c->errors[t] += st != CMAP_MISMATCH;
+			}
+		} else if (pick < 99) {
+			st = cmap_load(c->map, k, &out);
+			if (c->priv_present[t][j])
+				c->errors[t] += st != CMAP_OK ||
+				    out != c->priv_val[t][j];
+			else
+				c->errors[t] += st != CMAP_NOT_FOUND;
+		} else {
+			(void)cmap_len(c->map);
+		}
+		atomic_store_explicit(&c->progress[t], i + 1,
+		    memory_order_relaxed);
+	}
+}
+
+static void
+test_oversubscription(const cmap_backend_t *bs, size_t nb, double scale,
+    char *sum, size_t sumlen)
+{
+	long ops = (long)(100000 * scale);
+	unsigned long total_ops = 0;
+	size_t used = 0;
+
+	if (ops < 100)
+		ops = 100;
+	for (size_t bi = 0; bi < nb; bi++) {
+		struct os_ctx *c;
+		cmap_config_t cfg;
+		double t0 = now_s();
+		long minp = ops;
+
+		if (bs[bi] == CMAP_BACKEND_PLAIN)
+			continue;
+		c = calloc(1, sizeof *c);
+		if (c == NULL)
+			abort();
+		cmap_config_init(&cfg);
+		cfg.backend = bs[bi];
+		cfg.shards = 4; /* fewer shards than threads: contention */
+		if (cmap_create(&cfg, &c->map) != CMAP_OK)
+			abort();
+		c->ops = ops;
+		run_threads(OS_THREADS, os_worker, c);
+		for (int t = 0; t < OS_THREADS; t++) {
+			long p = atomic_load(&c->progress[t]);
+
+			if (p < minp)
+				minp = p;
+			CHECK(p == ops, "%s: thread %d did %ld of %ld ops",
+			    cmap_backend_name(bs[bi]), t, p, ops);
+			CHECK(c->errors[t] == 0, "%s: thread %d saw %lu wrong "
+			    "results on its own keys",
+			    cmap_backend_name(bs[bi]), t, c->errors[t]);
+			for (int j = 0; j < OS_PRIV; j++) {
+				uint64_t v = ~UINT64_C(0);
+				cmap_status_t st = cmap_load(c->map,
+				    os_priv_key(t, j), &v);
+
+				CHECK(c->priv_present[t][j] ? st == CMAP_OK &&
+				    v == c->priv_val[t][j] :
+				    st == CMAP_NOT_FOUND,
+				    "%s: private key of thread %d wrong at the "
+				    "end", cmap_backend_name(bs[bi]), t);
+			}
+		}
+		for (int h = 0; h < OS_HOT; h++) {
+			long want = 0;
+			uint64_t v = 0;
+
+			for (int t = 0; t < OS_THREADS; t++)
+				want += c->adds[t][h];
+			if (want == 0)
+				continue;
+			CHECK(cmap_load(c->map, (uint64_t)h, &v) == CMAP_OK &&
+			    v == (uint64_t)want, "%s: hot key %d holds %" PRIu64
+			    ", %ld adds were made", cmap_backend_name(bs[bi]),
+			    h, v, want);
+		}
+		printf("limits: oversubscription %-8s %d threads x %ld ops "
+		    "done (slowest thread %ld), %.1fs\n",
+		    cmap_backend_name(bs[bi]), OS_THREADS, ops, minp,
+		    now_s() - t0);
+		total_ops += (unsigned long)OS_THREADS * (unsigned long)ops;
+		used += (size_t)snprintf(sum + used, sumlen - used, "%s%s",
+		    used ? "," : "", cmap_backend_name(bs[bi]));
+		cmap_destroy(c->map);
+		free(c);
+	}
+	snprintf(sum + used, sumlen - used, " ops=%lu", total_ops);
+}
+
+/* ------------------------------------------------------------ churn */
+
+#define CH_SAMPLES 64
+
+struct ch_ctx {
+	cmap_t *map;
+	struct tu_alloc *al;
+	long live;     /* live keys per thread */
+	long ops;      /* insert+delete pairs per thread */
+	long samples[CH_SAMPLES];
+	unsigned long errors[2]; /* per thread */
+};
+
+static void
+ch_worker(int t, void *p)
+{
+	struct ch_ctx *c = p;
+	uint64_t base = (uint64_t)(t + 1) << 40;
+	unsigned long errors = 0;
+
+	/* Fill the window, then slide it: insert key i + live, delete i. */
+	for (long i = 0; i < c->live; i++)
+		errors += cmap_store(c->map, base + (uint64_t)i, 1) !=
+		    CMAP_OK;
+	for (long i = 0; i < c->ops; i++) {
+		errors += cmap_store(c->map,
+		    base + (uint64_t)(i + c->live), (uint64_t)i) != CMAP_OK;
+		errors += cmap_delete(c->map, base + (uint64_t)i) !=
+		    CMAP_OK;
+		if (t == 0 && i % (c->ops / CH_SAMPLES) == 0 &&
+		    i / (c->ops / CH_SAMPLES) < CH_SAMPLES)
+			c->samples[i / (c->ops / CH_SAMPLES)] =
+			    atomic_load(&c->al->live_bytes);
+	}
+	c->errors[t] = errors;
+}
+
+static void
+test_churn(const cmap_backend_t *bs, size_t nb, double scale, char *sum,
+    size_t sumlen)
+{
+	size_t used = 0;
+	unsigned long total_ops = 0;
+
+	for (size_t bi = 0; bi < nb; bi++) {
+		struct tu_alloc al;
+		struct ch_ctx c;
+		cmap_config_t cfg;
+		int nthreads = bs[bi] == CMAP_BACKEND_PLAIN ? 1 : 2;
+		long max1 = 0, max2 = 0;
+		double t0 = now_s();
+
+		memset(&c, 0, sizeof c);
+		tu_alloc_init(&al);
+		cmap_config_init(&cfg);
+		cfg.backend = bs[bi];
+		tu_alloc_install(&al, &cfg);
+		if (cmap_create(&cfg, &c.map) != CMAP_OK)
+			abort();
+		c.al = &al;
+		c.live = (long)(10000 / nthreads);
+		/* 4 million operations (inserts + deletes) in all. */
+		c.ops = (long)(2000000 * scale) / nthreads;
+		if (c.ops < 4 * CH_SAMPLES)
+			c.ops = 4 * CH_SAMPLES;
+		run_threads(nthreads, ch_worker, &c);
+		for (int s = 0; s < CH_SAMPLES; s++) {
+			long *m = s < CH_SAMPLES / 2 ? &max1 : &max2;
+
+			if (c.samples[s] > *m)
+				*m = c.samples[s];
+		}
+		CHECK(c.errors[0] + c.errors[1] == 0, "%s: %lu churn "
+		    "operations failed", cmap_backend_name(bs[bi]),
+		    c.errors[0] + c.errors[1]);
+		CHECK(cmap_len(c.map) == (size_t)(c.live * nthreads),
+		    "%s: len %zu, expected %ld", cmap_backend_name(bs[bi]),
+		    cmap_len(c.map), c.live * nthreads);
+		CHECK(max2 <= max1 + max1 / 4, "%s: live bytes grow under "
+		    "churn: max %ld in the first half, %ld in the second",
+		    cmap_backend_name(bs[bi]), max1, max2);
+		cmap_destroy(c.map);
+		CHECK(atomic_load(&al.live_bytes) == 0, "%s: %ld bytes "
+		    "leaked", cmap_backend_name(bs[bi]),
+		    (long)atomic_load(&al.live_bytes));
+		printf("limits: churn %-8s %d thread(s), live set %ld, %ld "
+		    "ops: live bytes max %ld (first half) / %ld (second "
+		    "half), peak %ld, %.1fs\n", cmap_backend_name(bs[bi]),
+		    nthreads, c.live * nthreads, 2 * c.ops * nthreads, max1,
+		    max2, (long)atomic_load(&al.peak_bytes), now_s() - t0);
+		total_ops += 2ul * (unsigned long)(c.ops * nthreads);
+		used += (size_t)snprintf(sum + used, sumlen - used,
+		    "%s%s=%.2f", used ? "," : "", cmap_backend_name(bs[bi]),
+		    max1 ? (double)max2 / (double)max1 : 0.0);
+	}
+	snprintf(sum + used, sumlen - used, " ops=%lu", total_ops);
+}
+
+/* --------------------------------------------------------- flooding */
+
+#define FL_KEYS 1000
+#define FL_TOP_BITS 12  /* same home slot in every table up to 4096 slots */
+#define FL_SHARDS 4u
+#define FL_SEED UINT64_C(0x5eed5eed5eed5eed)
+
+static void
+test_flooding(const cmap_backend_t *bs, size_t nb, char *sum, size_t sumlen)
+{
+	static uint64_t keys[FL_KEYS];
+	const uint64_t low_mask = FL_SHARDS - 1;
+	size_t n = 0, used = 0;
+	uint64_t tries = 0;
+
+	/* Brute force: keys whose hash under FL_SEED has its top
+	 * FL_TOP_BITS and its shard bits all zero. */
+	for (uint64_t k = 1; n < FL_KEYS; k++, tries++) {
+		uint64_t h = cmap__hash(k, FL_SEED);
+
+		if ((h >> (64 - FL_TOP_BITS)) == 0 && (h & low_mask) == 0)
+			keys[n++] = k;
+	}
+	printf("limits: flooding: %d colliding keys found in %" PRIu64
+	    " tries\n", FL_KEYS, tries);
+	for (size_t bi = 0; bi < nb; bi++) {
+		cmap_stats_t fixed, rnd;
+		bool table_core = bs[bi] == CMAP_BACKEND_PLAIN ||
+		    bs[bi] == CMAP_BACKEND_RWLOCK ||
+		    bs[bi] == CMAP_BACKEND_SHARDED;
+
+		for (int pass = 0; pass < 2; pass++) {
+			cmap_config_t cfg;
+			cmap_t *m = NULL;
+
+			cmap_config_init(&cfg);
+			cfg.backend = bs[bi];
+			cfg.shards = FL_SHARDS;
+			cfg.seed = pass == 0 ? FL_SEED : 0;
+			if (cmap_create(&cfg, &m) != CMAP_OK)
+				abort();
+			for (size_t i = 0; i < FL_KEYS; i++)
+				if (cmap_store(m, keys[i], i) != CMAP_OK)
+					abort();
+			if (cmap_stats(m, pass == 0 ? &fixed : &rnd) != CMAP_OK)
+				abort();
+			cmap_destroy(m);
+		}
+		printf("limits: flooding %-8s fixed seed: max_probe %" PRIu64
+		    " mean %.1f; random seed: max_probe %" PRIu64
+		    " mean %.2f\n", cmap_backend_name(bs[bi]), fixed.max_probe,
+		    fixed.mean_probe, rnd.max_probe, rnd.mean_probe);
+		CHECK(rnd.max_probe <= 64 && rnd.mean_probe <= 4.0,
+		    "%s: probes too long with a random seed (max %" PRIu64
+		    ", mean %.2f)", cmap_backend_name(bs[bi]), rnd.max_probe,
+		    rnd.mean_probe);
+		if (table_core)
+			CHECK(fixed.mean_probe >= 10 * (rnd.mean_probe + 1) &&
+			    fixed.max_probe >= FL_KEYS / 4,
+			    "%s: the crafted keys did not collide under the "
+			    "fixed seed (max %" PRIu64 ", mean %.1f): the test "
+			    "no longer attacks the hash",
+			    cmap_backend_name(bs[bi]), fixed.max_probe,
+			    fixed.mean_probe);
+		used += (size_t)snprintf(sum + used, sumlen - used,
+		    "%s%s=%" PRIu64 "/%" PRIu64, used ? "," : "",
+		    cmap_backend_name(bs[bi]), fixed.max_probe, rnd.max_probe);
+	}
+}
+
+int
+main(void)
+{
+	double scale = lc_scale(LM_DEFAULT_SCALE);
+	cmap_backend_t bs[CMAP_BACKEND_COUNT_];
+	size_t nb = tu_backends(bs);
+	char os[256] = "", ch[256] = "", fl[256] = "";
+	double t0 = now_s();
+
+	test_flooding(bs, nb, fl, sizeof fl);
+	test_oversubscription(bs, nb, scale, os, sizeof os);
+	test_churn(bs, nb, scale, ch, sizeof ch);
+	printf("SUMMARY limits: oversubscription %d threads on %s; churn "
+	    "second/first-half live-bytes ratio %s; flooding max_probe "
+	    "fixed/random seed %s; %s; %.1fs\n", OS_THREADS, os, ch, fl,
+	    failed ? "FAILED" : "ok", now_s() - t0);
+	return failed;
+}

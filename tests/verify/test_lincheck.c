@@ -1,0 +1,319 @@
+/*
+ * test_lincheck.c - record concurrent histories on every backend and check
+ * them for per-key linearizability (see lincheck.h); then prove that the
+ * checker catches planted bugs.
+ *
+ * Per thread-safe backend: H histories (H = 2000 x CMAP_VERIFY_SCALE;
+ * the ThreadSanitizer build defaults to scale 0.25, 500 histories), each
+ * of 4 threads x 2,000 operations over 8 to 64 keys with a small value
+ * set, a quarter of them on a map created with the smallest capacity so
+ * that they span resizes (clear shrinks the table back, so they span
+ * several).  The plain backend, which is not thread-safe, gets
+ * single-threaded histories of 8,000 operations.
+ *
+ * Planted bugs: a test-only backend wrapper forwards to a real rwlock map
+ * but (1) does CAS as load, yield, store; (2) now and then answers a load
+ * with a value the thread read earlier; (3) does add as load, yield,
+ * store.  Each must be flagged; a wrapper with no bug must pass.
+ *
+ * Plain C program: exits non-zero on failure; prints one summary line.
+ */
+#include <inttypes.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "lincheck.h"
+#include "testutil.h"
+
+#if defined(CMAP_TSAN)
+#define LC_DEFAULT_SCALE 0.25
+#else
+#define LC_DEFAULT_SCALE 1.0
+#endif
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ------------------------------------------------ the broken backend */
+
+enum bug { BUG_NONE, BUG_CAS, BUG_STALE, BUG_ADD, BUG_COUNT };
+static const char *const bug_names[BUG_COUNT] = {
+	"none (control)", "cas-as-load-then-store", "stale-read",
+	"add-as-load-then-store",
+};
+
+static const struct cmap_backend_ops *real_ops;
+static struct cmap_backend_ops broken_ops;
+static atomic_int bug_mode;
+
+struct stale_slot {
+	uint64_t key, value;
+	bool valid;
+};
+static _Thread_local struct stale_slot stale_cache[64];
+static _Thread_local uint64_t stale_rng = 0x9e3779b97f4a7c15u;
+
+static cmap_status_t
+broken_exec(cmap_t *map, struct cmap_req *req)
+{
+	int mode = atomic_load_explicit(&bug_mode, memory_order_relaxed);
+	struct cmap_req l = { .kind = CMAP_REQ_LOAD, .key = req->key };
+	struct cmap_req s = { .kind = CMAP_REQ_STORE, .key = req->key };
+	cmap_status_t st;
+
+	if (mode == BUG_CAS && req->kind == CMAP_REQ_CAS) {
+		st = real_ops->exec(map, &l);
+		if (st != CMAP_OK)
+			return st;
+		req->out = l.out;
+		if (l.out != req->a)
+			return CMAP_MISMATCH;
+		sched_yield();
+		s.a = req->b;
+		return real_ops->exec(map, &s);
+	}
+	if (mode == BUG_ADD && req->kind == CMAP_REQ_ADD) {
+		uint64_t old;
+
+		st = real_ops->exec(map, &l);
+		old = st == CMAP_OK ? l.out : 0;
+		sched_yield();
+		s.a = old + req->a;
+		if (real_ops->exec(map, &s) != CMAP_OK)
+			return CMAP_ENOMEM;
+		req->out = s.a;
+		return st == CMAP_OK ? CMAP_OK : CMAP_NOT_FOUND;
+	}
+	st = real_ops->exec(map, req);
+	if (mode == BUG_STALE && req->kind == CMAP_REQ_LOAD &&
+	    st == CMAP_OK) {
+		struct stale_slot *c =
+		    &stale_cache[(req->key * 0x9e3779b97f4a7c15u) >> 58];
+		tu_rng_t r = { stale_rng };
+
+		stale_rng = tu_rng_next(&r);
+		if (c->valid && c->key == req->key && c->value != req->out &&
+		    stale_rng % 8 == 0) {
+			req->out = c->value; /* an older value of this key */
+		} else {
+			c->key = req->key;
+			c->value = req->out;
+			c->valid = true;
+		}
+	}
+	return st;
+}
+
+static cmap_t *
+make_broken(enum bug mode, struct lc_workload *w)
+{
+	cmap_config_t cfg;
+	cmap_t *m = NULL;
+
+	cmap_config_init(&cfg);
+	cfg.backend = CMAP_BACKEND_RWLOCK;
+	if (cmap_create(&cfg, &m) != CMAP_OK) {
+		fprintf(stderr, "cannot create the wrapped map\n");
+		exit(1);
+	}
+	real_ops = m->ops;
+	broken_ops = *real_ops;
+	broken_ops.exec = broken_exec;
+	broken_ops.name = "broken";
+	m->ops = &broken_ops;
+	atomic_store(&bug_mode, mode);
+	memset(stale_cache, 0, sizeof stale_cache);
+
+	lc_workload_default(w);
+	memset(w->mix, 0, sizeof w->mix);
+	switch (mode) {
+	case BUG_CAS:
+		w->nkeys = 2;
+		w->nvalues = 2;
+		w->mix[LC_M_CAS] = 600;
+		w->mix[LC_M_LOAD] = 200;
+		w->mix[LC_M_STORE] = 100;
+		w->mix[LC_M_DELETE] = 50;
+		w->mix[LC_M_LOS] = 50;
+		break;
+	case BUG_ADD:
+		w->nkeys = 2;
+		w->mix[LC_M_ADD] = 600;
+		w->mix[LC_M_LOAD] = 250;
+		w->mix[LC_M_STORE] = 50;
+		w->mix[LC_M_DELETE] = 50;
+		break;
+	default: /* stale reads and the control: the full mix */
+		lc_workload_default(w);
+		w->nkeys = 4;
+		break;
+	}
+	return m;
+}
+
+static void
+destroy_broken(cmap_t *m)
+{
+	m->ops = real_ops;
+	cmap_destroy(m);
+}
+
+/* ------------------------------------------------------------- main */
+
+int
+main(void)
+{
+	double scale = lc_scale(LC_DEFAULT_SCALE);
+	long H = (long)(2000 * scale + 0.5);
+	cmap_backend_t bs[CMAP_BACKEND_COUNT_];
+	size_t nb = tu_backends(bs);
+	struct lc_history h;
+	struct lc_stats total = { 0 };
+	int failed = 0;
+	char summary[1024];
+	size_t sl = 0;
+	double t0 = now_s();
+
+	if (H < 1)
+		H = 1;
+	lc_history_init(&h);
+	printf("lincheck: %ld histories per backend (CMAP_VERIFY_SCALE=%g)\n",
+	    H, scale);
+	for (size_t bi = 0; bi < nb; bi++) {
+		cmap_backend_t b = bs[bi];
+		bool ts = b != CMAP_BACKEND_PLAIN;
+		bool slack = b != CMAP_BACKEND_PLAIN &&
+		    b != CMAP_BACKEND_RWLOCK && b != CMAP_BACKEND_SHARDED;
+		struct lc_stats st = { 0 };
+		unsigned long resized = 0, printed = 0;
+		double tb = now_s();
+		long Hb = H;
+
+#if defined(CMAP_TSAN)
+		/* plain is single-threaded: ThreadSanitizer has nothing to
+		 * find there, so spend its time on the others. */
+		if (!ts && Hb > 100)
+			Hb = 100;
+#endif
+		for (long i = 0; i < Hb; i++) {
+			static const size_t nkeys[4] = { 8, 16, 32, 64 };
+			static const uint32_t shards[3] = { 1, 4, 32 };
+			struct lc_workload w;
+			cmap_config_t cfg;
+			cmap_stats_t sts;
+			cmap_t *m = NULL;
+
+			cmap_config_init(&cfg);
+			cfg.backend = b;
+			cfg.capacity = i % 4 == 0 ? 1 : i % 4 == 1 ? 0 : 64;
+			cfg.shards = shards[i % 3];
+			if (cmap_create(&cfg, &m) != CMAP_OK) {
+				fprintf(stderr, "cmap_create(%s) failed\n",
+				    cmap_backend_name(b));
+				return 1;
+			}
+			lc_workload_default(&w);
+			w.nthreads = ts ? 4 : 1;
+			w.ops_per_thread = ts ? 2000 : 8000;
+			w.nkeys = nkeys[(i / 4) % 4];
+			w.nvalues = 3 + (unsigned)(i % 3);
+			w.seed = (uint64_t)i + 1 + (uint64_t)b * 1000003u;
+			lc_run(m, &w, &h);
+			if (cmap_stats(m, &sts) == CMAP_OK &&
+			    sts.grows + sts.shrinks > 0)
+				resized++;
+			if (!lc_check(&h, slack, printed < 3 ? stdout : NULL,
+			    &st)) {
+				printf("lincheck: FAIL backend %s history %ld "
+				    "(seed %" PRIu64 ", %zu keys, capacity "
+				    "%zu, shards %u)\n", cmap_backend_name(b),
+				    i, w.seed, w.nkeys, cfg.capacity,
+				    cfg.shards);
+				printed++;
+				failed = 1;
+			}
+			cmap_destroy(m);
+		}
+		printf("lincheck: %-8s histories=%lu (with resizes %lu) "
+		    "per-key=%lu ops=%lu (overlapping %lu) states=%lu len=%lu "
+		    "range=%lu clear=%lu failures=%lu  %.1fs\n",
+		    cmap_backend_name(b), st.histories, resized,
+		    st.subhistories, st.ops, st.overlapping, st.states,
+		    st.lens, st.ranges, st.clears, st.failures, now_s() - tb);
+		if (st.enomem != 0) {
+			/* The allocator here never fails (malloc). */
+			printf("lincheck: FAIL backend %s returned CMAP_ENOMEM "
+			    "%lu times with no allocation failing\n",
+			    cmap_backend_name(b), st.enomem);
+			failed = 1;
+		}
+		total.histories += st.histories;
+		total.subhistories += st.subhistories;
+		total.ops += st.ops;
+		total.overlapping += st.overlapping;
+		total.states += st.states;
+		total.failures += st.failures;
+		sl += (size_t)snprintf(summary + sl, sizeof summary - sl,
+		    "%s%s=%lu", bi ? " " : "", cmap_backend_name(b),
+		    st.histories);
+	}
+
+	/* Planted bugs: each must be caught; the control must pass. */
+	{
+		const long N = 10;
+		char bugsum[256];
+		size_t bl = 0;
+
+		for (int bug = 0; bug < BUG_COUNT; bug++) {
+			long caught = 0;
+
+			for (long i = 0; i < N; i++) {
+				struct lc_workload w;
+				struct lc_stats st = { 0 };
+				cmap_t *m = make_broken((enum bug)bug, &w);
+
+				w.seed = 777 + (uint64_t)i;
+				lc_run(m, &w, &h);
+				if (!lc_check(&h, false,
+				    caught == 0 && bug != BUG_NONE ? stdout :
+				    NULL, &st))
+					caught++;
+				destroy_broken(m);
+			}
+			printf("lincheck: planted bug %-24s flagged in %ld/%ld "
+			    "histories\n", bug_names[bug], caught, N);
+			if (bug == BUG_NONE ? caught != 0 : caught == 0) {
+				printf("lincheck: FAIL: %s\n", bug == BUG_NONE ?
+				    "the bug-free wrapper was flagged" :
+				    "a planted bug went undetected");
+				failed = 1;
+			}
+			if (bug != BUG_NONE)
+				bl += (size_t)snprintf(bugsum + bl,
+				    sizeof bugsum - bl, " %s=%ld/%ld",
+				    bug == BUG_CAS ? "cas" :
+				    bug == BUG_STALE ? "stale" : "add",
+				    caught, N);
+		}
+		printf("SUMMARY lincheck: histories=%lu (%s) per-key "
+		    "sub-histories=%lu ops=%lu (overlapping %lu) search-states=%lu "
+		    "failures=%lu; "
+		    "planted bugs flagged:%s; %.1fs\n", total.histories,
+		    summary, total.subhistories, total.ops, total.overlapping,
+		    total.states,
+		    total.failures, bugsum, now_s() - t0);
+	}
+	lc_history_fini(&h);
+	return failed;
+}
