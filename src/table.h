@@ -142,7 +142,7 @@ CMAP_HIDDEN uint64_t cmap_table_chunk_end(const struct cmap_table *t,
     uint64_t lo, unsigned slots);
 
 /* Entries a range callback batch holds (on the caller's stack). */
-#define CMAP_RANGE_BATCH 128u
+#define CMAP_RANGE_BATCH 256u
 
 /*
  * Traverse `t` in hash-ordered batches, calling fn for each entry with no

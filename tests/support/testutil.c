@@ -9,8 +9,13 @@
 #include <cmocka.h>
 
 const uint64_t tu_edge_values[] = {
-	0, 1, UINT64_MAX, UINT64_MAX - 1, UINT64_C(1) << 63,
-	(UINT64_C(1) << 63) - 1, UINT64_C(0xdeadbeefdeadbeef),
+    0,
+    1,
+    UINT64_MAX,
+    UINT64_MAX - 1,
+    UINT64_C(1) << 63,
+    (UINT64_C(1) << 63) - 1,
+    UINT64_C(0xdeadbeefdeadbeef),
 };
 const size_t tu_n_edge_values =
     sizeof(tu_edge_values) / sizeof(tu_edge_values[0]);
@@ -61,6 +66,8 @@ tu_create(cmap_backend_t backend, size_t capacity)
 }
 
 /* ---- allocator ---- */
+#define TU_ALLOC_MAX_SIZE ((size_t)1 << 39)
+
 void
 tu_alloc_init(struct tu_alloc *a)
 {
@@ -79,8 +86,8 @@ tu_alloc_should_fail(struct tu_alloc *a)
 	}
 	unsigned pm = atomic_load(&a->fail_permille);
 	if (pm != 0) {
-		tu_rng_t r = { atomic_fetch_add(&a->rng,
-		    UINT64_C(0x9e3779b97f4a7c15)) };
+		tu_rng_t r = {
+		    atomic_fetch_add(&a->rng, UINT64_C(0x9e3779b97f4a7c15))};
 		return tu_rng_next(&r) % 1000 < pm;
 	}
 	return false;
@@ -98,6 +105,10 @@ tu_alloc_alloc(void *ctx, size_t size, size_t align)
 	}
 	if (align < sizeof(void *))
 		align = sizeof(void *);
+	/* Refuse absurd sizes as malloc would, before the sanitizers'
+	 * allocators (which abort on them) see them. */
+	if (size > TU_ALLOC_MAX_SIZE)
+		return NULL;
 	if (posix_memalign(&p, align, size ? size : 1) != 0)
 		return NULL;
 	long live = atomic_fetch_add(&a->live_bytes, (long)size) + (long)size;
@@ -294,9 +305,9 @@ tu_range_check_cb(uint64_t key, uint64_t value, void *ctx)
 	struct tu_range_check *rc = ctx;
 	size_t i = tu_model_find(rc->model, key);
 
-	assert_true(i != SIZE_MAX);           /* no invented key */
+	assert_true(i != SIZE_MAX); /* no invented key */
 	assert_true(rc->model->vals[i] == value);
-	assert_int_equal(rc->seen[i], 0);     /* never twice */
+	assert_int_equal(rc->seen[i], 0); /* never twice */
 	rc->seen[i] = 1;
 	rc->visited++;
 	return true;
@@ -305,7 +316,7 @@ tu_range_check_cb(uint64_t key, uint64_t value, void *ctx)
 void
 tu_assert_map_equals_model(cmap_t *map, const struct tu_model *m)
 {
-	struct tu_range_check rc = { m, 0, calloc(m->len + 1, 1) };
+	struct tu_range_check rc = {m, 0, calloc(m->len + 1, 1)};
 
 	assert_non_null(rc.seen);
 	assert_int_equal(cmap_len(map), m->len);
@@ -348,9 +359,9 @@ tu_run_threads(int n, void (*fn)(int i, void *arg), void *arg)
 	assert_non_null(ta);
 	pthread_barrier_init(&start, NULL, (unsigned)n);
 	for (int i = 0; i < n; i++) {
-		ta[i] = (struct tu_thread_arg){ i, fn, arg, &start };
-		assert_int_equal(pthread_create(&th[i], NULL, tu_thread_main,
-		    &ta[i]), 0);
+		ta[i] = (struct tu_thread_arg){i, fn, arg, &start};
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, tu_thread_main, &ta[i]), 0);
 	}
 	for (int i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
@@ -422,14 +433,15 @@ tu_chk_alloc_alloc(void *ctx, size_t size, size_t align)
 		align = 4096;
 	}
 	off = align > sizeof(struct tu_chk_hdr) ? align
-						: sizeof(struct tu_chk_hdr);
-	if (size > SIZE_MAX - off)
+	                                        : sizeof(struct tu_chk_hdr);
+	if (size > TU_ALLOC_MAX_SIZE)
 		return NULL;
-	if (posix_memalign(&raw, align < sizeof(void *) ? sizeof(void *) :
-	    align, off + size) != 0)
+	if (posix_memalign(&raw,
+	        align < sizeof(void *) ? sizeof(void *) : align,
+	        off + size) != 0)
 		return NULL;
 	char *p = (char *)raw + off;
-	struct tu_chk_hdr h = { TU_CHK_MAGIC, size, off, 0 };
+	struct tu_chk_hdr h = {TU_CHK_MAGIC, size, off, 0};
 	memcpy(p - sizeof h, &h, sizeof h);
 	atomic_fetch_add(&a->live_bytes, (long)size);
 	atomic_fetch_add(&a->live_blocks, 1);

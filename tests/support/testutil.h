@@ -29,13 +29,13 @@ cmap_t *tu_create_cfg(const cmap_config_t *cfg);
 
 /* ---- counting / failing allocator ---- */
 struct tu_alloc {
-	atomic_long live_bytes;   /* bytes allocated and not yet freed */
-	atomic_long peak_bytes;   /* highest live_bytes seen */
-	atomic_long allocs;       /* successful allocations */
+	atomic_long live_bytes; /* bytes allocated and not yet freed */
+	atomic_long peak_bytes; /* highest live_bytes seen */
+	atomic_long allocs;     /* successful allocations */
 	atomic_long frees;
-	atomic_long fail_at;      /* the fail_at-th allocation from now fails
-				     (1 = the next); 0 = never */
-	atomic_long failed;       /* allocations refused */
+	atomic_long fail_at;       /* the fail_at-th allocation from now fails
+	                              (1 = the next); 0 = never */
+	atomic_long failed;        /* allocations refused */
 	atomic_uint fail_permille; /* random failures, per mille (0 = none) */
 	atomic_ullong rng;         /* state for random failures */
 };
@@ -46,7 +46,9 @@ void tu_alloc_install(struct tu_alloc *a, cmap_config_t *cfg);
 void tu_alloc_fail_nth(struct tu_alloc *a, long n);
 
 /* ---- PRNG (splitmix64) ---- */
-typedef struct { uint64_t s; } tu_rng_t;
+typedef struct {
+	uint64_t s;
+} tu_rng_t;
 static inline uint64_t
 tu_rng_next(tu_rng_t *r)
 {
@@ -90,8 +92,9 @@ size_t tu_model_index(const struct tu_model *m, uint64_t key);
 /* Run fn(i, arg) on n threads (i = 0..n-1) started together; join all. */
 void tu_run_threads(int n, void (*fn)(int i, void *arg), void *arg);
 
-/* Keys that the table core treats specially, to be tested as ordinary
- * keys and values: 0, 1, UINT64_MAX, UINT64_MAX - 1, 1 << 63. */
+/* Keys that a table core may treat specially, to be tested as ordinary
+ * keys and values: 0, 1, UINT64_MAX, UINT64_MAX - 1, 1 << 63,
+ * (1 << 63) - 1 and 0xdeadbeefdeadbeef. */
 extern const uint64_t tu_edge_values[];
 extern const size_t tu_n_edge_values;
 
@@ -109,13 +112,13 @@ long tu_scaled(long n);
  * (each block carries a hidden header).  Problems are counted, never
  * asserted, so the hooks are safe in any thread. */
 struct tu_chk_alloc {
-	atomic_long live_bytes;  /* bytes allocated and not yet freed */
+	atomic_long live_bytes; /* bytes allocated and not yet freed */
 	atomic_long live_blocks;
 	atomic_long allocs;
-	atomic_long bad_align;   /* align argument not a power of two <= 4096 */
-	atomic_long bad_size;    /* free() size differs from the alloc size */
-	atomic_long bad_ptr;     /* free() of a block not from this allocator */
-	atomic_long fail_at;     /* as tu_alloc.fail_at */
+	atomic_long bad_align; /* align argument not a power of two <= 4096 */
+	atomic_long bad_size;  /* free() size differs from the alloc size */
+	atomic_long bad_ptr;   /* free() of a block not from this allocator */
+	atomic_long fail_at;   /* as tu_alloc.fail_at */
 	atomic_long failed;
 };
 void tu_chk_alloc_init(struct tu_chk_alloc *a);
