@@ -1,0 +1,320 @@
+/*
+ * bench.h - what the parts of cmap-bench share.
+ *
+ * LAYOUT
+ *
+ *   main.c      command line, presets, the plan of cells, the time budget,
+ *               the driver loop (prefill once per target and workload, then
+ *               one cell per thread count)
+ *   workload.c  keys, distributions and the pre-generated per-thread
+ *               operation streams; the timed worker loop
+ *   hist.c      the clock (calibrated TSC or clock_gettime) and the
+ *               log-linear latency histogram
+ *   targets.c   libcmap backends, discovered through the public registry,
+ *               with a counting allocator
+ *   peers.c     liburcu rculfhash, ck_ht and GLib's GHashTable (each only
+ *               when its package was found at configure time)
+ *   output.c    score, table, recommendation, JSON lines and CSV
+ *
+ * A "target" is anything that can be measured: a libcmap backend or a peer.
+ * A "cell" is one measurement: one target, one workload, one distribution,
+ * one key count, one thread count.
+ */
+#ifndef CMAP_BENCH_H
+#define CMAP_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+#define BENCH_CACHE_LINE 64
+#define BENCH_MAX_THREADS 64
+#define BENCH_MAX_TARGETS 16
+#define BENCH_MAX_LIST 16
+
+/* ---------------------------------------------------------------------
+ * Workloads
+ * ------------------------------------------------------------------- */
+enum bench_mix {
+	MIX_READ_ONLY,
+	MIX_READ_MOSTLY, /* 90% load, 5% store, 5% delete */
+	MIX_BALANCED,    /* 50% load, 25% store, 25% delete */
+	MIX_CHURN,       /* delete one key, insert another: size stays put */
+	MIX_GROWTH,      /* inserts of distinct keys into an empty map */
+	MIX_COUNTERS,    /* cmap_add(key, 1) */
+	MIX_COUNT_
+};
+
+enum bench_dist { DIST_UNIFORM, DIST_ZIPF, DIST_COUNT_ };
+
+/* Operation kinds as they sit in a stream; OP_SAMPLE marks the ops whose
+ * latency is timed (chosen when the stream is generated). */
+enum bench_op { OP_LOAD, OP_STORE, OP_DELETE, OP_ADD, OP_COUNT_ };
+#define OP_KIND_MASK 0x7u
+#define OP_SAMPLE 0x80u
+
+const char *bench_mix_name(enum bench_mix mix);
+const char *bench_dist_name(enum bench_dist dist);
+const char *bench_op_name(enum bench_op op);
+int bench_mix_parse(const char *s);  /* -1 when unknown */
+int bench_dist_parse(const char *s); /* -1 when unknown */
+
+/* ---------------------------------------------------------------------
+ * Clock and histogram (hist.c)
+ * ------------------------------------------------------------------- */
+
+/* Ticks of the sampling clock: TSC on x86-64 when it is invariant,
+ * otherwise nanoseconds from CLOCK_MONOTONIC (see hist.c).  The two reads
+ * are inline so that the worker loop pays no call for them. */
+extern bool bench_clock_tsc;
+void bench_clock_init(bool force_gettime);
+
+static inline uint64_t
+bench_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * UINT64_C(1000000000) +
+	    (uint64_t)ts.tv_nsec;
+}
+
+/* Read before a timed operation: nothing of it starts before the read. */
+static inline uint64_t
+bench_tick_begin(void)
+{
+#if defined(__x86_64__)
+	if (bench_clock_tsc) {
+		uint64_t t;
+
+		_mm_lfence();
+		t = __rdtsc();
+		_mm_lfence();
+		return t;
+	}
+#endif
+	return bench_mono_ns();
+}
+
+/* Read after it: waits for the operation to complete. */
+static inline uint64_t
+bench_tick_end(void)
+{
+#if defined(__x86_64__)
+	if (bench_clock_tsc) {
+		unsigned int aux;
+		uint64_t t = __rdtscp(&aux);
+
+		_mm_lfence();
+		return t;
+	}
+#endif
+	return bench_mono_ns();
+}
+
+double bench_ticks_to_ns(double ticks);
+const char *bench_clock_name(void);
+double bench_timer_overhead_ns(void); /* one empty timed interval */
+uint64_t bench_timer_overhead_ticks(void);
+double bench_now_s(void); /* CLOCK_MONOTONIC, seconds */
+
+/*
+ * Log-linear histogram of tick counts: values below 2^HIST_SUB_BITS are
+ * counted exactly; above, each power of two is split into 2^HIST_SUB_BITS
+ * equal buckets, so a bucket is at most 1/32 (3.1%) of its value wide.
+ */
+#define HIST_SUB_BITS 5
+#define HIST_SUB (1u << HIST_SUB_BITS)
+#define HIST_MAX_EXP 44 /* values up to 2^44 ticks (~1.5 h at 3 GHz) */
+#define HIST_BUCKETS ((HIST_MAX_EXP - HIST_SUB_BITS + 2) * HIST_SUB)
+
+struct bench_hist {
+	uint64_t count;
+	uint64_t max;
+	uint64_t bucket[HIST_BUCKETS];
+};
+
+void hist_reset(struct bench_hist *h);
+void hist_record(struct bench_hist *h, uint64_t ticks);
+void hist_merge(struct bench_hist *into, const struct bench_hist *from);
+/* The value (ticks) at quantile q in [0, 1]: the upper edge of the bucket
+ * holding it, never above the maximum seen.  0 when empty. */
+uint64_t hist_quantile(const struct bench_hist *h, double q);
+
+/* ---------------------------------------------------------------------
+ * Targets (targets.c, peers.c)
+ * ------------------------------------------------------------------- */
+struct target_config {
+	uint64_t keys; /* the key universe of the workload */
+	bool presize;  /* ask for room for `keys` entries up front */
+	uint64_t seed; /* hash seed where the target takes one */
+};
+
+struct target_ops {
+	const char *name;
+	bool peer;              /* not libcmap */
+	bool single_thread;     /* not thread-safe: run at one thread only */
+	const char *mem_source; /* "allocator" or "process" (rss/heap) */
+	const char *note;       /* one line for --list and the docs */
+	int id;                 /* libcmap: the cmap_backend_t; peers: -1 */
+
+	/* NULL when the map cannot be made (a message is printed). */
+	void *(*create)(
+	    const struct target_ops *self, const struct target_config *cfg);
+	void (*destroy)(void *map);
+	/* Called on every thread that uses the map, before and after. */
+	void (*thread_enter)(void *map);
+	void (*thread_exit)(void *map);
+	bool (*load)(void *map, uint64_t key, uint64_t *value);
+	void (*store)(void *map, uint64_t key, uint64_t value);
+	bool (*del)(void *map, uint64_t key);
+	void (*add)(void *map, uint64_t key, uint64_t delta);
+	uint64_t (*len)(void *map);
+	/* Bytes the map holds now from its allocator; -1 when unknown (the
+	 * driver then uses the growth of the resident set). */
+	int64_t (*bytes)(void *map);
+	/* After a run's threads have joined: finish deferred reclamation. */
+	void (*quiesce)(void *map);
+};
+
+/* Fill out[] with every libcmap backend the registry reports available,
+ * then every peer compiled in; returns how many. */
+size_t targets_all(const struct target_ops **out, size_t cap);
+size_t targets_libcmap(const struct target_ops **out, size_t cap);
+size_t peers_all(const struct target_ops **out, size_t cap);
+
+/* Counting allocator shared by the libcmap targets: threads tag
+ * themselves so that their counts land on their own cache line. */
+void counting_set_thread_slot(unsigned slot);
+int64_t counting_live_bytes(void);
+
+/* Keys 0 and ~0 are never generated (ck_ht reserves them). */
+
+/* ---------------------------------------------------------------------
+ * Streams and runs (workload.c)
+ * ------------------------------------------------------------------- */
+struct workload {
+	enum bench_mix mix;
+	enum bench_dist dist;
+	double zipf_s;
+	uint64_t keys;
+	uint64_t seed;
+	unsigned sample_every; /* 1 in N ops timed; 0 = none */
+};
+
+/* One thread's operation stream: keys[i] with kinds[i].  Cyclic (the
+ * worker wraps around) except for growth, which runs it once. */
+struct stream {
+	uint64_t *keys;
+	uint8_t *kinds;
+	size_t len;
+	bool cyclic;
+	/* Churn: every clean_every ops the thread's slots hold the prefilled
+	 * keys again; a worker stops only there.  0 = anywhere. */
+	size_t clean_every;
+};
+
+/* Churn pairs per round (see workload.c). */
+#define CHURN_ROUND_PICKS 32768
+
+struct stream_set {
+	unsigned threads;
+	struct stream s[BENCH_MAX_THREADS];
+};
+
+/* The key of slot id (0 <= id < 2 * keys): a bijective scramble, so keys
+ * are distinct, spread over 64 bits, and never 0 or ~0. */
+uint64_t bench_key(const struct workload *w, uint64_t id);
+
+/* Generate the streams of `threads` threads holding `total_ops` ops in
+ * all.  Returns false when memory runs out. */
+bool streams_generate(struct stream_set *set, const struct workload *w,
+    unsigned threads, size_t total_ops);
+void streams_free(struct stream_set *set);
+size_t streams_bytes(const struct stream_set *set);
+
+/* Insert every key the workload expects present before it starts. */
+void workload_prefill(
+    const struct workload *w, const struct target_ops *t, void *map);
+
+struct run_result {
+	uint64_t ops;
+	double seconds;
+	double cpu_seconds; /* summed over the workers */
+	uint64_t op_count[OP_COUNT_];
+	struct bench_hist hist[OP_COUNT_]; /* merged over threads, ticks */
+	uint64_t samples;
+};
+
+/*
+ * Run one cell: `threads` workers start together on a barrier, each runs
+ * its stream until `seconds` have passed (seconds > 0) or it has done its
+ * share of `ops` (ops > 0), or (growth) its stream ends.  Churn workers
+ * then finish their round untimed so the map holds the prefilled key set
+ * again.  `sample` false ignores the sample marks.
+ */
+bool workload_run(const struct workload *w, const struct target_ops *t,
+    void *map, const struct stream_set *set, double seconds, uint64_t ops,
+    bool sample, struct run_result *out);
+
+/* ---------------------------------------------------------------------
+ * Results and output (output.c)
+ * ------------------------------------------------------------------- */
+struct lat {
+	double p50, p99, p999, max; /* ns; negative = no samples */
+	uint64_t ops;
+};
+
+struct result {
+	const struct target_ops *target;
+	struct workload w;
+	bool prefill, presize;
+	unsigned threads;
+	uint64_t ops;
+	double seconds;
+	double mops;
+	double ratio_to_plain; /* negative when plain did not run */
+	struct lat all;
+	struct lat per_op[OP_COUNT_];
+	uint64_t entries;
+	double bytes_per_entry;      /* negative when unknown */
+	double rss_bytes_per_entry;  /* growth of the resident set / entries */
+	double heap_bytes_per_entry; /* growth of malloc's bytes in use */
+	const char *mem_source;      /* where bytes_per_entry came from */
+	double mops_unsampled;       /* --check-sampling only; else negative */
+	double ops_per_cpu_us_on;    /* --check-sampling: ops per CPU-us, */
+	double ops_per_cpu_us_off;   /*   sampling on and off */
+	double score;                /* negative until computed */
+	uint64_t samples;
+};
+
+struct output_opts {
+	FILE *table; /* human table and recommendation (stdout or stderr) */
+	FILE *json;  /* NULL = none */
+	FILE *csv;   /* NULL = none */
+	bool check_sampling;
+};
+
+void results_finish(struct result *r, size_t n); /* ratios and scores */
+void output_table(
+    const struct output_opts *o, const struct result *r, size_t n);
+void output_recommendation(
+    const struct output_opts *o, const struct result *r, size_t n);
+void output_json(FILE *f, const struct result *r, size_t n);
+void output_csv(FILE *f, const struct result *r, size_t n);
+void output_sampling_check(
+    const struct output_opts *o, const struct result *r, size_t n);
+
+/* Score weights (the article's). */
+#define SCORE_W_MOPS 0.40
+#define SCORE_W_P99 0.35
+#define SCORE_W_MEM 0.25
+extern const char bench_score_formula[];
+
+#endif /* CMAP_BENCH_H */

@@ -1,0 +1,1197 @@
+/*
+ * main.c - cmap-bench: command line, presets, the plan, the time budget
+ * and the driver loop.
+ *
+ * THE PLAN
+ *
+ * For each workload (mix x distribution x key count) the streams of every
+ * thread count are generated once and shared by all targets.  Then, for
+ * each target: when the workload starts from a prefilled map (every mix
+ * but growth, unless --no-prefill), one map is created and prefilled, and
+ * the thread counts run on it one after the other (churn restores the
+ * prefilled key set after each run; read-mostly and balanced drift toward
+ * their steady state, which is what they measure).  Growth and
+ * --no-prefill runs get a fresh empty map per cell.  The plain backend
+ * runs at one thread only, always, since it is the baseline of the ratios.
+ *
+ * THE TIME BUDGET
+ *
+ * With neither --seconds nor --ops, each cell's run time comes from the
+ * budget (--budget, default 50 s for the whole run): before every cell,
+ *   per_cell = (budget - elapsed - expected overhead) / cells left,
+ * where the expected overhead is the prefills and stream generations
+ * still to come (estimated from the ones done so far, per key and per
+ * operation) plus a measured per-cell overhead (thread start, restoring
+ * churn, memory figures).  So a slow prefill early shortens later cells
+ * instead of overrunning, and the default run ends within about a minute.
+ */
+#include "bench.h"
+
+#include "cmap.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <malloc.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct options {
+	const struct target_ops *all[BENCH_MAX_TARGETS];
+	size_t nall;
+	const struct target_ops *targets[BENCH_MAX_TARGETS];
+	size_t ntargets;
+	enum bench_mix mixes[MIX_COUNT_];
+	size_t nmixes;
+	enum bench_dist dists[DIST_COUNT_];
+	size_t ndists;
+	double zipf_s;
+	uint64_t keys[BENCH_MAX_LIST];
+	size_t nkeys;
+	unsigned threads[BENCH_MAX_LIST];
+	size_t nthreads;
+	double seconds; /* per cell; 0 = from the budget */
+	uint64_t ops;   /* per cell; 0 = by time */
+	double budget;
+	bool prefill, presize;
+	bool json, csv;
+	const char *json_path, *csv_path;
+	uint64_t seed;
+	unsigned sample_every;
+	bool check_sampling;
+	bool force_gettime;
+	bool quiet;
+	const char *preset;
+};
+
+static _Noreturn void __attribute__((format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "cmap-bench: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'cmap-bench --help'.\n");
+	exit(2);
+}
+
+/* ------------------------------------------------------------------ */
+/* Presets */
+
+struct preset {
+	const char *name;
+	const char *mixes;
+	const char *dists;
+	const char *keys;
+	const char *threads;
+	double budget; /* 0 = use seconds */
+	double seconds;
+	const char *what;
+};
+
+static const struct preset presets[] = {
+    {"default", "read-mostly,churn", "uniform", "1M", "1,2,8", 50, 0,
+        "what runs with no arguments: read-mostly and churn, 1M keys, "
+        "1/2/8 threads, ~50 s in all"},
+    {"quick", "read-mostly,churn", "uniform", "100K", "1,2", 10, 0,
+        "a 10-second look: read-mostly and churn, 100K keys, 1/2 threads"},
+    {"smoke", "read-mostly,churn", "uniform", "10K", "1,2", 0, 0.2,
+        "the test suite's run: 10K keys, 1/2 threads, 0.2 s per cell"},
+    {"full", "read-only,read-mostly,balanced,churn,growth,counters",
+        "uniform,zipf", "1M", "1,2,4,8", 900, 0,
+        "every mix, both distributions, 1M keys, 1/2/4/8 threads, ~15 min"},
+    {"hotkeys", "read-mostly,balanced,counters", "zipf", "1M", "1,2,8", 120, 0,
+        "zipfian keys (s=0.99): hot keys and hot shards, ~2 min"},
+    {"scaling", "read-mostly,churn", "uniform", "1K,100K,1M,10M", "1,2,8", 240,
+        0, "key counts from 1K to 10M (cache to DRAM), ~4 min"},
+    {"growth", "growth", "uniform", "1M,10M", "1,2,8", 120, 0,
+        "inserts into an empty map (add --presize to compare), ~2 min"},
+    {"oversubscribe", "read-mostly,churn", "uniform", "1M", "1,2,4,8,16,32,64",
+        150, 0,
+        "more threads than cores, up to 64: lock holders preempted, ~2.5 min"},
+};
+
+/* ------------------------------------------------------------------ */
+/* Parsing */
+
+static uint64_t
+parse_count(const char *flag, const char *s, uint64_t min, uint64_t max)
+{
+	char *end;
+	double v;
+	uint64_t mult = 1, r;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno != 0 || !isfinite(v) || v < 0)
+		usage_error("%s: '%s' is not a count", flag, s);
+	switch (*end) {
+	case 'k':
+	case 'K':
+		mult = 1000;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		mult = 1000000;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		mult = 1000000000;
+		end++;
+		break;
+	default:
+		break;
+	}
+	if (*end != '\0')
+		usage_error("%s: '%s' is not a count (digits, optionally "
+		            "followed by K, M or G)",
+		    flag, s);
+	v *= (double)mult;
+	if (v != floor(v) || v < (double)min || v > (double)max)
+		usage_error("%s: %s is out of range [%llu, %llu]", flag, s,
+		    (unsigned long long)min, (unsigned long long)max);
+	r = (uint64_t)v;
+	return r;
+}
+
+static double
+parse_real(const char *flag, const char *s, double min, double max)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end != '\0' || errno != 0 || !isfinite(v))
+		usage_error("%s: '%s' is not a number", flag, s);
+	if (v < min || v > max)
+		usage_error(
+		    "%s: %s is out of range [%g, %g]", flag, s, min, max);
+	return v;
+}
+
+/* Split a comma list into at most cap items of a writable copy. */
+static size_t
+split(const char *flag, const char *s, char *buf, size_t bufsz, char **item,
+    size_t cap)
+{
+	size_t n = 0;
+	char *save = NULL, *tok;
+
+	if (strlen(s) >= bufsz)
+		usage_error("%s: list too long", flag);
+	strcpy(buf, s);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (n == cap)
+			usage_error("%s: at most %zu items", flag, cap);
+		item[n++] = tok;
+	}
+	if (n == 0)
+		usage_error("%s: empty list", flag);
+	return n;
+}
+
+static void
+set_mixes(struct options *o, const char *s)
+{
+	char buf[512], *it[16];
+	size_t n = split("--mix", s, buf, sizeof buf, it, 16);
+
+	o->nmixes = 0;
+	for (size_t i = 0; i < n; i++) {
+		int m = bench_mix_parse(it[i]);
+
+		if (strcmp(it[i], "all") == 0) {
+			o->nmixes = 0;
+			for (int k = 0; k < MIX_COUNT_; k++)
+				o->mixes[o->nmixes++] = (enum bench_mix)k;
+			return;
+		}
+		if (m < 0)
+			usage_error("--mix: unknown mix '%s' (read-only, "
+			            "read-mostly, balanced, churn, growth, "
+			            "counters, all)",
+			    it[i]);
+		for (size_t k = 0; k < o->nmixes; k++)
+			if (o->mixes[k] == (enum bench_mix)m)
+				usage_error("--mix: '%s' given twice", it[i]);
+		o->mixes[o->nmixes++] = (enum bench_mix)m;
+	}
+}
+
+static void
+set_dists(struct options *o, const char *s)
+{
+	char buf[128], *it[8];
+	size_t n = split("--dist", s, buf, sizeof buf, it, 8);
+
+	o->ndists = 0;
+	for (size_t i = 0; i < n; i++) {
+		int d = bench_dist_parse(it[i]);
+
+		if (d < 0)
+			usage_error(
+			    "--dist: unknown distribution '%s' (uniform, "
+			    "zipf)",
+			    it[i]);
+		for (size_t k = 0; k < o->ndists; k++)
+			if (o->dists[k] == (enum bench_dist)d)
+				usage_error("--dist: '%s' given twice", it[i]);
+		o->dists[o->ndists++] = (enum bench_dist)d;
+	}
+}
+
+static void
+set_keys(struct options *o, const char *s)
+{
+	char buf[512], *it[BENCH_MAX_LIST];
+	size_t n = split("--keys", s, buf, sizeof buf, it, BENCH_MAX_LIST);
+
+	o->nkeys = n;
+	for (size_t i = 0; i < n; i++)
+		o->keys[i] = parse_count("--keys", it[i], 1000, 1000000000);
+}
+
+static void
+set_threads(struct options *o, const char *s)
+{
+	char buf[512], *it[BENCH_MAX_LIST];
+	size_t n = split("--threads", s, buf, sizeof buf, it, BENCH_MAX_LIST);
+
+	o->nthreads = n;
+	for (size_t i = 0; i < n; i++) {
+		o->threads[i] = (unsigned)parse_count(
+		    "--threads", it[i], 1, BENCH_MAX_THREADS);
+		for (size_t k = 0; k < i; k++)
+			if (o->threads[k] == o->threads[i])
+				usage_error(
+				    "--threads: %u given twice", o->threads[i]);
+	}
+}
+
+static bool
+has_target(const struct options *o, const struct target_ops *t)
+{
+	for (size_t i = 0; i < o->ntargets; i++)
+		if (o->targets[i] == t)
+			return true;
+	return false;
+}
+
+static void
+set_backends(struct options *o, const char *s)
+{
+	char buf[512], *it[32];
+	size_t n = split("--backend", s, buf, sizeof buf, it, 32);
+
+	o->ntargets = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool any = false;
+
+		for (size_t k = 0; k < o->nall; k++) {
+			const struct target_ops *t = o->all[k];
+			bool hit = strcmp(it[i], "all") == 0 ||
+			    strcmp(it[i], t->name) == 0 ||
+			    (strcmp(it[i], "libcmap") == 0 && !t->peer) ||
+			    (strcmp(it[i], "peers") == 0 && t->peer);
+
+			if (hit) {
+				any = true;
+				if (!has_target(o, t))
+					o->targets[o->ntargets++] = t;
+			}
+		}
+		if (!any) {
+			cmap_backend_t b;
+			char names[512] = "";
+
+			for (size_t k = 0; k < o->nall; k++) {
+				strcat(names, o->all[k]->name);
+				strcat(names, ", ");
+			}
+			if (cmap_backend_from_name(it[i], &b) == CMAP_OK)
+				usage_error(
+				    "--backend: '%s' is not compiled into "
+				    "this build of libcmap",
+				    it[i]);
+			if (strcmp(it[i], "rculfhash") == 0 ||
+			    strcmp(it[i], "ck_ht") == 0 ||
+			    strcmp(it[i], "glib") == 0)
+				usage_error(
+				    "--backend: peer '%s' was not found when "
+				    "cmap-bench was configured",
+				    it[i]);
+			usage_error(
+			    "--backend: unknown backend '%s' (available: "
+			    "%sall, libcmap, peers)",
+			    it[i], names);
+		}
+	}
+	/* Keep discovery order whatever order the names came in. */
+	{
+		const struct target_ops *sorted[BENCH_MAX_TARGETS];
+		size_t m = 0;
+
+		for (size_t k = 0; k < o->nall; k++)
+			if (has_target(o, o->all[k]))
+				sorted[m++] = o->all[k];
+		memcpy(o->targets, sorted, m * sizeof sorted[0]);
+		o->ntargets = m;
+	}
+}
+
+static void
+apply_preset(struct options *o, const char *name)
+{
+	for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+		const struct preset *p = &presets[i];
+
+		if (strcmp(p->name, name) != 0)
+			continue;
+		set_mixes(o, p->mixes);
+		set_dists(o, p->dists);
+		set_keys(o, p->keys);
+		set_threads(o, p->threads);
+		o->budget = p->budget;
+		o->seconds = p->seconds;
+		o->preset = p->name;
+		return;
+	}
+	usage_error("--preset: unknown preset '%s' (see --help)", name);
+}
+
+static void
+help(const struct options *o)
+{
+	printf(
+	    "Usage: cmap-bench [OPTION]...\n"
+	    "Measure every libcmap backend and the peer hash tables side by "
+	    "side on\n"
+	    "this machine, and recommend a backend per workload.  With no "
+	    "options it\n"
+	    "runs the 'default' preset (about 50 s).\n"
+	    "\n"
+	    "Selection\n"
+	    "  --backend LIST     comma list of targets (default: all).  Also "
+	    "'all',\n"
+	    "                     'libcmap' (every libcmap backend), 'peers'.\n"
+	    "  --mix LIST         read-only, read-mostly (90%% load/5%% "
+	    "store/5%% delete),\n"
+	    "                     balanced (50/25/25), churn (delete+insert, "
+	    "steady size;\n"
+	    "                     alias write-heavy), growth (inserts into an "
+	    "empty map),\n"
+	    "                     counters (cmap_add), or all.\n"
+	    "  --dist LIST        uniform, zipf (zipfian: hot keys).\n"
+	    "  --zipf-s S         zipf exponent, > 0 (default 0.99).\n"
+	    "  --keys LIST        key counts, 1K..1G, suffixes K M G (default "
+	    "1M).\n"
+	    "  --threads LIST     thread counts, 1..64, more than the cores "
+	    "allowed\n"
+	    "                     (default 1,2,8).  plain always runs at 1 "
+	    "thread only.\n"
+	    "  --preset NAME      a named set of the above (see below); later "
+	    "options\n"
+	    "                     override it.\n"
+	    "\n"
+	    "Run length (per cell: one target, workload and thread count)\n"
+	    "  --seconds S        run each cell S seconds.\n"
+	    "  --ops N            run each cell N operations in all (split "
+	    "over threads).\n"
+	    "  --budget S         with neither of the above: share S seconds "
+	    "among all\n"
+	    "                     cells, prefills included (default 50).\n"
+	    "\n"
+	    "Map set-up\n"
+	    "  --prefill          insert the key universe before measuring "
+	    "(default;\n"
+	    "                     growth always starts empty).\n"
+	    "  --no-prefill       start every cell from an empty map.\n"
+	    "  --presize          ask for capacity for all keys up front "
+	    "(libcmap\n"
+	    "                     capacity, rculfhash buckets, ck_ht size; not "
+	    "GLib).\n"
+	    "  --no-presize       no capacity hint (default).\n"
+	    "  --seed N           seed of keys, streams and hashes (default "
+	    "1).\n"
+	    "\n"
+	    "Measurement\n"
+	    "  --sample N         time 1 operation in N (default 128; 0 = no "
+	    "latency).\n"
+	    "  --check-sampling   run every cell as four quarters, timing off, "
+	    "on, on,\n"
+	    "                     off, and print the throughput cost of the "
+	    "sampling.\n"
+	    "  --clock NAME       tsc (default when invariant) or gettime.\n"
+	    "\n"
+	    "Output\n"
+	    "  --json[=FILE]      one JSON object per result per line, to FILE "
+	    "or to\n"
+	    "                     stdout (the table then goes to stderr).\n"
+	    "  --csv[=FILE]       the same fields as CSV with a header line.\n"
+	    "  --quiet            no progress lines on stderr.\n"
+	    "  --list             list the targets found and exit.\n"
+	    "  --help             this text.\n"
+	    "\n"
+	    "Presets\n");
+	for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+		printf("  %-14s %s\n", presets[i].name, presets[i].what);
+	printf("\nTargets in this build\n");
+	for (size_t i = 0; i < o->nall; i++)
+		printf("  %-14s %s\n", o->all[i]->name, o->all[i]->note);
+	printf("\n"
+	       "Figures: Mops/s; ratio to plain's 1-thread Mops/s on the same "
+	       "workload;\n"
+	       "p50/p99/p99.9/max latency in ns from sampled operations; bytes "
+	       "per entry\n"
+	       "(allocator count for libcmap, resident-set or heap growth for\n"
+	       "peers); "
+	       "and\n"
+	       "  %s\n"
+	       "See docs/bench.md.\n",
+	    bench_score_formula);
+}
+
+enum {
+	OPT_BACKEND = 256,
+	OPT_MIX,
+	OPT_DIST,
+	OPT_ZIPF_S,
+	OPT_KEYS,
+	OPT_THREADS,
+	OPT_SECONDS,
+	OPT_OPS,
+	OPT_BUDGET,
+	OPT_PREFILL,
+	OPT_NO_PREFILL,
+	OPT_PRESIZE,
+	OPT_NO_PRESIZE,
+	OPT_JSON,
+	OPT_CSV,
+	OPT_SEED,
+	OPT_SAMPLE,
+	OPT_CHECK_SAMPLING,
+	OPT_CLOCK,
+	OPT_QUIET,
+	OPT_LIST,
+	OPT_HELP,
+	OPT_PRESET,
+};
+
+static const struct option long_opts[] = {
+    {"backend", required_argument, NULL, OPT_BACKEND},
+    {"mix", required_argument, NULL, OPT_MIX},
+    {"dist", required_argument, NULL, OPT_DIST},
+    {"zipf-s", required_argument, NULL, OPT_ZIPF_S},
+    {"keys", required_argument, NULL, OPT_KEYS},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"seconds", required_argument, NULL, OPT_SECONDS},
+    {"ops", required_argument, NULL, OPT_OPS},
+    {"budget", required_argument, NULL, OPT_BUDGET},
+    {"prefill", no_argument, NULL, OPT_PREFILL},
+    {"no-prefill", no_argument, NULL, OPT_NO_PREFILL},
+    {"presize", no_argument, NULL, OPT_PRESIZE},
+    {"no-presize", no_argument, NULL, OPT_NO_PRESIZE},
+    {"json", optional_argument, NULL, OPT_JSON},
+    {"csv", optional_argument, NULL, OPT_CSV},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"sample", required_argument, NULL, OPT_SAMPLE},
+    {"check-sampling", no_argument, NULL, OPT_CHECK_SAMPLING},
+    {"clock", required_argument, NULL, OPT_CLOCK},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"list", no_argument, NULL, OPT_LIST},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"preset", required_argument, NULL, OPT_PRESET},
+    {NULL, 0, NULL, 0},
+};
+
+static void
+parse_args(struct options *o, int argc, char **argv)
+{
+	bool list = false, want_help = false;
+	const char *preset = "default";
+	int c;
+
+	memset(o, 0, sizeof *o);
+	o->nall = targets_all(o->all, BENCH_MAX_TARGETS);
+	o->zipf_s = 0.99;
+	o->prefill = true;
+	o->seed = 1;
+	o->sample_every = 128;
+	for (size_t i = 0; i < o->nall; i++)
+		o->targets[o->ntargets++] = o->all[i];
+
+	/* Pass 1: the preset, so that every other option overrides it
+	 * wherever it stands.  Errors are reported in pass 2. */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1)
+		if (c == OPT_PRESET)
+			preset = optarg;
+	apply_preset(o, preset);
+
+	optind = 0; /* glibc: full re-initialisation */
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_BACKEND:
+			set_backends(o, optarg);
+			break;
+		case OPT_MIX:
+			set_mixes(o, optarg);
+			break;
+		case OPT_DIST:
+			set_dists(o, optarg);
+			break;
+		case OPT_ZIPF_S:
+			o->zipf_s = parse_real("--zipf-s", optarg, 1e-3, 10);
+			break;
+		case OPT_KEYS:
+			set_keys(o, optarg);
+			break;
+		case OPT_THREADS:
+			set_threads(o, optarg);
+			break;
+		case OPT_SECONDS:
+			o->seconds =
+			    parse_real("--seconds", optarg, 0.001, 86400);
+			o->ops = 0;
+			break;
+		case OPT_OPS:
+			o->ops =
+			    parse_count("--ops", optarg, 1, UINT64_C(1) << 50);
+			o->seconds = 0;
+			break;
+		case OPT_BUDGET:
+			o->budget = parse_real("--budget", optarg, 0.1, 864000);
+			o->seconds = 0;
+			o->ops = 0;
+			break;
+		case OPT_PREFILL:
+			o->prefill = true;
+			break;
+		case OPT_NO_PREFILL:
+			o->prefill = false;
+			break;
+		case OPT_PRESIZE:
+			o->presize = true;
+			break;
+		case OPT_NO_PRESIZE:
+			o->presize = false;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			o->json_path = optarg;
+			break;
+		case OPT_CSV:
+			o->csv = true;
+			o->csv_path = optarg;
+			break;
+		case OPT_SEED:
+			o->seed =
+			    parse_count("--seed", optarg, 0, UINT64_C(1) << 53);
+			break;
+		case OPT_SAMPLE:
+			o->sample_every = (unsigned)parse_count(
+			    "--sample", optarg, 0, 1u << 20);
+			break;
+		case OPT_CHECK_SAMPLING:
+			o->check_sampling = true;
+			break;
+		case OPT_CLOCK:
+			if (strcmp(optarg, "tsc") == 0)
+				o->force_gettime = false;
+			else if (strcmp(optarg, "gettime") == 0)
+				o->force_gettime = true;
+			else
+				usage_error(
+				    "--clock: '%s' is not tsc or gettime",
+				    optarg);
+			break;
+		case OPT_QUIET:
+			o->quiet = true;
+			break;
+		case OPT_LIST:
+			list = true;
+			break;
+		case OPT_HELP:
+			want_help = true;
+			break;
+		case OPT_PRESET:
+			break; /* pass 1 */
+		default:
+			/* getopt_long has printed what was wrong. */
+			fprintf(stderr, "Try 'cmap-bench --help'.\n");
+			exit(2);
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s' (options start with --)",
+		    argv[optind]);
+	if (want_help) {
+		help(o);
+		exit(0);
+	}
+	if (list) {
+		for (size_t i = 0; i < o->nall; i++)
+			printf("%s\t%s\t%s\n", o->all[i]->name,
+			    o->all[i]->peer ? "peer" : "libcmap",
+			    o->all[i]->note);
+		exit(0);
+	}
+	if (o->json && o->csv && o->json_path == NULL && o->csv_path == NULL)
+		usage_error("--json and --csv cannot both write to stdout; "
+		            "give one a file (--csv=FILE)");
+	if (o->ntargets == 0)
+		usage_error("no target selected");
+	if (o->check_sampling && o->sample_every == 0)
+		usage_error("--check-sampling needs --sample N with N > 0");
+	for (size_t i = 0; i < o->nmixes; i++)
+		for (size_t k = 0; k < o->nkeys; k++)
+			for (size_t t = 0; t < o->nthreads; t++)
+				if (o->keys[k] < 4 * (uint64_t)o->threads[t])
+					usage_error(
+					    "--keys %llu is too few for %u "
+					    "threads",
+					    (unsigned long long)o->keys[k],
+					    o->threads[t]);
+}
+
+/* ------------------------------------------------------------------ */
+/* Memory */
+
+static int64_t
+rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long size = 0, resident = 0;
+
+	if (f == NULL)
+		return -1;
+	if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return (int64_t)resident * (int64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Bytes malloc has handed out and not taken back, all arenas, including
+ * its own chunk headers and the blocks it mmaps. */
+static int64_t
+heap_bytes(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return (int64_t)(mi.uordblks + mi.hblkhd);
+}
+
+/* ------------------------------------------------------------------ */
+/* Driver */
+
+struct plan {
+	size_t cells_left;
+	uint64_t prefill_keys_left; /* keys of the prefills still to do */
+	uint64_t gen_ops_left;      /* stream operations still to generate */
+	double t0;
+	/* estimates, refined as we go */
+	double s_per_prefill_key;
+	double s_per_gen_op;
+	double cell_overhead_s;
+	unsigned cells_done;
+	/* time spent so far in runs, prefills and stream generation; the
+	 * rest of the elapsed time (destroying maps, starting threads,
+	 * restoring churn rounds, memory figures) is charged to the cells */
+	double run_s, prefill_s, gen_s;
+};
+
+static struct result *results;
+static size_t nresults, cap_results;
+static size_t total_cells;
+
+static struct result *
+new_result(void)
+{
+	if (nresults == cap_results) {
+		size_t cap = cap_results ? cap_results * 2 : 64;
+		struct result *r = realloc(results, cap * sizeof *r);
+
+		if (r == NULL) {
+			fprintf(stderr, "cmap-bench: out of memory\n");
+			exit(3);
+		}
+		results = r;
+		cap_results = cap;
+	}
+	memset(&results[nresults], 0, sizeof results[0]);
+	return &results[nresults++];
+}
+
+/* Growth inserts distinct keys: the distribution does not apply, so with
+ * both distributions selected it runs once (as uniform). */
+static bool
+skip_workload(const struct options *o, enum bench_mix mix, enum bench_dist d)
+{
+	if (mix != MIX_GROWTH || d == DIST_UNIFORM)
+		return false;
+	for (size_t i = 0; i < o->ndists; i++)
+		if (o->dists[i] == DIST_UNIFORM)
+			return true;
+	return false;
+}
+
+static size_t
+stream_total_ops(const struct workload *w, unsigned threads)
+{
+	uint64_t n;
+
+	(void)threads;
+	if (w->mix == MIX_GROWTH)
+		return (size_t)w->keys;
+	/* Long enough to spread over the key universe, bounded in memory
+	 * (9 bytes per op): a cycle of 2 x keys operations. */
+	n = 2 * w->keys;
+	if (n < 65536)
+		n = 65536;
+	if (n > (UINT64_C(1) << 22))
+		n = UINT64_C(1) << 22;
+	return (size_t)n;
+}
+
+static double
+cell_seconds(const struct options *o, const struct plan *p)
+{
+	double left, overhead, s;
+
+	if (o->seconds > 0 || o->ops > 0)
+		return o->seconds;
+	left = o->budget - (bench_now_s() - p->t0);
+	overhead = (double)p->prefill_keys_left * p->s_per_prefill_key +
+	    (double)p->gen_ops_left * p->s_per_gen_op +
+	    (double)p->cells_left * p->cell_overhead_s;
+	s = (left - overhead) / (double)(p->cells_left ? p->cells_left : 1);
+	return s < 0.05 ? 0.05 : s;
+}
+
+static void
+fill_lat(struct lat *l, const struct bench_hist *h)
+{
+	if (h->count == 0) {
+		l->p50 = l->p99 = l->p999 = l->max = -1;
+		return;
+	}
+	l->p50 = bench_ticks_to_ns((double)hist_quantile(h, 0.50));
+	l->p99 = bench_ticks_to_ns((double)hist_quantile(h, 0.99));
+	l->p999 = bench_ticks_to_ns((double)hist_quantile(h, 0.999));
+	l->max = bench_ticks_to_ns((double)h->max);
+}
+
+static void progress(const struct options *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+progress(const struct options *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (o->quiet)
+		return;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fflush(stderr);
+}
+
+static struct bench_hist merged; /* big: keep off the stack */
+
+/* Create a map for t, with the process's figures before it exists. */
+struct mem0 {
+	int64_t rss, heap, bytes;
+};
+
+static void *
+make_map(const struct target_ops *t, const struct workload *w,
+    const struct options *o, struct mem0 *m0)
+{
+	struct target_config cfg = {w->keys, o->presize, w->seed};
+	void *map;
+
+	malloc_trim(0);
+	m0->rss = rss_bytes();
+	m0->heap = heap_bytes();
+	m0->bytes = counting_live_bytes();
+	map = t->create(t, &cfg);
+	if (map == NULL) {
+		fprintf(
+		    stderr, "cmap-bench: cannot create a %s map\n", t->name);
+		exit(3);
+	}
+	t->thread_enter(map);
+	return map;
+}
+
+static void
+drop_map(const struct target_ops *t, void *map)
+{
+	t->destroy(map);
+	t->thread_exit(map);
+	malloc_trim(0);
+}
+
+static void
+one_run(const struct workload *w, const struct target_ops *t, void *map,
+    const struct stream_set *set, double secs, uint64_t ops, bool sample,
+    struct run_result *rr)
+{
+	if (!workload_run(w, t, map, set, secs, ops, sample, rr)) {
+		fprintf(stderr, "cmap-bench: run failed\n");
+		exit(3);
+	}
+}
+
+static void
+merge_run(struct run_result *into, const struct run_result *from)
+{
+	into->ops += from->ops;
+	into->seconds += from->seconds;
+	into->cpu_seconds += from->cpu_seconds;
+	into->samples += from->samples;
+	for (unsigned k = 0; k < OP_COUNT_; k++) {
+		into->op_count[k] += from->op_count[k];
+		hist_merge(&into->hist[k], &from->hist[k]);
+	}
+}
+
+static void
+run_cell(const struct options *o, struct plan *p, const struct workload *w,
+    const struct target_ops *t, void *map, const struct stream_set *set,
+    const struct mem0 *m0)
+{
+	struct result *r;
+	struct run_result *rr = malloc(sizeof *rr);
+	double secs = cell_seconds(o, p), unsampled = -1;
+	double cpu_on = -1, cpu_off = -1;
+	int64_t bytes, rss, heap;
+
+	if (rr == NULL) {
+		fprintf(stderr, "cmap-bench: out of memory\n");
+		exit(3);
+	}
+	if (o->check_sampling && w->mix != MIX_GROWTH) {
+		/* ABBA: off, on, on, off, a quarter of the cell each, so a
+		 * drift of the machine's speed cancels out of the comparison.
+		 */
+		struct run_result *q = malloc(sizeof *q);
+		double off_ops = 0, off_s = 0, off_cpu = 0;
+
+		if (q == NULL) {
+			fprintf(stderr, "cmap-bench: out of memory\n");
+			exit(3);
+		}
+		for (int k = 0; k < 4; k++) {
+			bool on = k == 1 || k == 2;
+
+			one_run(w, t, map, set, secs / 4,
+			    o->ops > 0 && o->ops < 4 ? 1 : o->ops / 4, on,
+			    k == 1 ? rr : q);
+			if (!on) {
+				off_ops += (double)q->ops;
+				off_s += q->seconds;
+				off_cpu += q->cpu_seconds;
+			} else if (k == 2) {
+				merge_run(rr, q);
+			}
+		}
+		unsampled = off_s > 0 ? off_ops / off_s / 1e6 : -1;
+		cpu_off = off_cpu > 0 ? off_ops / off_cpu / 1e6 : -1;
+		cpu_on = rr->cpu_seconds > 0
+		    ? (double)rr->ops / rr->cpu_seconds / 1e6
+		    : -1;
+		free(q);
+	} else {
+		one_run(w, t, map, set, secs, o->ops, w->sample_every > 0, rr);
+	}
+	r = new_result();
+	r->target = t;
+	r->w = *w;
+	r->prefill = o->prefill && w->mix != MIX_GROWTH;
+	r->presize = o->presize;
+	r->threads = set->threads;
+	r->ops = rr->ops;
+	r->seconds = rr->seconds;
+	r->mops = rr->seconds > 0 ? (double)rr->ops / rr->seconds / 1e6 : 0;
+	r->mops_unsampled = unsampled;
+	r->ops_per_cpu_us_on = cpu_on;
+	r->ops_per_cpu_us_off = cpu_off;
+	r->samples = rr->samples;
+	hist_reset(&merged);
+	for (unsigned k = 0; k < OP_COUNT_; k++) {
+		fill_lat(&r->per_op[k], &rr->hist[k]);
+		r->per_op[k].ops = rr->op_count[k];
+		hist_merge(&merged, &rr->hist[k]);
+	}
+	fill_lat(&r->all, &merged);
+	r->all.ops = rr->ops;
+	r->entries = t->len(map);
+	bytes = t->bytes(map);
+	rss = rss_bytes() - m0->rss;
+	heap = heap_bytes() - m0->heap;
+	r->rss_bytes_per_entry =
+	    r->entries > 0 && rss > 0 ? (double)rss / (double)r->entries : -1;
+	r->heap_bytes_per_entry =
+	    r->entries > 0 && heap > 0 ? (double)heap / (double)r->entries : -1;
+	if (bytes >= 0) {
+		r->bytes_per_entry = r->entries > 0
+		    ? (double)(bytes - m0->bytes) / (double)r->entries
+		    : -1;
+		r->mem_source = "allocator";
+	} else if (r->rss_bytes_per_entry >= r->heap_bytes_per_entry) {
+		/* Both can only under-count the map (see docs/bench.md):
+		 * take the larger. */
+		r->bytes_per_entry = r->rss_bytes_per_entry;
+		r->mem_source = "rss";
+	} else {
+		r->bytes_per_entry = r->heap_bytes_per_entry;
+		r->mem_source = "heap";
+	}
+	r->score = -1;
+	r->ratio_to_plain = -1;
+	free(rr);
+
+	p->cells_left--;
+	p->cells_done++;
+	p->run_s += r->seconds * (o->check_sampling ? 2 : 1); /* ABBA */
+	{
+		double other =
+		    bench_now_s() - p->t0 - p->run_s - p->prefill_s - p->gen_s;
+
+		p->cell_overhead_s = other > 0 ? other / p->cells_done : 0;
+	}
+	progress(o,
+	    "[%3u/%zu] %5.1f s  %-11s %-7s %8llu keys  %-10s %2u thr  "
+	    "%5.2f s  %8.3f Mops/s\n",
+	    p->cells_done, total_cells, bench_now_s() - p->t0,
+	    bench_mix_name(w->mix), bench_dist_name(w->dist),
+	    (unsigned long long)w->keys, t->name, set->threads, r->seconds,
+	    r->mops);
+}
+
+static void
+run_workload(const struct options *o, struct plan *p, const struct workload *w)
+{
+	static struct stream_set sets[BENCH_MAX_LIST + 1];
+	unsigned tcounts[BENCH_MAX_LIST + 1];
+	size_t nt = 0, one = SIZE_MAX;
+	bool reuse = o->prefill && w->mix != MIX_GROWTH;
+	double g0 = bench_now_s();
+	uint64_t gen_ops = 0;
+
+	/* The thread counts to generate: the list, plus 1 for plain. */
+	for (size_t i = 0; i < o->nthreads; i++) {
+		if (o->threads[i] == 1)
+			one = nt;
+		tcounts[nt++] = o->threads[i];
+	}
+	for (size_t i = 0; i < o->ntargets && one == SIZE_MAX; i++)
+		if (o->targets[i]->single_thread) {
+			one = nt;
+			tcounts[nt++] = 1;
+		}
+	for (size_t i = 0; i < nt; i++) {
+		size_t total = stream_total_ops(w, tcounts[i]);
+
+		if (!streams_generate(&sets[i], w, tcounts[i], total)) {
+			fprintf(stderr,
+			    "cmap-bench: out of memory for the "
+			    "operation streams\n");
+			exit(3);
+		}
+		gen_ops += total;
+	}
+	p->gen_s += bench_now_s() - g0;
+	{
+		size_t bytes = 0;
+
+		for (size_t i = 0; i < nt; i++)
+			bytes += streams_bytes(&sets[i]);
+		progress(o,
+		    "          %5.1f s  streams of %s: %zu thread counts, "
+		    "%.1f MB, %.2f s\n",
+		    bench_now_s() - p->t0, bench_mix_name(w->mix), nt,
+		    (double)bytes / 1e6, bench_now_s() - g0);
+	}
+	if (gen_ops > 0) {
+		double s = (bench_now_s() - g0) / (double)gen_ops;
+
+		p->s_per_gen_op =
+		    p->s_per_gen_op > 0 ? (p->s_per_gen_op + s) / 2 : s;
+	}
+	p->gen_ops_left -=
+	    gen_ops < p->gen_ops_left ? gen_ops : p->gen_ops_left;
+
+	for (size_t ti = 0; ti < o->ntargets; ti++) {
+		const struct target_ops *t = o->targets[ti];
+		void *map = NULL;
+		struct mem0 m0 = {0, 0, 0};
+
+		if (reuse) {
+			double f0 = bench_now_s(), s;
+
+			map = make_map(t, w, o, &m0);
+			workload_prefill(w, t, map);
+			t->quiesce(map);
+			p->prefill_s += bench_now_s() - f0;
+			s = (bench_now_s() - f0) / (double)w->keys;
+			/* Weight the worst: a slow peer prefill later must not
+			 * overrun the budget. */
+			p->s_per_prefill_key = s > p->s_per_prefill_key
+			    ? s
+			    : (p->s_per_prefill_key + s) / 2;
+			p->prefill_keys_left -= w->keys;
+			progress(o,
+			    "          %5.1f s  prefill %-10s %llu keys: "
+			    "%.2f s\n",
+			    bench_now_s() - p->t0, t->name,
+			    (unsigned long long)w->keys, bench_now_s() - f0);
+		}
+		for (size_t i = 0; i < nt; i++) {
+			/* plain: at one thread only; the others: the list
+			 * (tcounts[nthreads], if present, is plain's extra). */
+			if (t->single_thread ? i != one : i >= o->nthreads)
+				continue;
+			if (!reuse)
+				map = make_map(t, w, o, &m0);
+			run_cell(o, p, w, t, map, &sets[i], &m0);
+			if (!reuse)
+				drop_map(t, map);
+		}
+		if (reuse)
+			drop_map(t, map);
+	}
+	for (size_t i = 0; i < nt; i++)
+		streams_free(&sets[i]);
+}
+
+static FILE *
+open_out(const char *path, const char *flag)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL) {
+		fprintf(stderr, "cmap-bench: %s: cannot write %s: %s\n", flag,
+		    path, strerror(errno));
+		exit(2);
+	}
+	return f;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o;
+	struct output_opts out = {stdout, NULL, NULL, false};
+	struct plan p;
+	bool has_single = false;
+
+	parse_args(&o, argc, argv);
+	if (o.json)
+		out.json =
+		    o.json_path ? open_out(o.json_path, "--json") : stdout;
+	if (o.csv)
+		out.csv = o.csv_path ? open_out(o.csv_path, "--csv") : stdout;
+	if (out.json == stdout || out.csv == stdout)
+		out.table = stderr;
+	out.check_sampling = o.check_sampling;
+
+	/* No mallopt() here: fixing M_MMAP_THRESHOLD (to make resident-set
+	 * figures follow each map more closely) made rculfhash's resizes
+	 * stall and its lookups 5x slower; the peers run on glibc's defaults,
+	 * as their users' programs do. */
+	bench_clock_init(o.force_gettime);
+
+	memset(&p, 0, sizeof p);
+	p.t0 = bench_now_s();
+	p.s_per_prefill_key = 300e-9; /* first guesses, refined as we go */
+	p.s_per_gen_op = 20e-9;
+	p.cell_overhead_s = 0.02;
+	for (size_t i = 0; i < o.ntargets; i++)
+		has_single |= o.targets[i]->single_thread;
+	for (size_t m = 0; m < o.nmixes; m++) {
+		for (size_t d = 0; d < o.ndists; d++) {
+			for (size_t k = 0; k < o.nkeys; k++) {
+				struct workload w = {o.mixes[m], o.dists[d],
+				    o.zipf_s, o.keys[k], o.seed,
+				    o.sample_every};
+				bool has_one = false;
+
+				if (skip_workload(&o, w.mix, w.dist))
+					continue;
+				for (size_t t = 0; t < o.nthreads; t++) {
+					has_one |= o.threads[t] == 1;
+					p.gen_ops_left +=
+					    stream_total_ops(&w, o.threads[t]);
+				}
+				if (has_single && !has_one)
+					p.gen_ops_left +=
+					    stream_total_ops(&w, 1);
+				for (size_t t = 0; t < o.ntargets; t++) {
+					p.cells_left +=
+					    o.targets[t]->single_thread
+					    ? 1
+					    : o.nthreads;
+					if (o.prefill && w.mix != MIX_GROWTH)
+						p.prefill_keys_left += w.keys;
+				}
+			}
+		}
+	}
+	total_cells = p.cells_left;
+
+	progress(&o,
+	    "cmap-bench: %zu targets, %zu cells, clock %s (timer "
+	    "overhead %.1f ns subtracted), 1 in %u ops timed, seed %llu%s%s\n",
+	    o.ntargets, total_cells, bench_clock_name(),
+	    bench_timer_overhead_ns(), o.sample_every,
+	    (unsigned long long)o.seed, o.preset ? ", preset " : "",
+	    o.preset ? o.preset : "");
+	if (o.seconds == 0 && o.ops == 0)
+		progress(&o,
+		    "cmap-bench: budget %.0f s, about %.2f s per cell\n",
+		    o.budget, cell_seconds(&o, &p));
+
+	for (size_t m = 0; m < o.nmixes; m++)
+		for (size_t d = 0; d < o.ndists; d++)
+			for (size_t k = 0; k < o.nkeys; k++) {
+				struct workload w = {o.mixes[m], o.dists[d],
+				    o.zipf_s, o.keys[k], o.seed,
+				    o.sample_every};
+
+				if (!skip_workload(&o, w.mix, w.dist))
+					run_workload(&o, &p, &w);
+			}
+
+	results_finish(results, nresults);
+	if (out.json != NULL)
+		output_json(out.json, results, nresults);
+	if (out.csv != NULL)
+		output_csv(out.csv, results, nresults);
+	fprintf(out.table,
+	    "\ncmap-bench %d.%d.%d: clock %s, 1 in %u ops "
+	    "timed, %.1f s in all\n",
+	    CMAP_VERSION_MAJOR, CMAP_VERSION_MINOR, CMAP_VERSION_PATCH,
+	    bench_clock_name(), o.sample_every, bench_now_s() - p.t0);
+	output_table(&out, results, nresults);
+	if (o.check_sampling)
+		output_sampling_check(&out, results, nresults);
+	output_recommendation(&out, results, nresults);
+	if (out.json != NULL && out.json != stdout)
+		fclose(out.json);
+	if (out.csv != NULL && out.csv != stdout)
+		fclose(out.csv);
+	free(results);
+	return 0;
+}
