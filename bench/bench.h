@@ -154,6 +154,7 @@ struct target_config {
 	uint64_t keys; /* the key universe of the workload */
 	bool presize;  /* ask for room for `keys` entries up front */
 	uint64_t seed; /* hash seed where the target takes one */
+	uint32_t flags; /* libcmap: extra CMAP_FLAG_* (--no-misuse-check) */
 };
 
 struct target_ops {

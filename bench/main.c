@@ -63,6 +63,7 @@ struct options {
 	bool check_sampling;
 	bool force_gettime;
 	bool quiet;
+	uint32_t cmap_flags; /* --no-misuse-check */
 	const char *preset;
 };
 
@@ -437,6 +438,8 @@ help(const struct options *o)
 	    "                     stdout (the table then goes to stderr).\n"
 	    "  --csv[=FILE]       the same fields as CSV with a header line.\n"
 	    "  --quiet            no progress lines on stderr.\n"
+	    "  --no-misuse-check  create plain maps with CMAP_FLAG_NO_MISUSE_CHECK\n"
+	    "                     (to measure what the detector costs).\n"
 	    "  --list             list the targets found and exit.\n"
 	    "  --help             this text.\n"
 	    "\n"
@@ -480,6 +483,7 @@ enum {
 	OPT_CHECK_SAMPLING,
 	OPT_CLOCK,
 	OPT_QUIET,
+	OPT_NO_MISUSE_CHECK,
 	OPT_LIST,
 	OPT_HELP,
 	OPT_PRESET,
@@ -506,6 +510,7 @@ static const struct option long_opts[] = {
     {"check-sampling", no_argument, NULL, OPT_CHECK_SAMPLING},
     {"clock", required_argument, NULL, OPT_CLOCK},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"no-misuse-check", no_argument, NULL, OPT_NO_MISUSE_CHECK},
     {"list", no_argument, NULL, OPT_LIST},
     {"help", no_argument, NULL, OPT_HELP},
     {"preset", required_argument, NULL, OPT_PRESET},
@@ -613,6 +618,9 @@ parse_args(struct options *o, int argc, char **argv)
 				usage_error(
 				    "--clock: '%s' is not tsc or gettime",
 				    optarg);
+			break;
+		case OPT_NO_MISUSE_CHECK:
+			o->cmap_flags |= CMAP_FLAG_NO_MISUSE_CHECK;
 			break;
 		case OPT_QUIET:
 			o->quiet = true;
@@ -817,7 +825,7 @@ static void *
 make_map(const struct target_ops *t, const struct workload *w,
     const struct options *o, struct mem0 *m0)
 {
-	struct target_config cfg = {w->keys, o->presize, w->seed};
+	struct target_config cfg = {w->keys, o->presize, w->seed, o->cmap_flags};
 	void *map;
 
 	malloc_trim(0);

@@ -106,6 +106,7 @@ lib_create(const struct target_ops *self, const struct target_config *cfg)
 	c.backend = (cmap_backend_t)self->id;
 	c.capacity = cfg->presize ? (size_t)cfg->keys : 0;
 	c.seed = cfg->seed;
+	c.flags = cfg->flags;
 	c.allocator.alloc = counting_alloc;
 	c.allocator.free = counting_free;
 	c.allocator.ctx = NULL;

@@ -382,10 +382,14 @@ CMAP_API cmap_status_t cmap_range(cmap_t *map, cmap_range_fn fn, void *ctx);
 
 /*
  * cmap_len - the number of entries.
- *   Exact when no write runs concurrently; under concurrent writes, a value
- *   the count had at some moment during the call (rwlock), or the sum of
- *   per-shard or per-stripe counts each read at some moment (sharded,
- *   lockfree), which is within the number of concurrent writes of the truth.
+ *   Exact when no other operation runs concurrently.  Otherwise: a value
+ *   the count had at some moment during the call (plain, rwlock); the sum
+ *   of per-shard counts each read at some moment, within the number of
+ *   concurrent writes of the truth (sharded); the sum of per-thread counts
+ *   each read at some moment, within the number of operations other than
+ *   loads in progress on other threads (lockfree: any of them, range and
+ *   clear included, may be moving an entry for a migration and count it a
+ *   moment after its compare-and-swap).
  *   Never walks the table.  Returns 0 for a NULL map.  May be called from
  *   inside an update callback (it takes no lock).
  * Thread safety: as the backend; never takes a lock.

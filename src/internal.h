@@ -305,6 +305,21 @@ cmap__hash(uint64_t key, uint64_t seed)
 	return x;
 }
 
+/* The inverse of cmap__hash: the key whose hash is h.  0xcfee...a89b is
+ * the multiplicative inverse of the mixer's constant modulo 2^64. */
+static inline uint64_t
+cmap__unhash(uint64_t h, uint64_t seed)
+{
+	uint64_t x = h;
+
+	x ^= x >> 32;
+	x *= UINT64_C(0xcfee444d8b59a89b);
+	x ^= x >> 32;
+	x *= UINT64_C(0xcfee444d8b59a89b);
+	x ^= x >> 32;
+	return x ^ seed;
+}
+
 /* The plain backend's fatal misuse report: prints one line and aborts. */
 CMAP_HIDDEN void cmap__misuse(const cmap_t *map, const char *what)
 #if defined(__GNUC__)
