@@ -472,7 +472,7 @@ lc_run(cmap_t *map, const struct lc_workload *w, struct lc_history *h)
 		h->nlens += L->nl;
 		if (L->errors && h->record_errors == 0)
 			snprintf(h->record_msg, sizeof h->record_msg,
-			    "thread %d: %s", i, L->msg);
+			    "thread %d: %.200s", i, L->msg);
 		h->record_errors += L->errors;
 		h->nranges += L->ranges;
 		h->nclears += L->clears;
