@@ -71,7 +71,7 @@ lc_workload_default(struct lc_workload *w)
 		[LC_M_LAD] = 60, [LC_M_DELETE] = 60, [LC_M_SWAP] = 80,
 		[LC_M_CAS] = 150, [LC_M_CAD] = 60, [LC_M_ADD] = 80,
 		[LC_M_UPDATE] = 100, [LC_M_RANGE] = 5, [LC_M_LEN] = 13,
-		[LC_M_CLEAR] = 2,
+		[LC_M_CLEAR] = 2, [LC_M_RESERVE] = 2,
 	};
 
 	memset(w, 0, sizeof *w);
@@ -277,7 +277,31 @@ lc_one_op(struct lc_run_ctx *c, struct lc_log *L, int tid, tu_rng_t *r,
 			L->lens = lc_xrealloc(L->lens, L->capl * sizeof *L->lens);
 		}
 		L->lens[L->nl++] = (struct lc_len){ call, ret, (uint64_t)n,
-			(uint16_t)tid };
+			(uint16_t)tid, false };
+		return;
+	}
+	if (slot == LC_M_RESERVE) {
+		/*
+		 * Grow the table while the others work, so that histories
+		 * span resizes on every backend (the lockfree one never
+		 * resizes below 256 slots otherwise).  Contents do not
+		 * change; the call is kept only for the len slack.
+		 */
+		size_t entries = (size_t)128 << tu_rng_below(r, 6);
+
+		call = lc_tick(c);
+		st = cmap_reserve(map, entries);
+		ret = lc_tick(c);
+		if (st == CMAP_ENOMEM)
+			L->enomem++; /* test_lincheck: never legal with malloc */
+		else if (st != CMAP_OK)
+			lc_log_error(L, "cmap_reserve returned an error");
+		if (L->nl == L->capl) {
+			L->capl = L->capl ? 2 * L->capl : 64;
+			L->lens = lc_xrealloc(L->lens, L->capl * sizeof *L->lens);
+		}
+		L->lens[L->nl++] = (struct lc_len){ call, ret, 0,
+			(uint16_t)tid, true };
 		return;
 	}
 	if (slot == LC_M_CLEAR) {
@@ -1040,6 +1064,13 @@ lc_busy_threads(const struct lc_history *h, const struct lc_len *L)
 		    o->call < L->ret && o->ret > L->call)
 			mask |= UINT32_C(1) << o->thread;
 	}
+	for (size_t i = 0; i < h->nlens; i++) {
+		const struct lc_len *o = &h->lens[i];
+
+		if (o->reserve && o->thread != L->thread &&
+		    o->call < L->ret && o->ret > L->call)
+			mask |= UINT32_C(1) << o->thread;
+	}
 	for (; mask != 0; mask &= mask - 1)
 		n++;
 	return n;
@@ -1118,6 +1149,9 @@ lc_check(const struct lc_history *h, bool len_slack_writes, FILE *out,
 	for (size_t l = 0; l < h->nlens; l++) {
 		const struct lc_len *L = &h->lens[l];
 		uint64_t lo = 0, hi = 0, writes = 0;
+
+		if (L->reserve)
+			continue;
 
 		for (size_t k = 0; k < nkeys_seen; k++)
 			lc_len_key_bounds(ops + seg[k][0],

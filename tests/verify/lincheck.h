@@ -93,6 +93,7 @@ struct lc_len {
 	uint64_t call, ret;
 	uint64_t value;
 	uint16_t thread;
+	bool reserve; /* not a len call: a cmap_reserve (for the len slack) */
 };
 
 struct lc_history {
@@ -115,7 +116,7 @@ struct lc_history {
 enum lc_mix_slot {
 	LC_M_LOAD, LC_M_STORE, LC_M_LOS, LC_M_LAD, LC_M_DELETE, LC_M_SWAP,
 	LC_M_CAS, LC_M_CAD, LC_M_ADD, LC_M_UPDATE, LC_M_RANGE, LC_M_LEN,
-	LC_M_CLEAR, LC_M_COUNT
+	LC_M_CLEAR, LC_M_RESERVE, LC_M_COUNT
 };
 
 struct lc_workload {
