@@ -34,6 +34,8 @@ run_ctest() { # name, then ctest arguments
   local name=$1; shift
   echo "=== [$name] ctest $*"
   ctest --test-dir "$root/$name" --output-on-failure -j"$jobs" "$@"
+  # What the verification tests covered (their SUMMARY lines).
+  grep -h '^SUMMARY' "$root/$name/Testing/Temporary/LastTest.log" 2>/dev/null | sed "s/^/[$name] /" || true
 }
 
 mkdir -p "$root"
