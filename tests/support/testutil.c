@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -142,6 +143,15 @@ void
 tu_alloc_fail_nth(struct tu_alloc *a, long n)
 {
 	atomic_store(&a->fail_at, n);
+}
+
+double
+tu_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* ---- model ---- */

@@ -101,6 +101,8 @@ extern const size_t tu_n_edge_values;
 /* ---- stress scaling ---- */
 /* The factor in the environment variable CMAP_STRESS_SCALE (a positive
  * number, default 1; invalid values count as 1). */
+/* Seconds on the monotonic clock, for the tests' run-time reports. */
+double tu_now_s(void);
 double tu_stress_scale(void);
 /* n * tu_stress_scale(), at least 1. */
 long tu_scaled(long n);

@@ -28,15 +28,6 @@
 #define FT_DEFAULT_SCALE 1.0
 #endif
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 int
 main(void)
 {
@@ -48,7 +39,7 @@ main(void)
 	struct lc_stats total = { 0 };
 	unsigned long injected = 0, allocs = 0;
 	int failed = 0;
-	double t0 = now_s();
+	double t0 = tu_now_s();
 
 	if (H < 1)
 		H = 1;
@@ -60,7 +51,7 @@ main(void)
 		    b != CMAP_BACKEND_RWLOCK && b != CMAP_BACKEND_SHARDED;
 		struct lc_stats st = { 0 };
 		unsigned long b_injected = 0, b_allocs = 0, printed = 0;
-		double tb = now_s();
+		double tb = tu_now_s();
 
 		for (long i = 0; i < H; i++) {
 			static const size_t nkeys[3] = { 64, 128, 256 };
@@ -123,7 +114,7 @@ main(void)
 		    "failures-injected=%lu ENOMEM-results=%lu failures=%lu "
 		    " %.1fs\n", cmap_backend_name(b), st.histories, st.ops,
 		    b_allocs, b_injected, st.enomem, st.failures,
-		    now_s() - tb);
+		    tu_now_s() - tb);
 		total.histories += st.histories;
 		total.ops += st.ops;
 		total.enomem += st.enomem;
@@ -141,7 +132,7 @@ main(void)
 	    "allocations=%lu allocation-failures-injected=%lu "
 	    "ENOMEM-results=%lu non-linearizable=%lu; %.1fs\n", nb,
 	    total.histories, total.ops, allocs, injected, total.enomem,
-	    total.failures, now_s() - t0);
+	    total.failures, tu_now_s() - t0);
 	lc_history_fini(&h);
 	return failed;
 }

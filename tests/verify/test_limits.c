@@ -51,56 +51,6 @@ static int failed;
 		}                                                              \
 	} while (0)
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-typedef void (*thread_fn)(int i, void *arg);
-
-struct thr {
-	thread_fn fn;
-	void *arg;
-	int i;
-	pthread_barrier_t *bar;
-};
-
-static void *
-thr_main(void *p)
-{
-	struct thr *t = p;
-
-	pthread_barrier_wait(t->bar);
-	t->fn(t->i, t->arg);
-	return NULL;
-}
-
-static void
-run_threads(int n, thread_fn fn, void *arg)
-{
-	pthread_t *th = calloc((size_t)n, sizeof *th);
-	struct thr *ta = calloc((size_t)n, sizeof *ta);
-	pthread_barrier_t bar;
-
-	if (th == NULL || ta == NULL)
-		abort();
-	pthread_barrier_init(&bar, NULL, (unsigned)n);
-	for (int i = 0; i < n; i++) {
-		ta[i] = (struct thr){ fn, arg, i, &bar };
-		if (pthread_create(&th[i], NULL, thr_main, &ta[i]) != 0)
-			abort();
-	}
-	for (int i = 0; i < n; i++)
-		pthread_join(th[i], NULL);
-	pthread_barrier_destroy(&bar);
-	free(th);
-	free(ta);
-}
-
 /* ------------------------------------------------- oversubscription */
 
 #define OS_THREADS 64
@@ -191,7 +141,7 @@ test_oversubscription(const cmap_backend_t *bs, size_t nb, double scale,
 	for (size_t bi = 0; bi < nb; bi++) {
 		struct os_ctx *c;
 		cmap_config_t cfg;
-		double t0 = now_s();
+		double t0 = tu_now_s();
 		long minp = ops;
 
 		if (bs[bi] == CMAP_BACKEND_PLAIN)
@@ -205,7 +155,7 @@ test_oversubscription(const cmap_backend_t *bs, size_t nb, double scale,
 		if (cmap_create(&cfg, &c->map) != CMAP_OK)
 			abort();
 		c->ops = ops;
-		run_threads(OS_THREADS, os_worker, c);
+		tu_run_threads(OS_THREADS, os_worker, c);
 		for (int t = 0; t < OS_THREADS; t++) {
 			long p = atomic_load(&c->progress[t]);
 
@@ -244,7 +194,7 @@ test_oversubscription(const cmap_backend_t *bs, size_t nb, double scale,
 		printf("limits: oversubscription %-8s %d threads x %ld ops "
 		    "done (slowest thread %ld), %.1fs\n",
 		    cmap_backend_name(bs[bi]), OS_THREADS, ops, minp,
-		    now_s() - t0);
+		    tu_now_s() - t0);
 		total_ops += (unsigned long)OS_THREADS * (unsigned long)ops;
 		used += (size_t)snprintf(sum + used, sumlen - used, "%s%s",
 		    used ? "," : "", cmap_backend_name(bs[bi]));
@@ -304,7 +254,7 @@ test_churn(const cmap_backend_t *bs, size_t nb, double scale, char *sum,
 		cmap_config_t cfg;
 		int nthreads = bs[bi] == CMAP_BACKEND_PLAIN ? 1 : 2;
 		long max1 = 0, max2 = 0;
-		double t0 = now_s();
+		double t0 = tu_now_s();
 
 		memset(&c, 0, sizeof c);
 		tu_alloc_init(&al);
@@ -319,7 +269,7 @@ test_churn(const cmap_backend_t *bs, size_t nb, double scale, char *sum,
 		c.ops = (long)(2000000 * scale) / nthreads;
 		if (c.ops < 4 * CH_SAMPLES)
 			c.ops = 4 * CH_SAMPLES;
-		run_threads(nthreads, ch_worker, &c);
+		tu_run_threads(nthreads, ch_worker, &c);
 		for (int s = 0; s < CH_SAMPLES; s++) {
 			long *m = s < CH_SAMPLES / 2 ? &max1 : &max2;
 
@@ -343,7 +293,7 @@ test_churn(const cmap_backend_t *bs, size_t nb, double scale, char *sum,
 		    "ops: live bytes max %ld (first half) / %ld (second "
 		    "half), peak %ld, %.1fs\n", cmap_backend_name(bs[bi]),
 		    nthreads, c.live * nthreads, 2 * c.ops * nthreads, max1,
-		    max2, (long)atomic_load(&al.peak_bytes), now_s() - t0);
+		    max2, (long)atomic_load(&al.peak_bytes), tu_now_s() - t0);
 		total_ops += 2ul * (unsigned long)(c.ops * nthreads);
 		used += (size_t)snprintf(sum + used, sumlen - used,
 		    "%s%s=%.2f", used ? "," : "", cmap_backend_name(bs[bi]),
@@ -429,7 +379,7 @@ main(void)
 	cmap_backend_t bs[CMAP_BACKEND_COUNT_];
 	size_t nb = tu_backends(bs);
 	char os[256] = "", ch[256] = "", fl[256] = "";
-	double t0 = now_s();
+	double t0 = tu_now_s();
 
 	test_flooding(bs, nb, fl, sizeof fl);
 	test_oversubscription(bs, nb, scale, os, sizeof os);
@@ -437,6 +387,6 @@ main(void)
 	printf("SUMMARY limits: oversubscription %d threads on %s; churn "
 	    "second/first-half live-bytes ratio %s; flooding max_probe "
 	    "fixed/random seed %s; %s; %.1fs\n", OS_THREADS, os, ch, fl,
-	    failed ? "FAILED" : "ok", now_s() - t0);
+	    failed ? "FAILED" : "ok", tu_now_s() - t0);
 	return failed;
 }

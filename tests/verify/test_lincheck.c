@@ -36,15 +36,6 @@
 #define LC_DEFAULT_SCALE 1.0
 #endif
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* ------------------------------------------------ the broken backend */
 
 enum bug { BUG_NONE, BUG_CAS, BUG_STALE, BUG_ADD, BUG_COUNT };
@@ -183,7 +174,7 @@ main(void)
 	int failed = 0;
 	char summary[1024];
 	size_t sl = 0;
-	double t0 = now_s();
+	double t0 = tu_now_s();
 
 	if (H < 1)
 		H = 1;
@@ -197,7 +188,7 @@ main(void)
 		    b != CMAP_BACKEND_RWLOCK && b != CMAP_BACKEND_SHARDED;
 		struct lc_stats st = { 0 };
 		unsigned long resized = 0, printed = 0;
-		double tb = now_s();
+		double tb = tu_now_s();
 		long Hb = H;
 
 #if defined(CMAP_TSAN)
@@ -250,7 +241,7 @@ main(void)
 		    "range=%lu clear=%lu failures=%lu  %.1fs\n",
 		    cmap_backend_name(b), st.histories, resized,
 		    st.subhistories, st.ops, st.overlapping, st.states,
-		    st.lens, st.ranges, st.clears, st.failures, now_s() - tb);
+		    st.lens, st.ranges, st.clears, st.failures, tu_now_s() - tb);
 		if (st.enomem != 0) {
 			/* The allocator here never fails (malloc). */
 			printf("lincheck: FAIL backend %s returned CMAP_ENOMEM "
@@ -312,7 +303,7 @@ main(void)
 		    "planted bugs flagged:%s; %.1fs\n", total.histories,
 		    summary, total.subhistories, total.ops, total.overlapping,
 		    total.states,
-		    total.failures, bugsum, now_s() - t0);
+		    total.failures, bugsum, tu_now_s() - t0);
 	}
 	lc_history_fini(&h);
 	return failed;
