@@ -401,9 +401,13 @@ CMAP_API size_t cmap_len(const cmap_t *map);
 /*
  * cmap_clear - remove every entry and give the table memory back (down to
  * the capacity asked for at creation or by cmap_reserve).
- *   Returns CMAP_OK; CMAP_EINVAL; CMAP_ERECURSE.  Never fails for lack of
- *   memory.  Concurrent operations see each key either before or after its
- *   removal (on sharded, shard by shard).
+ *   Returns CMAP_OK; CMAP_EINVAL; CMAP_ERECURSE; on lockfree only,
+ *   CMAP_ENOMEM (nothing removed) when neither a new table nor the spare
+ *   one each map keeps for this can be had: it takes two allocation
+ *   failures in a row.  The lock-based backends never fail for lack of
+ *   memory here.  Concurrent operations see each key either before or
+ *   after its removal, which happens once per key (on sharded, shard by
+ *   shard).
  * Cost: O(capacity).
  */
 CMAP_API cmap_status_t cmap_clear(cmap_t *map);

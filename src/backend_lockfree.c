@@ -103,6 +103,7 @@ void __tsan_release(void *addr);
 #define LF_STRIPES 8u         /* per-table used-slot counters */
 #define LF_POLL_EVERY 64u     /* ops between ck_epoch_poll when pending */
 #define LF_SHRINK_EVERY 256u  /* deletes between shrink checks (a thread) */
+#define LF_SPARE_CAP 64u      /* the spare drop table of cmap_clear */
 /*
  * Most bytes of retired tables that may wait for their grace period before
  * a new migration is refused: 4 times the table being replaced plus
@@ -183,6 +184,7 @@ struct lf_map {
 	struct lf_rec *recs;      /* pushed by CAS, freed at destroy */
 	uint64_t nrecs;
 	struct lf_table *orphans; /* retired tables waiting for a record */
+	struct lf_table *spare;   /* a drop table for clear, or NULL */
 	uint64_t naked;           /* ops running without a record */
 	uint64_t naked_live;      /* len delta of ops without a record */
 	uint64_t bytes;           /* allocated from the hooks, now */
@@ -308,6 +310,17 @@ static void
 lf_table_free(struct lf_map *m, struct lf_table *t)
 {
 	lf_free(m, t, t->bytes);
+}
+
+/* Give the map a spare drop table if it has none (see lf_clear). */
+static void
+lf_spare_refill(struct lf_map *m)
+{
+	struct lf_table *t = lf_table_new(m, LF_SPARE_CAP, 1);
+	void *exp = NULL;
+
+	if (t != NULL && !lf_cas_ptr((void **)&m->spare, &exp, t))
+		lf_table_free(m, t);
 }
 
 static uint64_t
@@ -1157,8 +1170,9 @@ lf_write(struct lf_map *m, struct lf_rec *r, struct lf_table *t, uint64_t h,
 				 * t and never will be. */
 				n = lf_load_acq_ptr((void **)&t->next);
 				if (n == NULL) {
-					if (!copy && !cmap__req_may_insert(
-					    q->kind)) {
+					/* Fail with ENOMEM below only for
+					 * a request that would insert. */
+					if (!copy) {
 						int act;
 						uint64_t nv, out = 0;
 						cmap_status_t res = lf_decide(q,
@@ -1225,9 +1239,10 @@ lf_create(const cmap_config_t *config, cmap_t **out)
 #if !defined(CMAP_TSAN)
 	m->memb = lf_membarrier_setup();
 #endif
+	lf_spare_refill(m);
 	/* The creating thread's record now, so that its first operations
 	 * allocate nothing (a thread without one gets it on first use). */
-	if (lf_rec_slow(m) == NULL) {
+	if (m->spare == NULL || lf_rec_slow(m) == NULL) {
 		lf_destroy(&m->base);
 		cmap__map_free(&m->base);
 		return CMAP_ENOMEM;
@@ -1255,6 +1270,8 @@ lf_destroy(cmap_t *map)
 		tn = t->next;
 		lf_table_free(m, t);
 	}
+	if (m->spare != NULL)
+		lf_table_free(m, m->spare);
 	for (r = m->recs; r != NULL; r = rn) {
 		rn = r->next_all;
 		lf_free(m, r, sizeof *r);
@@ -1288,46 +1305,96 @@ lf_exec(cmap_t *map, struct cmap_req *q)
 }
 
 /*
- * Range: finish any migration first so that one table, t, holds every key
- * present at that moment; then walk t's slots.  Each key has one slot in
- * t, so it is visited at most once; a LIVE slot is visited with its value,
- * a FROZEN one (moved by a migration that started during the walk) with
- * the value found by a lookup from t's successor.  The walk stays in one
- * read section so t cannot be freed under it.
+ * Is the key of hash h in t, in any state?  (A slot, once a key's, stays
+ * that key's for the table's life.)
+ */
+static bool
+lf_has_slot(const struct lf_table *t, uint64_t h)
+{
+	const uint64_t tag = h << 3;
+	uint64_t s = lf_home(h, t->cap);
+
+	for (uint64_t d = 0; d <= t->dmax; d++) {
+		uint64_t w = lf_load_acq_64(&t->slots[s].w);
+
+		if (LF_KEYED(w, tag))
+			return true;
+		if (w == LF_EMPTY)
+			return false;
+		s = s + 1 == t->cap ? 0 : s + 1;
+	}
+	return false;
+}
+
+/*
+ * The value of the key whose slot s of t holds w (read with acquire),
+ * from that slot on: lf_find's rule, without probing again to the slot.
+ */
+static bool
+lf_slot_value(struct lf_table *t, uint64_t s, uint64_t w, uint64_t h,
+    uint64_t *out)
+{
+	struct lf_table *n;
+
+	switch (LF_ST(w)) {
+	case LF_LIVE:
+		*out = lf_load_rlx_64(&t->slots[s].v);
+		return true;
+	case LF_FROZEN:
+		n = lf_load_acq_ptr((void **)&t->next);
+		return lf_find(n, h, !n->drop,
+		    lf_load_rlx_64(&t->slots[s].v), out);
+	case LF_GONE:
+		return lf_find(lf_load_acq_ptr((void **)&t->next), h, false, 0,
+		    out);
+	default: /* TOMB */
+		return false;
+	}
+}
+
+/*
+ * Range: finish any migration first, so that usually one table holds
+ * every key present at that moment; then walk the tables from map->cur
+ * to the last one of that moment (more than one only when a migration
+ * could not finish for lack of memory).  A key is decided at its slot in
+ * the first of those tables that has one, by the lookup rule from there:
+ * visited with the value found, or not at all.  Slots are never taken
+ * from a key, so a later table's slot of a key that also has one in an
+ * earlier table is skipped, and each key is visited at most once.  A key
+ * present for the whole walk has a slot in one of the tables of the
+ * start (the newest of them keeps receiving inserts until it has a
+ * successor), so it is visited.  The walk stays in one read section so
+ * no table can be freed under it.
  */
 static cmap_status_t
 lf_range(cmap_t *map, cmap_range_fn fn, void *ctx)
 {
 	struct lf_map *m = (struct lf_map *)map;
 	struct lf_rec *r = lf_rec_get(m);
-	struct lf_table *t;
+	struct lf_table *first, *last, *t;
+	bool stop = false;
 
 	lf_pin(m, r);
 	(void)lf_help_all(m, r);
-	t = lf_load_acq_ptr((void **)&m->cur);
-	for (uint64_t s = 0; s < t->cap; s++) {
-		uint64_t w = lf_load_acq_64(&t->slots[s].w);
-		uint64_t v, h;
-		unsigned st = LF_ST(w);
+	first = last = lf_load_acq_ptr((void **)&m->cur);
+	while (lf_load_acq_ptr((void **)&last->next) != NULL)
+		last = lf_load_acq_ptr((void **)&last->next);
+	for (t = first; !stop; t = lf_load_acq_ptr((void **)&t->next)) {
+		for (uint64_t s = 0; s < t->cap && !stop; s++) {
+			uint64_t w = lf_load_acq_64(&t->slots[s].w), h, v;
+			bool seen = false;
 
-		if (st == LF_LIVE) {
-			/* As in a load: v was the key's value at some
-			 * moment after w was read. */
-			v = lf_load_rlx_64(&t->slots[s].v);
-			h = lf_slot_hash(t, s, w, NULL);
-		} else if (st == LF_FROZEN) {
-			struct lf_table *n = lf_load_acq_ptr((void **)&t->next);
-
-			h = lf_slot_hash(t, s, w, NULL);
-			if (n->drop ||
-			    !lf_find(n, h, true, lf_load_rlx_64(&t->slots[s].v),
-			    &v))
+			if (LF_ST(w) - 1u >= 4u) /* EMPTY, SEALED */
 				continue;
-		} else {
-			continue;
+			h = lf_slot_hash(t, s, w, NULL);
+			for (struct lf_table *e = first; e != t && !seen;
+			    e = lf_load_acq_ptr((void **)&e->next))
+				seen = lf_has_slot(e, h);
+			if (seen || !lf_slot_value(t, s, w, h, &v))
+				continue;
+			stop = !fn(cmap__unhash(h, m->seed), v, ctx);
 		}
-		if (!fn(cmap__unhash(h, m->seed), v, ctx))
-			break;
+		stop = stop || t == last;
 	}
 	lf_unpin(m, r);
 	lf_after_op(m, r);
@@ -1340,72 +1407,62 @@ lf_len(const cmap_t *map)
 	return (size_t)lf_len_of((struct lf_map *)(uintptr_t)map);
 }
 
-/* Delete every live entry of a table not migrating, key by key. */
-static void
-lf_clear_in_place(struct lf_map *m, struct lf_rec *r, struct lf_table *t)
-{
-	for (uint64_t s = 0; s < t->cap; s++) {
-		struct lf_pair cur, nw;
-
-		cur.w = lf_load_acq_64(&t->slots[s].w);
-		cur.v = lf_load_rlx_64(&t->slots[s].v);
-		while (LF_ST(cur.w) == LF_LIVE) {
-			nw.w = (cur.w & ~(uint64_t)7) | LF_TOMB;
-			nw.v = cur.v;
-			if (lf_cas_pair(&t->slots[s], &cur, nw)) {
-				lf_len_add(m, r, -1);
-				break;
-			}
-		}
-	}
-}
-
 /*
- * Clear: give the current table a successor marked `drop` (entries frozen
- * into it are removed, one per slot, counted out of len by the thread
- * whose CAS froze them), then migrate all of it.  If no table can be
- * allocated, delete in place instead (memory is then not given back).
+ * Clear: attach a table marked `drop` at the end of the chain of tables
+ * (entries frozen into it are removed, each counted out of len once by
+ * the thread whose CAS froze it), then migrate every table before it.
+ * Each key is removed once, when its newest slot before the drop table
+ * is frozen; writes that come later land in the drop table or after it.
+ * The migrations before the drop table cannot fail: their copies end in
+ * a table that has a successor, or in the drop table.  So the one thing
+ * clear needs is that table: a new one, or else the map's spare
+ * (allocated at create, replaced after use); with neither, CMAP_ENOMEM
+ * and nothing changed.
  */
 static cmap_status_t
 lf_clear(cmap_t *map)
 {
 	struct lf_map *m = (struct lf_map *)map;
 	struct lf_rec *r = lf_rec_get(m);
+	struct lf_table *d, *t;
 
+	d = lf_table_new(m, lf_load_rlx_64(&m->min_cap), 1);
+	if (d == NULL)
+		d = lf_xchg_ptr((void **)&m->spare, NULL);
+	if (d == NULL)
+		return CMAP_ENOMEM;
 	lf_pin(m, r);
 	for (;;) {
-		struct lf_table *t, *n;
 		void *exp = NULL;
 
-		if (lf_help_all(m, r) != CMAP_OK) {
-			/* A stuck migration: remove what the current
-			 * table holds and stop. */
-			lf_clear_in_place(m, r,
-			    lf_load_acq_ptr((void **)&m->cur));
-			break;
-		}
 		t = lf_load_acq_ptr((void **)&m->cur);
-		if (lf_load_acq_ptr((void **)&t->next) != NULL)
-			continue;
-		n = lf_table_new(m, lf_load_rlx_64(&m->min_cap), 1);
-		if (n == NULL) {
-			lf_clear_in_place(m, r, t);
-			if (lf_load_acq_ptr((void **)&t->next) != NULL)
-				continue; /* entries may have moved on */
+		while (lf_load_acq_ptr((void **)&t->next) != NULL)
+			t = lf_load_acq_ptr((void **)&t->next);
+		if (lf_cas_ptr((void **)&t->next, &exp, d))
 			break;
-		}
-		if (!lf_cas_ptr((void **)&t->next, &exp, n)) {
-			lf_table_free(m, n);
-			continue;
-		}
-		if (n->cap < t->cap)
-			lf_faa_64(&m->shrinks, 1);
-		(void)lf_help_all(m, r);
-		/* The drop table is now cur; a clear target loses its mark
-		 * once nothing can be frozen into it any more. */
-		break;
 	}
+	if (d->cap < t->cap)
+		lf_faa_64(&m->shrinks, 1);
+	/* Finish the tables before d (others may finish them too).  When d
+	 * is not found on the way from map->cur, it was passed already. */
+	for (;;) {
+		struct lf_table *u = NULL;
+
+		for (t = lf_load_acq_ptr((void **)&m->cur); t != NULL && t != d;
+		    t = lf_load_acq_ptr((void **)&t->next))
+			if (u == NULL && lf_load_acq_64(&t->ndone) < t->nchunks)
+				u = t;
+		if (t == NULL || u == NULL)
+			break;
+		for (uint64_t c = 0; c < u->nchunks; c++)
+			if (lf_load_acq_64(&u->chunk_done[c]) == 0)
+				(void)lf_migrate_chunk(m, r, u, c);
+		lf_advance(m, r);
+	}
+	lf_advance(m, r);
 	lf_unpin(m, r);
+	if (lf_load_acq_ptr((void **)&m->spare) == NULL)
+		lf_spare_refill(m);
 	lf_after_op(m, r);
 	return CMAP_OK;
 }
@@ -1428,7 +1485,9 @@ lf_reserve(cmap_t *map, size_t entries)
 		if (st != CMAP_OK)
 			break;
 		t = lf_load_acq_ptr((void **)&m->cur);
-		if (t->cap >= want)
+		/* Enough room, even in a table smaller than want (the spare
+		 * drop table after a clear). */
+		if (t->cap >= want || entries + entries / 3 + 1 <= t->cap)
 			break;
 		if (lf_load_acq_ptr((void **)&t->next) != NULL)
 			continue;

@@ -102,15 +102,6 @@ cmap__req_is_read(enum cmap_req_kind kind)
 	return kind == CMAP_REQ_LOAD;
 }
 
-/* True for the kinds that may insert a key (and so may need memory). */
-static inline int
-cmap__req_may_insert(enum cmap_req_kind kind)
-{
-	return kind == CMAP_REQ_STORE || kind == CMAP_REQ_LOAD_OR_STORE ||
-	    kind == CMAP_REQ_SWAP || kind == CMAP_REQ_ADD ||
-	    kind == CMAP_REQ_UPDATE;
-}
-
 /*
  * What a request does to its key, given whether the key is present and
  * its value: the semantics of every kind, written once.  Sets req->out as

@@ -308,8 +308,13 @@ lc_one_op(struct lc_run_ctx *c, struct lc_log *L, int tid, tu_rng_t *r,
 		call = lc_tick(c);
 		st = cmap_clear(map);
 		ret = lc_tick(c);
-		if (st != CMAP_OK)
-			lc_log_error(L, "cmap_clear did not return CMAP_OK");
+		/* Lockfree: CMAP_ENOMEM, a no-op, when no table can be had
+		 * (src/backend_lockfree.c, lf_clear). */
+		if (st == CMAP_ENOMEM)
+			L->enomem++;
+		else if (st != CMAP_OK)
+			lc_log_error(L, "cmap_clear returned neither CMAP_OK "
+			    "nor CMAP_ENOMEM");
 		for (size_t i = 0; i < w->nkeys; i++) {
 			op = lc_log_push(L);
 			*op = (struct lc_op){ .call = call, .ret = ret,
@@ -600,6 +605,8 @@ lc_step(const struct lc_op *op, bool present, uint64_t value, bool *np,
 		return op->status == CMAP_NOT_FOUND;
 	}
 	case LC_CLEAR:
+		if (op->status == CMAP_ENOMEM)
+			return true; /* a no-op */
 		*np = false;
 		return op->status == CMAP_OK;
 	case LC_KIND_COUNT:
@@ -640,7 +647,7 @@ lc_may_change_presence(const struct lc_op *op)
 	case LC_CAD:
 		return op->status == CMAP_OK;
 	case LC_CLEAR:
-		return true;
+		return op->status == CMAP_OK;
 	default:
 		return false;
 	}
@@ -1032,7 +1039,10 @@ lc_len_key_bounds(const struct lc_op *ops, size_t n, const struct lc_len *L,
 			const struct lc_op *o = &ops[i];
 
 			if (o->ret < L->call && o->ret > maxcall) {
-				if (lc_present_after(o))
+				if (o->kind == LC_CLEAR &&
+				    o->status == CMAP_ENOMEM)
+					uncertain = true; /* a no-op */
+				else if (lc_present_after(o))
 					sawp = true;
 				else
 					sawa = true;
