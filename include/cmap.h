@@ -20,9 +20,10 @@
  *   CMAP_BACKEND_SHARDED   N independently locked tables (N a power of two,
  *                          default 32), chosen by bits of the seeded hash.
  *   CMAP_BACKEND_LOCKFREE  a CAS-based table that resizes while in use and
- *                          takes no lock on any path.  Experimental: built
- *                          only with -DCMAP_WITH_LOCKFREE=ON (see
- *                          cmap_backend_available() and docs/lockfree.md).
+ *                          takes no lock on any path (docs/lockfree.md).
+ *                          Built unless -DCMAP_WITH_LOCKFREE=OFF (it needs
+ *                          Concurrency Kit and a 16-byte CAS): see
+ *                          cmap_backend_available().
  *
  * KEYS AND VALUES
  *

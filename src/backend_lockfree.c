@@ -140,7 +140,7 @@ struct lf_table {
 	uint64_t soft;      /* used slots that start a migration: 3/4 */
 	uint64_t hard;      /* used slots past which inserts need next: 15/16 */
 	uint64_t nchunks;
-	uint64_t check_mask; /* sum the stripes when a stripe hits a multiple */
+	uint64_t batch;     /* slots a record counts before adding to used */
 	uint64_t inv_eighth; /* 2^64 / (cap / 8), rounded down */
 	struct lf_pair *slots;
 	uint64_t *chunk_done; /* 0/1 per chunk, set once by CAS */
@@ -164,6 +164,8 @@ struct lf_rec {
 	int64_t live;         /* entries added minus removed by its owners */
 	uint64_t ops;         /* operations, to pace polls */
 	uint64_t dels;        /* deletes, to pace shrink checks */
+	struct lf_table *ut;  /* the table whose slots it is counting */
+	uint64_t un;          /* slots taken in ut, not yet added to used */
 	int poll_now;         /* retired a table in this operation */
 	unsigned stripe;
 	struct lf_map *map;
@@ -297,7 +299,7 @@ lf_table_new(struct lf_map *m, uint64_t cap, int drop)
 	t->nchunks = nchunks;
 	for (q = 1; q < 64 && q * 4096 <= cap; q *= 2)
 		;
-	t->check_mask = q - 1;
+	t->batch = q;
 	t->slots = (struct lf_pair *)(void *)((char *)t + head);
 	t->chunk_done = (uint64_t *)(void *)(t->slots + cap);
 	t->map = m;
@@ -331,6 +333,38 @@ lf_table_used(struct lf_table *t)
 	for (unsigned i = 0; i < LF_STRIPES; i++)
 		u += lf_load_rlx_64(&t->used[i].n);
 	return u;
+}
+
+/*
+ * A slot of t went EMPTY -> LIVE.  A record counts them in batches of
+ * t->batch (1 below 8K slots, up to 64 from 256K) before one fetch-and-add
+ * on its stripe of t->used, then sums the stripes: past 3/4 of the slots
+ * (soft), new keys go to a successor; past 15/16 (hard), they need one.
+ * The count may lag by a batch per thread, and a table whose count a
+ * record drops (it moved on to another table) is past use or nearly so;
+ * a probe out of reach marks the table full whatever the count says.
+ */
+static void
+lf_used_add(struct lf_rec *r, struct lf_table *t)
+{
+	uint64_t n = 1, all;
+
+	if (r != NULL) {
+		if (r->ut != t) {
+			r->ut = t;
+			r->un = 0;
+		}
+		if (++r->un < t->batch)
+			return;
+		n = r->un;
+		r->un = 0;
+	}
+	lf_faa_64(&t->used[r != NULL ? r->stripe : 0].n, n);
+	all = lf_table_used(t);
+	if (all >= t->hard)
+		lf_store_rlx_64(&t->full, 1);
+	if (all >= t->soft)
+		lf_store_rlx_64(&t->over, 1);
 }
 
 /* ---------------------------------------------------------------------
@@ -656,7 +690,7 @@ lf_start_migration(struct lf_map *m, struct lf_table *t, uint64_t want_cap)
 		while (nc / 2 >= minc && (nc / 2) % 8 == 0 && live * 8 <= nc)
 			nc /= 2;
 	}
-	while (live * 8 > nc * 3)
+	while (live * 3 > nc * 2)
 		nc *= 2;
 	if (nc < minc)
 		nc = minc;
@@ -1139,25 +1173,9 @@ lf_write(struct lf_map *m, struct lf_rec *r, struct lf_table *t, uint64_t h,
 				nw.w = tag | LF_LIVE;
 				nw.v = nv;
 				if (lf_cas_pair(&slots[s], &cur, nw)) {
-					unsigned k = r ? r->stripe : 0;
-					uint64_t u = lf_faa_64(&t->used[k].n,
-					    1) + 1;
-
+					lf_used_add(r, t);
 					if (!copy)
 						lf_len_add(m, r, 1);
-					if ((u & t->check_mask) == 0) {
-						uint64_t all = lf_table_used(t);
-
-						/* The next insert of a new
-						 * key starts the migration
-						 * (and may report ENOMEM). */
-						if (all >= t->hard)
-							lf_store_rlx_64(
-							    &t->full, 1);
-						if (all >= t->soft)
-							lf_store_rlx_64(
-							    &t->over, 1);
-					}
 					if (!copy)
 						q->out = out;
 					return res;

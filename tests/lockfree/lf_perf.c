@@ -3,10 +3,13 @@
  * backend in the same run, through the public API (issue 3's targets).
  * Built, not registered as a test.
  *
- *   lf_perf [keys=1000000] [seconds-per-case=0.5]
+ *   lf_perf [keys=1000000] [seconds-per-case=0.5] [churn-ops=2*keys]
  *
  * Prints, per case, Mops/s of each backend and the ratio lockfree/plain,
- * bytes per entry at `keys`, and the peak of live bytes during growth.
+ * bytes per entry at `keys`, the peak of live bytes during growth, and
+ * for churn (delete one key, insert a new one, `keys` live, churn-ops
+ * operations) the peak of live bytes and what is left once every key is
+ * deleted, both against the live bytes after the fill.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -190,24 +193,28 @@ grow(cmap_backend_t b, uint64_t n, double *bpe, double *peak_ratio)
 	return (double)n / t / 1e6;
 }
 
+/* ops = delete + insert pairs; *peak and *left relative to the fill. */
 static double
-churn(cmap_backend_t b, uint64_t n, uint64_t ops, double *mem_ratio)
+churn(cmap_backend_t b, uint64_t n, uint64_t ops, double *peak,
+    double *left)
 {
 	cmap_t *m = mk(b, 0);
-	long live_fill, live_max = 0;
+	long live_fill;
 	double t0, t;
 
 	fill(m, n);
 	live_fill = atomic_load(&g_live);
+	atomic_store(&g_peak, live_fill);
 	t0 = now();
 	for (uint64_t i = 0; i < ops; i++) {
 		(void)cmap_delete(m, key(i));
 		(void)cmap_store(m, key(i + n), i);
-		if ((i & 65535) == 0 && atomic_load(&g_live) > live_max)
-			live_max = atomic_load(&g_live);
 	}
 	t = now() - t0;
-	*mem_ratio = (double)live_max / (double)live_fill;
+	*peak = (double)atomic_load(&g_peak) / (double)live_fill;
+	for (uint64_t i = ops; i < ops + n; i++)
+		(void)cmap_delete(m, key(i));
+	*left = (double)atomic_load(&g_live) / (double)live_fill;
 	cmap_destroy(m);
 	return 2.0 * (double)ops / t / 1e6;
 }
@@ -216,10 +223,12 @@ int
 main(int argc, char **argv)
 {
 	uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
-	double pm, lm, bpe_p, bpe_l, pk_p, pk_l, mr_p, mr_l;
+	double pm, lm, bpe_p, bpe_l, pk_p, pk_l, left_p, left_l;
+	uint64_t churn_ops;
 	cmap_t *p, *l;
 
 	g_secs = argc > 2 ? atof(argv[2]) : 0.5;
+	churn_ops = argc > 3 ? strtoull(argv[3], NULL, 10) : 2 * n;
 	g_n = n;
 	printf("lf_perf: %llu keys, %.2f s per case\n", (unsigned long long)n,
 	    g_secs);
@@ -257,11 +266,15 @@ main(int argc, char **argv)
 	}
 	cmap_destroy(l);
 
-	pm = churn(CMAP_BACKEND_PLAIN, n, n * 2, &mr_p);
-	lm = churn(CMAP_BACKEND_LOCKFREE, n, n * 2, &mr_l);
+	pm = churn(CMAP_BACKEND_PLAIN, n, churn_ops / 2, &pk_p, &left_p);
+	lm = churn(CMAP_BACKEND_LOCKFREE, n, churn_ops / 2, &pk_l, &left_l);
 	printf("churn 1 thread       plain %7.2f  lockfree %7.2f Mops/s  "
-	    "ratio %.2f  (live max/fill: plain %.2f lockfree %.2f)\n", pm, lm,
-	    lm / pm, mr_p, mr_l);
+	    "ratio %.2f  (%llu ops)\n", pm, lm, lm / pm,
+	    (unsigned long long)churn_ops);
+	printf("churn peak/fill      plain %7.3f  lockfree %7.3f\n", pk_p,
+	    pk_l);
+	printf("all deleted/fill     plain %7.2f  lockfree %7.2f\n", left_p,
+	    left_l);
 
 	g_n = 10000;
 	p = mk(CMAP_BACKEND_PLAIN, 0);
