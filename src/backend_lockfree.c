@@ -690,6 +690,10 @@ lf_start_migration(struct lf_map *m, struct lf_table *t, uint64_t want_cap)
 		while (nc / 2 >= minc && (nc / 2) % 8 == 0 && live * 8 <= nc)
 			nc /= 2;
 	}
+	/* Double while live > 2/3: a table filled by new keys (live near
+	 * its 3/4 limit) doubles; one filled by tombstones keeps its size,
+	 * so under churn at most two tables of the size growth reached are
+	 * alive at once (old and new, during the migration). */
 	while (live * 3 > nc * 2)
 		nc *= 2;
 	if (nc < minc)
