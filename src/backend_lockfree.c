@@ -71,6 +71,8 @@
  * which is what the fence in ck_epoch_begin would have bought.  Frees run
  * in ck_epoch_poll, called every LF_POLL_EVERY operations by a thread that
  * has something pending; never ck_epoch_synchronize or ck_epoch_barrier.
+ * One freed table of the current size is kept for the next migration to
+ * that size (lf_recycle): under churn every migration keeps the size.
  */
 #include "internal.h"
 #include "lf_atomic.h"
@@ -181,12 +183,14 @@ struct lf_map {
 	int memb;            /* readers pin without a fence (membarrier) */
 
 	struct lf_table *cur __attribute__((aligned(CMAP_CACHE_LINE)));
+	uint64_t cur_cap;    /* cur's capacity, for lf_recycle */
 
 	ck_epoch_t epoch __attribute__((aligned(CMAP_CACHE_LINE)));
 	struct lf_rec *recs;      /* pushed by CAS, freed at destroy */
 	uint64_t nrecs;
 	struct lf_table *orphans; /* retired tables waiting for a record */
 	struct lf_table *spare;   /* a drop table for clear, or NULL */
+	struct lf_table *recycle; /* a retired table kept for reuse, or NULL */
 	uint64_t naked;           /* ops running without a record */
 	uint64_t naked_live;      /* len delta of ops without a record */
 	uint64_t bytes;           /* allocated from the hooks, now */
@@ -274,6 +278,8 @@ lf_cap_for(uint64_t n)
 	return lf_round_cap(n + n / 3 + 1);
 }
 
+static void lf_table_free(struct lf_map *m, struct lf_table *t);
+
 static struct lf_table *
 lf_table_new(struct lf_map *m, uint64_t cap, int drop)
 {
@@ -287,7 +293,15 @@ lf_table_new(struct lf_map *m, uint64_t cap, int drop)
 	if (cap > (SIZE_MAX - head) / 32)
 		return NULL;
 	bytes = head + cap * sizeof(struct lf_pair) + nchunks * sizeof(uint64_t);
-	t = lf_alloc(m, bytes, CMAP_CACHE_LINE);
+	/* A retired table of this size (see lf_table_free_cb): its pages are
+	 * resident, so clearing it costs no page faults. */
+	t = lf_xchg_ptr((void **)&m->recycle, NULL);
+	if (t != NULL && t->bytes != bytes) {
+		lf_table_free(m, t);
+		t = NULL;
+	}
+	if (t == NULL)
+		t = lf_alloc(m, bytes, CMAP_CACHE_LINE);
 	if (t == NULL)
 		return NULL;
 	memset(t, 0, bytes);
@@ -400,6 +414,23 @@ lf_orphan_push(struct lf_map *m, struct lf_table *t)
 }
 
 /*
+ * Keep t (retired, its grace period over) as the map's one recycled table
+ * if it has the current table's size and nobody else is kept.  The map
+ * then holds at most two tables of that size between migrations, as it
+ * does during one; a migration to another size (a shrink after deletes,
+ * growth), clear and destroy free it.
+ */
+static bool
+lf_recycle(struct lf_map *m, struct lf_table *t)
+{
+	void *exp = NULL;
+
+	/* cur_cap, not cur->cap: this runs outside any read section. */
+	return !t->drop && lf_load_rlx_64(&m->cur_cap) == t->cap &&
+	    lf_cas_ptr((void **)&m->recycle, &exp, t);
+}
+
+/*
  * ck_epoch callback: the grace period of a retired table is over.  A
  * thread that runs without a record (its record could not be allocated)
  * is not seen by the epoch; while one runs, the table waits on the orphan
@@ -424,6 +455,11 @@ lf_table_free_cb(ck_epoch_entry_t *e)
 		return;
 	}
 	lf_faa_64(&m->pending_bytes, -(uint64_t)t->bytes);
+	/* Keep a table of the current one's size for the next migration:
+	 * under churn, migrations that clean tombstones keep the size, and a
+	 * fresh table would cost a page fault per 4 KiB. */
+	if (lf_recycle(m, t))
+		return;
 	lf_table_free(m, t);
 }
 
@@ -656,8 +692,12 @@ lf_advance(struct lf_map *m, struct lf_rec *r)
 
 		if (n == NULL || lf_load_acq_64(&c->ndone) < c->nchunks)
 			return;
-		if (lf_cas_ptr((void **)&m->cur, &exp, n))
+		if (lf_cas_ptr((void **)&m->cur, &exp, n)) {
+			/* May be stored out of order with a racing advance:
+			 * then one table is freed rather than kept. */
+			lf_store_rlx_64(&m->cur_cap, n->cap);
 			lf_retire(m, r, c);
+		}
 	}
 }
 
@@ -1258,6 +1298,7 @@ lf_create(const cmap_config_t *config, cmap_t **out)
 		return CMAP_ENOMEM;
 	}
 	m->cur = t;
+	m->cur_cap = t->cap;
 #if !defined(CMAP_TSAN)
 	m->memb = lf_membarrier_setup();
 #endif
@@ -1294,6 +1335,8 @@ lf_destroy(cmap_t *map)
 	}
 	if (m->spare != NULL)
 		lf_table_free(m, m->spare);
+	if (m->recycle != NULL)
+		lf_table_free(m, m->recycle);
 	for (r = m->recs; r != NULL; r = rn) {
 		rn = r->next_all;
 		lf_free(m, r, sizeof *r);

@@ -13,8 +13,9 @@
  *                     is at most 1.25 x the largest of the first half; on
  *                     lockfree, whose retired tables wait for a grace
  *                     period that a descheduled thread delays, the median
- *                     sample of each half instead), and go back to zero
- *                     on destroy.
+ *                     sample of each half instead), fall below a quarter
+ *                     of the first half's median once every key is
+ *                     deleted, and go back to zero on destroy.
  *   flooding          keys crafted to share the top bits of
  *                     cmap__hash(key, fixed seed) (and the low bits, which
  *                     pick the shard) give long probes in a map with that
@@ -274,7 +275,7 @@ test_churn(const cmap_backend_t *bs, size_t nb, double scale, char *sum,
 		struct ch_ctx c;
 		cmap_config_t cfg;
 		int nthreads = bs[bi] == CMAP_BACKEND_PLAIN ? 1 : 2;
-		long max1 = 0, max2 = 0, med1, med2;
+		long max1 = 0, max2 = 0, med1, med2, left;
 		bool deferred = bs[bi] == CMAP_BACKEND_LOCKFREE;
 		double t0 = tu_now_s();
 
@@ -312,16 +313,27 @@ test_churn(const cmap_backend_t *bs, size_t nb, double scale, char *sum,
 		CHECK(med2 <= med1 + med1 / 4, "%s: live bytes grow under "
 		    "churn: median %ld in the first half, %ld in the second",
 		    cmap_backend_name(bs[bi]), med1, med2);
+		/* Delete what is left: the memory goes back. */
+		for (int t = 0; t < nthreads; t++)
+			for (long i = c.ops; i < c.ops + c.live; i++)
+				CHECK(cmap_delete(c.map, ((uint64_t)(t + 1) <<
+				    40) + (uint64_t)i) == CMAP_OK, "%s: churn "
+				    "key missing", cmap_backend_name(bs[bi]));
+		left = atomic_load(&al.live_bytes);
+		CHECK(left <= med1 / 4, "%s: %ld live bytes once every key is "
+		    "deleted, against %ld during churn",
+		    cmap_backend_name(bs[bi]), left, med1);
 		cmap_destroy(c.map);
 		CHECK(atomic_load(&al.live_bytes) == 0, "%s: %ld bytes "
 		    "leaked", cmap_backend_name(bs[bi]),
 		    (long)atomic_load(&al.live_bytes));
 		printf("limits: churn %-8s %d thread(s), live set %ld, %ld "
 		    "ops: live bytes max %ld (first half) / %ld (second "
-		    "half), median %ld / %ld, peak %ld, %.1fs\n",
-		    cmap_backend_name(bs[bi]), nthreads, c.live * nthreads,
-		    2 * c.ops * nthreads, max1, max2, med1, med2,
-		    (long)atomic_load(&al.peak_bytes), tu_now_s() - t0);
+		    "half), median %ld / %ld, peak %ld, %ld once deleted, "
+		    "%.1fs\n", cmap_backend_name(bs[bi]), nthreads,
+		    c.live * nthreads, 2 * c.ops * nthreads, max1, max2, med1,
+		    med2,
+		    (long)atomic_load(&al.peak_bytes), left, tu_now_s() - t0);
 		total_ops += 2ul * (unsigned long)(c.ops * nthreads);
 		used += (size_t)snprintf(sum + used, sumlen - used,
 		    "%s%s=%.2f", used ? "," : "", cmap_backend_name(bs[bi]),
