@@ -7,8 +7,9 @@
  *
  * One thread writes random slots of a table of 16-byte slots (by default
  * the size of the lockfree table holding 1M keys, 24 MiB), three ways:
- * load then plain store of both words, load then ck_pr_cas_64_2 (lock
- * cmpxchg16b), and load only.  The locked instruction waits for its line
+ * load then plain store of both words, load then a 16-byte CAS (lock
+ * cmpxchg16b, the instruction ck_pr_cas_64_2 gives the backend), and
+ * load only.  The locked instruction waits for its line
  * and for every earlier store, and later loads wait for it, so the misses
  * of consecutive operations no longer overlap.  Prints ns per operation
  * and the ratio to the plain store, from the same run.
@@ -18,8 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <ck_pr.h>
 
 struct slot {
 	uint64_t w, v;
@@ -58,7 +57,8 @@ run(struct slot *t, uint64_t slots, uint64_t ops, int mode, uint64_t *sink)
 	for (uint64_t i = 0; i < ops; i++) {
 		uint64_t h = mix(i * NMODES + (uint64_t)mode);
 		struct slot *p = &t[(unsigned __int128)h * slots >> 64];
-		uint64_t w = ck_pr_load_64(&p->w), v = ck_pr_load_64(&p->v);
+		uint64_t w = __atomic_load_n(&p->w, __ATOMIC_RELAXED);
+		uint64_t v = __atomic_load_n(&p->v, __ATOMIC_RELAXED);
 
 		switch (mode) {
 		case STORE:
@@ -66,9 +66,11 @@ run(struct slot *t, uint64_t slots, uint64_t ops, int mode, uint64_t *sink)
 			p->v = i;
 			break;
 		case CAS: {
-			uint64_t cmp[2] = { w, v }, set[2] = { h, i };
+			unsigned __int128 cmp = (unsigned __int128)v << 64 | w;
+			unsigned __int128 set = (unsigned __int128)i << 64 | h;
 
-			acc += ck_pr_cas_64_2((uint64_t *)p, cmp, set);
+			acc += __sync_bool_compare_and_swap(
+			    (unsigned __int128 *)(void *)p, cmp, set);
 			break;
 		}
 		default:
