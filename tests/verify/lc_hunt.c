@@ -47,19 +47,11 @@ main(int argc, char **argv)
 	for (i = 0; tu_now_s() - t0 < secs; i++) {
 		struct tu_alloc al;
 		struct lc_workload w;
-		cmap_config_t cfg;
-		cmap_t *m = NULL;
+		cmap_t *m = lc_map_new(b, i % 2 ? 1 : 4, &al,
+		    seed0 ^ (uint64_t)i);
 
-		tu_alloc_init(&al);
-		atomic_store(&al.rng, seed0 ^ (uint64_t)i);
-		cmap_config_init(&cfg);
-		cfg.backend = b;
-		cfg.shards = i % 2 ? 1 : 4;
-		tu_alloc_install(&al, &cfg);
-		if (cmap_create(&cfg, &m) != CMAP_OK) {
-			fprintf(stderr, "cmap_create failed\n");
+		if (m == NULL)
 			return 2;
-		}
 		atomic_store(&al.fail_permille, fail_pm);
 		lc_workload_default(&w);
 		w.nthreads = 4;
@@ -69,7 +61,7 @@ main(int argc, char **argv)
 		w.seed = seed0 + (uint64_t)i * 7919u;
 		lc_run(m, &w, &h);
 		atomic_store(&al.fail_permille, 0u);
-		if (!lc_check(&h, b == CMAP_BACKEND_LOCKFREE, stdout, &st))
+		if (!lc_check(&h, lc_len_slack(b), stdout, &st))
 			printf("hunt: FAIL backend %s history %ld seed %" PRIu64
 			    " fail_permille %u\n", argv[1], i, w.seed, fail_pm);
 		cmap_destroy(m);

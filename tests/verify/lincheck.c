@@ -48,6 +48,34 @@ lc_kind_name(enum lc_kind k)
 	return (unsigned)k < LC_KIND_COUNT ? lc_kind_names[k] : "?";
 }
 
+bool
+lc_len_slack(cmap_backend_t b)
+{
+	return b != CMAP_BACKEND_PLAIN && b != CMAP_BACKEND_RWLOCK &&
+	    b != CMAP_BACKEND_SHARDED;
+}
+
+cmap_t *
+lc_map_new(cmap_backend_t b, uint32_t shards, struct tu_alloc *al,
+    uint64_t rng)
+{
+	cmap_config_t cfg;
+	cmap_t *m = NULL;
+
+	tu_alloc_init(al);
+	atomic_store(&al->rng, rng);
+	cmap_config_init(&cfg);
+	cfg.backend = b;
+	cfg.shards = shards;
+	tu_alloc_install(al, &cfg);
+	if (cmap_create(&cfg, &m) != CMAP_OK) {
+		fprintf(stderr, "cmap_create(%s) failed\n",
+		    cmap_backend_name(b));
+		return NULL;
+	}
+	return m;
+}
+
 double
 lc_scale(double dflt)
 {

@@ -54,6 +54,8 @@
 
 #include "cmap.h"
 
+struct tu_alloc; /* testutil.h */
+
 #define LC_MAX_THREADS 16
 #define LC_MAX_KEYS 256
 /* Never a value the workload writes: out parameters start with it so that
@@ -166,6 +168,18 @@ struct lc_stats {
  */
 bool lc_check(const struct lc_history *h, bool len_slack_writes, FILE *out,
     struct lc_stats *st);
+
+/* The len_slack_writes a backend's histories are checked with: exact
+ * bounds for the lock-based backends, the documented slack otherwise. */
+bool lc_len_slack(cmap_backend_t b);
+
+/*
+ * A map of backend b (shards as given) whose allocations go through *al,
+ * initialised here with its failure generator seeded by rng; NULL (and a
+ * message on stderr) if it cannot be created.
+ */
+cmap_t *lc_map_new(cmap_backend_t b, uint32_t shards, struct tu_alloc *al,
+    uint64_t rng);
 
 /* CMAP_VERIFY_SCALE from the environment (default `dflt`), clamped to
  * [0.001, 1000]. */

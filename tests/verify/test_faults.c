@@ -47,8 +47,7 @@ main(void)
 	for (size_t bi = 0; bi < nb; bi++) {
 		cmap_backend_t b = bs[bi];
 		bool ts = b != CMAP_BACKEND_PLAIN;
-		bool slack = b != CMAP_BACKEND_PLAIN &&
-		    b != CMAP_BACKEND_RWLOCK && b != CMAP_BACKEND_SHARDED;
+		bool slack = lc_len_slack(b);
 		struct lc_stats st = { 0 };
 		unsigned long b_injected = 0, b_allocs = 0, printed = 0;
 		double tb = tu_now_s();
@@ -57,20 +56,11 @@ main(void)
 			static const size_t nkeys[3] = { 64, 128, 256 };
 			struct tu_alloc al;
 			struct lc_workload w;
-			cmap_config_t cfg;
-			cmap_t *m = NULL;
+			cmap_t *m = lc_map_new(b, i % 2 ? 1 : 4, &al,
+			    UINT64_C(0xfa17) + (uint64_t)i);
 
-			tu_alloc_init(&al);
-			atomic_store(&al.rng, UINT64_C(0xfa17) + (uint64_t)i);
-			cmap_config_init(&cfg);
-			cfg.backend = b;
-			cfg.capacity = 0;
-			cfg.shards = i % 2 ? 1 : 4;
-			tu_alloc_install(&al, &cfg);
-			if (cmap_create(&cfg, &m) != CMAP_OK) {
-				fprintf(stderr, "cmap_create failed\n");
+			if (m == NULL)
 				return 1;
-			}
 			atomic_store(&al.fail_permille, 10u); /* 1% */
 
 			lc_workload_default(&w);

@@ -184,8 +184,7 @@ main(void)
 	for (size_t bi = 0; bi < nb; bi++) {
 		cmap_backend_t b = bs[bi];
 		bool ts = b != CMAP_BACKEND_PLAIN;
-		bool slack = b != CMAP_BACKEND_PLAIN &&
-		    b != CMAP_BACKEND_RWLOCK && b != CMAP_BACKEND_SHARDED;
+		bool slack = lc_len_slack(b);
 		struct lc_stats st = { 0 };
 		unsigned long resized = 0, printed = 0;
 		double tb = tu_now_s();
