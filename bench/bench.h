@@ -150,20 +150,37 @@ uint64_t hist_quantile(const struct bench_hist *h, double q);
 /* ---------------------------------------------------------------------
  * Targets (targets.c, peers.c)
  * ------------------------------------------------------------------- */
+/* One --opt NAME=VALUE: a backend option, given to every libcmap backend
+ * that declares an option of that name (cmap_backend_option). */
+#define BENCH_MAX_OPTS 16
+#define BENCH_OPT_NAME 64
+#define BENCH_OPT_VALUE 256
+/* Room for all of them as "a=1 b=2". */
+#define BENCH_OPTS_TEXT (BENCH_MAX_OPTS * (BENCH_OPT_NAME + BENCH_OPT_VALUE))
+
+struct bench_opt {
+	char name[BENCH_OPT_NAME];
+	char value[BENCH_OPT_VALUE];
+};
+
 struct target_config {
-	uint64_t keys; /* the key universe of the workload */
-	bool presize;  /* ask for room for `keys` entries up front */
-	uint64_t seed; /* hash seed where the target takes one */
+	uint64_t keys;  /* the key universe of the workload */
+	bool presize;   /* ask for room for `keys` entries up front */
+	uint64_t seed;  /* hash seed where the target takes one */
 	uint32_t flags; /* libcmap: extra CMAP_FLAG_* (--no-misuse-check) */
+	const struct bench_opt *opts; /* libcmap: --opt, each given to the */
+	size_t nopts;                 /*   backends that declare it       */
 };
 
 struct target_ops {
 	const char *name;
 	bool peer;              /* not libcmap */
 	bool single_thread;     /* not thread-safe: run at one thread only */
+	bool baseline;          /* the ratios' baseline: the first libcmap
+	                           backend without CMAP_CAP_THREAD_SAFE */
 	const char *mem_source; /* "allocator" or "process" (rss/heap) */
 	const char *note;       /* one line for --list and the docs */
-	int id;                 /* libcmap: the cmap_backend_t; peers: -1 */
+	uint64_t caps;          /* libcmap: CMAP_CAP_*; peers: 0 */
 
 	/* NULL when the map cannot be made (a message is printed). */
 	void *(*create)(
@@ -184,11 +201,28 @@ struct target_ops {
 	void (*quiesce)(void *map);
 };
 
-/* Fill out[] with every libcmap backend the registry reports available,
- * then every peer compiled in; returns how many. */
+/* Fill out[] with every libcmap backend the registry lists
+ * (cmap_backend_at), then every peer compiled in; returns how many. */
 size_t targets_all(const struct target_ops **out, size_t cap);
 size_t targets_libcmap(const struct target_ops **out, size_t cap);
 size_t peers_all(const struct target_ops **out, size_t cap);
+
+/* True when t is a libcmap backend that declares an option `name`. */
+bool target_takes_option(const struct target_ops *t, const char *name);
+/* Write into buf the options of opts[] that t takes, as "a=1 b=2" ("" for
+ * none); returns buf. */
+char *target_options_text(const struct target_ops *t,
+    const struct bench_opt *opts, size_t nopts, char *buf, size_t cap);
+/* Create and destroy a small map of t with the options of opts[] it takes:
+ * NULL when the library accepts them, else its message (cmap_last_error).
+ */
+const char *target_try_options(
+    const struct target_ops *t, const struct bench_opt *opts, size_t nopts);
+/* Write into buf the options t declares: with full, as "shards (uint,
+ * power of two in [1, 65536], default 32): doc"; else their names only.
+ * "" for none.  Returns buf. */
+char *target_declared_options(
+    const struct target_ops *t, bool full, char *buf, size_t cap);
 
 /* Counting allocator shared by the libcmap targets: threads tag
  * themselves so that their counts land on their own cache line. */
@@ -280,7 +314,10 @@ struct result {
 	uint64_t ops;
 	double seconds;
 	double mops;
-	double ratio_to_plain; /* negative when plain did not run */
+	double ratio_to_plain; /* to the baseline target's 1-thread mops on
+	                          the same workload; negative when it did
+	                          not run (JSON name kept from 0.x) */
+	const char *options;   /* the --opt this target took, "a=1 b=2" */
 	struct lat all;
 	struct lat per_op[OP_COUNT_];
 	uint64_t entries;

@@ -7,13 +7,20 @@
  *   - it exits 0 and every line on its stdout is one flat JSON object;
  *   - every object has the documented fields with the right types
  *     (docs/bench.md), latency percentiles are ordered, the score is in
- *     [0, 1], plain runs at one thread only;
- *   - every backend that the library's registry reports available, and
+ *     [0, 1], a backend without CMAP_CAP_THREAD_SAFE runs at one thread
+ *     only;
+ *   - every backend the library's registry lists (cmap_backend_at), and
  *     every peer cmap-bench was configured with (BENCH_EXPECTED_PEERS),
  *     appears on every workload, and each thread-safe target ran at the
  *     same set of thread counts;
- *   - invalid flags make BENCH exit non-zero.
- * It asserts nothing about speed.
+ *   - invalid flags make BENCH exit with status 2, among them --opt with a
+ *     generic name, a name no backend declares, and (for each option the
+ *     registry describes) a value out of its range or type;
+ *   - a short second run with --opt NAME=DEFAULT for every option the
+ *     registry describes reports, in each row's "options", exactly the
+ *     options its backend declares.
+ * Every decision about a backend comes from the registry (caps, options),
+ * none from its name.  It asserts nothing about speed.
  */
 #include "cmap.h"
 
@@ -36,7 +43,7 @@ enum jtype { J_STR, J_NUM, J_BOOL, J_NULL };
 struct jfield {
 	char name[48];
 	enum jtype type;
-	char str[64];
+	char str[128];
 	double num;
 	bool b;
 };
@@ -67,6 +74,8 @@ skip_ws(const char *p)
 	return p;
 }
 
+/* A JSON string; escapes as cmap-bench writes them (\" \\ \u00XX), and
+ * the other one-letter ones. */
 static const char *
 parse_string(const char *p, char *out, size_t cap)
 {
@@ -75,10 +84,59 @@ parse_string(const char *p, char *out, size_t cap)
 	if (*p != '"')
 		return NULL;
 	for (p++; *p != '"'; p++) {
-		if (*p == '\0' || *p == '\\')
-			return NULL; /* cmap-bench never escapes */
+		char c = *p;
+
+		if (c == '\0')
+			return NULL;
+		if (c == '\\') {
+			p++;
+			switch (*p) {
+			case '"':
+			case '\\':
+			case '/':
+				c = *p;
+				break;
+			case 'n':
+				c = '\n';
+				break;
+			case 't':
+				c = '\t';
+				break;
+			case 'r':
+				c = '\r';
+				break;
+			case 'b':
+				c = '\b';
+				break;
+			case 'f':
+				c = '\f';
+				break;
+			case 'u': {
+				unsigned v = 0;
+
+				for (int i = 1; i <= 4; i++) {
+					if (!isxdigit((unsigned char)p[i]))
+						return NULL;
+					v = v * 16 +
+					    (unsigned)(isdigit(
+					                   (unsigned char)p[i])
+					            ? p[i] - '0'
+					            : (tolower((
+					                   unsigned char)p[i]) -
+					                  'a' + 10));
+				}
+				if (v > 0x7f)
+					return NULL; /* never written */
+				c = (char)v;
+				p += 4;
+				break;
+			}
+			default:
+				return NULL;
+			}
+		}
 		if (n + 1 < cap)
-			out[n++] = *p;
+			out[n++] = c;
 	}
 	out[n] = '\0';
 	return p + 1;
@@ -175,6 +233,7 @@ static const struct {
 } required[] = {
     {"backend", 1u << J_STR},
     {"peer", 1u << J_BOOL},
+    {"options", 1u << J_STR},
     {"workload", 1u << J_STR},
     {"distribution", 1u << J_STR},
     {"keys", 1u << J_NUM},
@@ -192,6 +251,35 @@ static const struct {
 };
 
 static struct row rows[MAX_ROWS];
+
+/* True when the registry has a backend `name`; its caps in *caps. */
+static bool
+lib_backend(const char *name, uint64_t *caps)
+{
+	cmap_backend_info_t info;
+
+	if (!cmap_backend_available(name) ||
+	    cmap_is_error(cmap_backend_info(name, &info)))
+		return false;
+	*caps = info.caps;
+	return true;
+}
+
+/* True when the backend `name` declares an option `opt`. */
+static bool
+declares(const char *name, const char *opt)
+{
+	cmap_backend_info_t info;
+	cmap_option_info_t o;
+
+	if (cmap_is_error(cmap_backend_info(name, &info)))
+		return false;
+	for (size_t i = 0; i < info.n_options; i++)
+		if (!cmap_is_error(cmap_backend_option(name, i, &o)) &&
+		    strcmp(o.name, opt) == 0)
+			return true;
+	return false;
+}
 
 static void
 check_row(const struct row *r, long line)
@@ -226,8 +314,16 @@ check_row(const struct row *r, long line)
 	}
 	if (have_p && !(p[0] <= p[1] && p[1] <= p[2] && p[2] <= p[3]))
 		fail("%s: percentiles out of order", sget(r, "backend"), line);
-	if (strcmp(sget(r, "backend"), "plain") == 0 && nget(r, "threads") != 1)
-		fail("%s ran at more than one thread", "plain", line);
+	{
+		uint64_t caps;
+
+		if (!get(r, "peer")->b &&
+		    lib_backend(sget(r, "backend"), &caps) &&
+		    !(caps & CMAP_CAP_THREAD_SAFE) && nget(r, "threads") != 1)
+			fail("%s is not thread-safe but ran at more than one "
+			     "thread",
+			    sget(r, "backend"), line);
+	}
 }
 
 static bool
@@ -281,11 +377,140 @@ exit_code(int status)
 	return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* BENCH ARGS (already quoted where needed) must exit with status 2. */
+static void
+expect_usage_error(const char *bench, const char *args)
+{
+	static char cmd[4096];
+
+	snprintf(cmd, sizeof cmd, "'%s' %s >/dev/null 2>&1", bench, args);
+	if (exit_code(system(cmd)) != 2)
+		fail("'%s' did not exit with status 2", args, 0);
+}
+
+/* For every option the registry describes: a value it must reject. */
+static void
+check_bad_option_values(const char *bench)
+{
+	const char *b;
+	char args[512];
+
+	for (size_t i = 0; (b = cmap_backend_at(i)) != NULL; i++) {
+		cmap_backend_info_t info;
+		cmap_option_info_t o;
+
+		if (cmap_is_error(cmap_backend_info(b, &info)))
+			continue;
+		for (size_t k = 0; k < info.n_options; k++) {
+			if (cmap_is_error(cmap_backend_option(b, k, &o)))
+				continue;
+			if (o.type == CMAP_OPTION_UINT && o.max < UINT64_MAX)
+				snprintf(args, sizeof args,
+				    "--backend '%s' --opt '%s=%llu'", b, o.name,
+				    (unsigned long long)o.max + 1);
+			else if (o.type == CMAP_OPTION_BOOL)
+				snprintf(args, sizeof args,
+				    "--backend '%s' --opt '%s=maybe'", b,
+				    o.name);
+			else
+				continue;
+			expect_usage_error(bench, args);
+		}
+	}
+}
+
+/* Run BENCH briefly with every option of the registry set to its default,
+ * and check that each row shows exactly the options its backend declares
+ * (in the order given).  Returns the rows read, or -1. */
+static int
+check_option_run(const char *bench)
+{
+	static char cmd[8192], line[65536];
+	struct {
+		const char *name, *value;
+	} set[32];
+	size_t nset = 0;
+	const char *b;
+	int nrows = 0;
+	long lineno = 0;
+	FILE *f;
+
+	for (size_t i = 0; (b = cmap_backend_at(i)) != NULL; i++) {
+		cmap_backend_info_t info;
+		cmap_option_info_t o;
+
+		if (cmap_is_error(cmap_backend_info(b, &info)))
+			continue;
+		for (size_t k = 0; k < info.n_options && nset < 32; k++) {
+			size_t j;
+
+			if (cmap_is_error(cmap_backend_option(b, k, &o)) ||
+			    o.default_value == NULL)
+				continue;
+			for (j = 0; j < nset && strcmp(set[j].name, o.name);
+			     j++)
+				;
+			if (j == nset) {
+				set[nset].name = o.name;
+				set[nset++].value = o.default_value;
+			}
+		}
+	}
+	if (nset == 0)
+		return 0; /* no backend takes an option */
+	snprintf(cmd, sizeof cmd,
+	    "'%s' --seconds 0.05 --keys 1000 --threads 1 --mix read-mostly "
+	    "--dist uniform --backend libcmap --json --quiet",
+	    bench);
+	for (size_t j = 0; j < nset; j++) {
+		char arg[512];
+
+		snprintf(
+		    arg, sizeof arg, "--opt=%s=%s", set[j].name, set[j].value);
+		append_quoted(cmd, sizeof cmd, arg);
+	}
+	f = popen(cmd, "r");
+	if (f == NULL) {
+		perror("popen");
+		return -1;
+	}
+	while (fgets(line, sizeof line, f) != NULL && nrows < MAX_ROWS) {
+		size_t len = strlen(line);
+		char want[512] = "";
+		const char *name;
+
+		lineno++;
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (!parse_row(line, &rows[nrows])) {
+			fail("--opt run: not a flat JSON object: %.80s", line,
+			    lineno);
+			continue;
+		}
+		name = sget(&rows[nrows], "backend");
+		for (size_t j = 0; j < nset; j++) {
+			size_t n = strlen(want);
+
+			if (declares(name, set[j].name))
+				snprintf(want + n, sizeof want - n, "%s%s=%s",
+				    n ? " " : "", set[j].name, set[j].value);
+		}
+		if (strcmp(sget(&rows[nrows], "options"), want) != 0)
+			fail("--opt run: %s: wrong \"options\"", name, lineno);
+		nrows++;
+	}
+	if (exit_code(pclose(f)) != 0)
+		fail("%s", "the --opt run exited with a failure", 0);
+	if (nrows == 0)
+		fail("%s", "the --opt run wrote no JSON lines", 0);
+	return nrows;
+}
+
 int
 main(int argc, char **argv)
 {
 	static char cmd[8192], line[65536];
-	char workloads[8][64];
+	char workloads[8][sizeof rows[0].f[0].str];
 	int nwork = 0, nrows = 0;
 	long lineno = 0;
 	FILE *f;
@@ -296,18 +521,19 @@ main(int argc, char **argv)
 		return 2;
 	}
 
-	/* 1. Invalid flags fail with a non-zero exit. */
+	/* 1. Invalid flags fail with status 2. */
 	{
 		static const char *const bad[] = {"--no-such-flag",
 		    "--threads 0", "--threads 65", "--mix nonsense",
-		    "--keys lots", "--backend nonsense", "stray"};
+		    "--keys lots", "--backend nonsense", "stray", "--opt",
+		    "--opt shards", "--opt =1", "--opt backend=plain",
+		    "--opt capacity=10", "--opt seed=1",
+		    "--opt no_backend_declares_this=1",
+		    "--backend peers --opt no_backend_declares_this=1"};
 
-		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-			snprintf(cmd, sizeof cmd, "'%s' %s >/dev/null 2>&1",
-			    argv[1], bad[i]);
-			if (exit_code(system(cmd)) <= 0)
-				fail("'%s' did not fail", bad[i], 0);
-		}
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+			expect_usage_error(argv[1], bad[i]);
+		check_bad_option_values(argv[1]);
 	}
 
 	/* 2. The run itself. */
@@ -361,17 +587,19 @@ main(int argc, char **argv)
 		unsigned long long ref = 0;
 		char peers[256], *save = NULL, *tok;
 
-		for (int b = 0; b < (int)CMAP_BACKEND_COUNT_; b++) {
-			const char *name = cmap_backend_name((cmap_backend_t)b);
+		const char *name;
 
-			if (!cmap_backend_available((cmap_backend_t)b))
+		for (size_t b = 0; (name = cmap_backend_at(b)) != NULL; b++) {
+			uint64_t caps;
+
+			if (!lib_backend(name, &caps))
 				continue;
 			if (!appears(nrows, name, workloads[k])) {
 				fail("backend %s missing", name, 0);
 				continue;
 			}
-			if (b == CMAP_BACKEND_PLAIN)
-				continue;
+			if (!(caps & CMAP_CAP_THREAD_SAFE))
+				continue; /* at one thread only */
 			if (ref == 0)
 				ref = thread_set(nrows, name, workloads[k]);
 			else if (thread_set(nrows, name, workloads[k]) != ref)
@@ -391,21 +619,29 @@ main(int argc, char **argv)
 	}
 	for (int i = 0; i < nrows; i++) {
 		const char *b = sget(&rows[i], "backend");
-		cmap_backend_t e;
+		uint64_t caps;
 		bool peer = get(&rows[i], "peer")->b;
 
-		if (!peer && cmap_backend_from_name(b, &e) != CMAP_OK)
+		if (!peer && !lib_backend(b, &caps))
 			fail("'%s' is marked libcmap but the registry does not "
 			     "know it",
 			    b, 0);
-		if (peer && cmap_backend_from_name(b, &e) == CMAP_OK)
+		if (peer && lib_backend(b, &caps))
 			fail(
 			    "'%s' is a libcmap backend marked as a peer", b, 0);
 	}
 	if (failures)
 		return 1;
-	printf("bench_smoke: %d results, %d workloads, every backend and peer "
-	       "present\n",
-	    nrows, nwork);
+
+	/* 4. --opt reaches exactly the backends that declare the option. */
+	{
+		int n = check_option_run(argv[1]);
+
+		if (failures || n < 0)
+			return 1;
+		printf("bench_smoke: %d results, %d workloads, every backend "
+		       "and peer present; --opt run: %d results\n",
+		    nrows, nwork, n);
+	}
 	return 0;
 }

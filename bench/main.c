@@ -11,8 +11,18 @@
  * the thread counts run on it one after the other (churn restores the
  * prefilled key set after each run; read-mostly and balanced drift toward
  * their steady state, which is what they measure).  Growth and
- * --no-prefill runs get a fresh empty map per cell.  The plain backend
- * runs at one thread only, always, since it is the baseline of the ratios.
+ * --no-prefill runs get a fresh empty map per cell.  A backend without
+ * CMAP_CAP_THREAD_SAFE (plain) runs at one thread only, always; the first
+ * one in registry order is the baseline of the ratios.
+ *
+ * BACKEND OPTIONS
+ *
+ * --opt NAME=VALUE (repeatable; a NAME given again takes the last VALUE)
+ * goes through cmap_config_set() to every selected libcmap backend that
+ * declares an option NAME, and to no other.  A NAME no selected backend
+ * declares, one of the generic names (backend, capacity, seed: those are
+ * --backend, --presize and --seed), or a VALUE the library rejects is a
+ * usage error (exit 2), found before anything runs.
  *
  * THE TIME BUDGET
  *
@@ -63,7 +73,11 @@ struct options {
 	bool check_sampling;
 	bool force_gettime;
 	bool quiet;
-	uint32_t cmap_flags; /* --no-misuse-check */
+	uint32_t cmap_flags;                   /* --no-misuse-check */
+	struct bench_opt opts[BENCH_MAX_OPTS]; /* --opt */
+	size_t nopts;
+	/* The --opt each of all[] takes, as text ("" for none). */
+	char all_opts[BENCH_MAX_TARGETS][BENCH_OPTS_TEXT];
 	const char *preset;
 };
 
@@ -310,18 +324,12 @@ set_backends(struct options *o, const char *s)
 			}
 		}
 		if (!any) {
-			cmap_backend_t b;
 			char names[512] = "";
 
 			for (size_t k = 0; k < o->nall; k++) {
 				strcat(names, o->all[k]->name);
 				strcat(names, ", ");
 			}
-			if (cmap_backend_from_name(it[i], &b) == CMAP_OK)
-				usage_error(
-				    "--backend: '%s' is not compiled into "
-				    "this build of libcmap",
-				    it[i]);
 			if (strcmp(it[i], "rculfhash") == 0 ||
 			    strcmp(it[i], "ck_ht") == 0 ||
 			    strcmp(it[i], "glib") == 0)
@@ -346,6 +354,130 @@ set_backends(struct options *o, const char *s)
 		memcpy(o->targets, sorted, m * sizeof sorted[0]);
 		o->ntargets = m;
 	}
+}
+
+/* --opt NAME=VALUE: checked against the backends once all are parsed. */
+static void
+add_opt(struct options *o, const char *s)
+{
+	static const char *const generic[][2] = {{"backend", "--backend"},
+	    {"capacity", "--presize"}, {"seed", "--seed"}};
+	const char *eq = strchr(s, '=');
+	size_t nlen = eq != NULL ? (size_t)(eq - s) : 0;
+	struct bench_opt *opt = NULL;
+
+	if (eq == NULL || nlen == 0)
+		usage_error("--opt: '%s' is not NAME=VALUE", s);
+	if (nlen >= BENCH_OPT_NAME)
+		usage_error("--opt: option name too long in '%s'", s);
+	if (strlen(eq + 1) >= BENCH_OPT_VALUE)
+		usage_error("--opt: value too long in '%s'", s);
+	for (size_t i = 0; i < sizeof generic / sizeof generic[0]; i++)
+		if (strlen(generic[i][0]) == nlen &&
+		    strncmp(s, generic[i][0], nlen) == 0)
+			usage_error("--opt: '%s' is a generic option, not a "
+			            "backend's; use %s",
+			    generic[i][0], generic[i][1]);
+	for (size_t i = 0; i < o->nopts && opt == NULL; i++)
+		if (strlen(o->opts[i].name) == nlen &&
+		    strncmp(o->opts[i].name, s, nlen) == 0)
+			opt = &o->opts[i]; /* given again: the last wins */
+	if (opt == NULL) {
+		if (o->nopts == BENCH_MAX_OPTS)
+			usage_error(
+			    "--opt: at most %d options", BENCH_MAX_OPTS);
+		opt = &o->opts[o->nopts++];
+	}
+	memcpy(opt->name, s, nlen);
+	opt->name[nlen] = '\0';
+	snprintf(opt->value, sizeof opt->value, "%s", eq + 1);
+}
+
+/* Every --opt must be declared by a selected backend, and its value
+ * accepted by each backend that declares it. */
+static void
+check_opts(struct options *o)
+{
+	for (size_t i = 0; i < o->nopts; i++) {
+		bool taken = false;
+
+		for (size_t t = 0; t < o->ntargets; t++)
+			taken |=
+			    target_takes_option(o->targets[t], o->opts[i].name);
+		if (!taken) {
+			char known[1024] = "", buf[512];
+
+			for (size_t t = 0; t < o->ntargets; t++) {
+				size_t n = strlen(known);
+
+				target_declared_options(
+				    o->targets[t], false, buf, sizeof buf);
+				if (buf[0] != '\0' && n + 1 < sizeof known)
+					snprintf(known + n, sizeof known - n,
+					    "%s%s: %s", n ? "; " : "",
+					    o->targets[t]->name, buf);
+			}
+			usage_error("--opt %s=%s: no selected backend declares "
+			            "an option '%s' (%s%s)",
+			    o->opts[i].name, o->opts[i].value, o->opts[i].name,
+			    known[0] ? "options: " : "",
+			    known[0] ? known
+			             : "the selected backends take no options");
+		}
+	}
+	for (size_t t = 0; t < o->ntargets && o->nopts > 0; t++) {
+		const char *err;
+		char buf[BENCH_OPTS_TEXT];
+
+		if (target_options_text(o->targets[t], o->opts, o->nopts, buf,
+		        sizeof buf)[0] == '\0')
+			continue;
+		err = target_try_options(o->targets[t], o->opts, o->nopts);
+		if (err != NULL)
+			usage_error("--opt: %s",
+			    err[0] ? err : "rejected by the library");
+	}
+	for (size_t k = 0; k < o->nall; k++)
+		target_options_text(o->all[k], o->opts, o->nopts,
+		    o->all_opts[k], sizeof o->all_opts[k]);
+}
+
+/* The --opt target t took ("" for none). */
+static const char *
+opts_of(const struct options *o, const struct target_ops *t)
+{
+	for (size_t k = 0; k < o->nall; k++)
+		if (o->all[k] == t)
+			return o->all_opts[k];
+	return "";
+}
+
+/* "shards=64 (sharded), misuse_check=false (plain)"; "" without --opt. */
+static const char *
+opts_summary(const struct options *o, char *buf, size_t cap)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; i < o->nopts; i++) {
+		size_t n = strlen(buf);
+		bool first = true;
+
+		if (n + 1 >= cap)
+			break;
+		snprintf(buf + n, cap - n, "%s%s=%s (", i ? ", " : "",
+		    o->opts[i].name, o->opts[i].value);
+		for (size_t t = 0; t < o->ntargets; t++) {
+			if (!target_takes_option(
+			        o->targets[t], o->opts[i].name))
+				continue;
+			n = strlen(buf);
+			snprintf(buf + n, cap - n, "%s%s", first ? "" : " ",
+			    o->targets[t]->name);
+			first = false;
+		}
+		n = strlen(buf);
+		snprintf(buf + n, cap - n, ")");
+	}
+	return buf;
 }
 
 static void
@@ -396,8 +528,9 @@ help(const struct options *o)
 	    "1M).\n"
 	    "  --threads LIST     thread counts, 1..64, more than the cores "
 	    "allowed\n"
-	    "                     (default 1,2,8).  plain always runs at 1 "
-	    "thread only.\n"
+	    "                     (default 1,2,8).  Backends that are not "
+	    "thread-safe\n"
+	    "                     (plain) always run at 1 thread only.\n"
 	    "  --preset NAME      a named set of the above (see below); later "
 	    "options\n"
 	    "                     override it.\n"
@@ -422,6 +555,16 @@ help(const struct options *o)
 	    "  --no-presize       no capacity hint (default).\n"
 	    "  --seed N           seed of keys, streams and hashes (default "
 	    "1).\n"
+	    "  --opt NAME=VALUE   set the backend option NAME (repeatable) on "
+	    "every\n"
+	    "                     selected libcmap backend that declares it "
+	    "(listed under\n"
+	    "                     Targets below), e.g. --opt shards=64.  A "
+	    "NAME that no\n"
+	    "                     selected backend declares is an error; "
+	    "backend, capacity\n"
+	    "                     and seed are --backend, --presize and "
+	    "--seed.\n"
 	    "\n"
 	    "Measurement\n"
 	    "  --sample N         time 1 operation in N (default 128; 0 = no "
@@ -438,8 +581,10 @@ help(const struct options *o)
 	    "                     stdout (the table then goes to stderr).\n"
 	    "  --csv[=FILE]       the same fields as CSV with a header line.\n"
 	    "  --quiet            no progress lines on stderr.\n"
-	    "  --no-misuse-check  create plain maps with CMAP_FLAG_NO_MISUSE_CHECK\n"
-	    "                     (to measure what the detector costs).\n"
+	    "  --no-misuse-check  create maps with CMAP_FLAG_NO_MISUSE_CHECK "
+	    "(plain's\n"
+	    "                     misuse_check=false: what the detector "
+	    "costs).\n"
 	    "  --list             list the targets found and exit.\n"
 	    "  --help             this text.\n"
 	    "\n"
@@ -447,18 +592,27 @@ help(const struct options *o)
 	for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
 		printf("  %-14s %s\n", presets[i].name, presets[i].what);
 	printf("\nTargets in this build\n");
-	for (size_t i = 0; i < o->nall; i++)
+	for (size_t i = 0; i < o->nall; i++) {
+		char buf[1024];
+
 		printf("  %-14s %s\n", o->all[i]->name, o->all[i]->note);
-	printf("\n"
-	       "Figures: Mops/s; ratio to plain's 1-thread Mops/s on the same "
-	       "workload;\n"
-	       "p50/p99/p99.9/max latency in ns from sampled operations; bytes "
-	       "per entry\n"
-	       "(allocator count for libcmap, resident-set or heap growth for\n"
-	       "peers); "
-	       "and\n"
-	       "  %s\n"
-	       "See docs/bench.md.\n",
+		if (target_declared_options(
+		        o->all[i], true, buf, sizeof buf)[0])
+			printf("  %-14s   options: %s\n", "", buf);
+	}
+	printf(
+	    "\n"
+	    "Figures: Mops/s; ratio to the baseline's 1-thread Mops/s on the "
+	    "same\n"
+	    "workload (the first libcmap backend that is not thread-safe, "
+	    "plain);\n"
+	    "p50/p99/p99.9/max latency in ns from sampled operations; bytes "
+	    "per entry\n"
+	    "(allocator count for libcmap, resident-set or heap growth for\n"
+	    "peers); "
+	    "and\n"
+	    "  %s\n"
+	    "See docs/bench.md.\n",
 	    bench_score_formula);
 }
 
@@ -487,6 +641,7 @@ enum {
 	OPT_LIST,
 	OPT_HELP,
 	OPT_PRESET,
+	OPT_OPT,
 };
 
 static const struct option long_opts[] = {
@@ -514,6 +669,7 @@ static const struct option long_opts[] = {
     {"list", no_argument, NULL, OPT_LIST},
     {"help", no_argument, NULL, OPT_HELP},
     {"preset", required_argument, NULL, OPT_PRESET},
+    {"opt", required_argument, NULL, OPT_OPT},
     {NULL, 0, NULL, 0},
 };
 
@@ -631,6 +787,9 @@ parse_args(struct options *o, int argc, char **argv)
 		case OPT_HELP:
 			want_help = true;
 			break;
+		case OPT_OPT:
+			add_opt(o, optarg);
+			break;
 		case OPT_PRESET:
 			break; /* pass 1 */
 		default:
@@ -647,10 +806,15 @@ parse_args(struct options *o, int argc, char **argv)
 		exit(0);
 	}
 	if (list) {
-		for (size_t i = 0; i < o->nall; i++)
-			printf("%s\t%s\t%s\n", o->all[i]->name,
+		for (size_t i = 0; i < o->nall; i++) {
+			char buf[1024];
+
+			printf("%s\t%s\t%s\t%s\n", o->all[i]->name,
 			    o->all[i]->peer ? "peer" : "libcmap",
-			    o->all[i]->note);
+			    o->all[i]->note,
+			    target_declared_options(
+			        o->all[i], true, buf, sizeof buf));
+		}
 		exit(0);
 	}
 	if (o->json && o->csv && o->json_path == NULL && o->csv_path == NULL)
@@ -658,6 +822,7 @@ parse_args(struct options *o, int argc, char **argv)
 		            "give one a file (--csv=FILE)");
 	if (o->ntargets == 0)
 		usage_error("no target selected");
+	check_opts(o);
 	if (o->check_sampling && o->sample_every == 0)
 		usage_error("--check-sampling needs --sample N with N > 0");
 	for (size_t i = 0; i < o->nmixes; i++)
@@ -825,7 +990,8 @@ static void *
 make_map(const struct target_ops *t, const struct workload *w,
     const struct options *o, struct mem0 *m0)
 {
-	struct target_config cfg = {w->keys, o->presize, w->seed, o->cmap_flags};
+	struct target_config cfg = {
+	    w->keys, o->presize, w->seed, o->cmap_flags, o->opts, o->nopts};
 	void *map;
 
 	malloc_trim(0);
@@ -925,6 +1091,7 @@ run_cell(const struct options *o, struct plan *p, const struct workload *w,
 	}
 	r = new_result();
 	r->target = t;
+	r->options = opts_of(o, t);
 	r->w = *w;
 	r->prefill = o->prefill && w->mix != MIX_GROWTH;
 	r->presize = o->presize;
@@ -998,7 +1165,8 @@ run_workload(const struct options *o, struct plan *p, const struct workload *w)
 	double g0 = bench_now_s();
 	uint64_t gen_ops = 0;
 
-	/* The thread counts to generate: the list, plus 1 for plain. */
+	/* The thread counts to generate: the list, plus 1 for the backends
+	 * that are not thread-safe. */
 	for (size_t i = 0; i < o->nthreads; i++) {
 		if (o->threads[i] == 1)
 			one = nt;
@@ -1067,8 +1235,9 @@ run_workload(const struct options *o, struct plan *p, const struct workload *w)
 			    (unsigned long long)w->keys, bench_now_s() - f0);
 		}
 		for (size_t i = 0; i < nt; i++) {
-			/* plain: at one thread only; the others: the list
-			 * (tcounts[nthreads], if present, is plain's extra). */
+			/* Not thread-safe: at one thread only; the others:
+			 * the list (tcounts[nthreads], if present, is the
+			 * extra 1 of the former). */
 			if (t->single_thread ? i != one : i >= o->nthreads)
 				continue;
 			if (!reuse)
@@ -1100,10 +1269,11 @@ open_out(const char *path, const char *flag)
 int
 main(int argc, char **argv)
 {
-	struct options o;
+	static struct options o; /* large: keep off the stack */
 	struct output_opts out = {stdout, NULL, NULL, false};
 	struct plan p;
 	bool has_single = false;
+	static char optsum[2 * BENCH_OPTS_TEXT];
 
 	parse_args(&o, argc, argv);
 	if (o.json)
@@ -1159,13 +1329,15 @@ main(int argc, char **argv)
 	}
 	total_cells = p.cells_left;
 
+	opts_summary(&o, optsum, sizeof optsum);
 	progress(&o,
 	    "cmap-bench: %zu targets, %zu cells, clock %s (timer "
-	    "overhead %.1f ns subtracted), 1 in %u ops timed, seed %llu%s%s\n",
+	    "overhead %.1f ns subtracted), 1 in %u ops timed, seed %llu%s%s"
+	    "%s%s\n",
 	    o.ntargets, total_cells, bench_clock_name(),
 	    bench_timer_overhead_ns(), o.sample_every,
 	    (unsigned long long)o.seed, o.preset ? ", preset " : "",
-	    o.preset ? o.preset : "");
+	    o.preset ? o.preset : "", optsum[0] ? ", options " : "", optsum);
 	if (o.seconds == 0 && o.ops == 0)
 		progress(&o,
 		    "cmap-bench: budget %.0f s, about %.2f s per cell\n",
@@ -1188,10 +1360,11 @@ main(int argc, char **argv)
 	if (out.csv != NULL)
 		output_csv(out.csv, results, nresults);
 	fprintf(out.table,
-	    "\ncmap-bench %d.%d.%d: clock %s, 1 in %u ops "
-	    "timed, %.1f s in all\n",
-	    CMAP_VERSION_MAJOR, CMAP_VERSION_MINOR, CMAP_VERSION_PATCH,
-	    bench_clock_name(), o.sample_every, bench_now_s() - p.t0);
+	    "\ncmap-bench %s: clock %s, 1 in %u ops timed, %.1f s in all\n",
+	    cmap_version_string(), bench_clock_name(), o.sample_every,
+	    bench_now_s() - p.t0);
+	if (optsum[0])
+		fprintf(out.table, "backend options: %s\n", optsum);
 	output_table(&out, results, nresults);
 	if (o.check_sampling)
 		output_sampling_check(&out, results, nresults);

@@ -19,11 +19,20 @@
  * sampled operations of the run; values below 1 ns count as 1 ns.  A term
  * whose figure is unknown (no samples, or no memory figure) contributes 0.
  *
+ * RATIOS
+ *
+ * ratio_to_plain (the JSON name of 0.x, kept) is a result's throughput over
+ * the 1-thread throughput of the baseline target on the same workload: the
+ * first libcmap backend without CMAP_CAP_THREAD_SAFE in registry order
+ * (plain), as targets.c marks it.  Null when the baseline did not run.
+ *
  * JSON AND CSV
  *
  * Both are produced from one list of fields (result_fields), so the CSV
  * columns are exactly the JSON keys in the same order; docs/bench.md has
- * the schema.  Unknown values are null in JSON and empty in CSV.
+ * the schema.  Unknown values are null in JSON and empty in CSV.  Strings
+ * are escaped for JSON, and quoted for CSV when they need it (the options
+ * field holds text the user gave).
  */
 #include "bench.h"
 
@@ -60,7 +69,7 @@ results_finish(struct result *r, size_t n)
 
 		for (size_t j = 0; j < n; j++) {
 			if (same_workload(&r[i], &r[j]) &&
-			    r[j].target->single_thread && r[j].threads == 1 &&
+			    r[j].target->baseline && r[j].threads == 1 &&
 			    r[j].mops > 0)
 				base = r[j].mops;
 			if (!same_group(&r[i], &r[j]))
@@ -89,6 +98,16 @@ results_finish(struct result *r, size_t n)
 
 /* ------------------------------------------------------------------ */
 /* Table */
+
+/* The name of the ratios' baseline among the results, or NULL. */
+static const char *
+baseline_name(const struct result *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r[i].target->baseline)
+			return r[i].target->name;
+	return NULL;
+}
 
 static const char *
 fmt_ns(char *buf, size_t n, double ns)
@@ -150,7 +169,7 @@ output_table(const struct output_opts *o, const struct result *r, size_t n)
 		group_title(f, &r[i]);
 		fprintf(f,
 		    "%-10s %-4s %3s %9s %7s %7s %7s %7s %7s %8s %9s %6s\n",
-		    "target", "kind", "thr", "Mops/s", "xplain", "p50ns",
+		    "target", "kind", "thr", "Mops/s", "xbase", "p50ns",
 		    "p99ns", "p999ns", "maxns", "B/entry", "entries", "score");
 		for (size_t j = i; j < n; j++)
 			if (same_workload(&r[i], &r[j]) && r[j].threads > tmax)
@@ -190,9 +209,12 @@ output_table(const struct output_opts *o, const struct result *r, size_t n)
 		}
 	}
 	fprintf(f,
-	    "\n(ns columns: u = microseconds, m = milliseconds; B/entry: "
+	    "\n(xbase: Mops/s over %s's 1-thread Mops/s on the same workload;"
+	    "\n ns columns: u = microseconds, m = milliseconds; B/entry: "
 	    "allocator count for libcmap,\n the larger of resident-set and "
-	    "malloc-heap growth for peers)\n");
+	    "malloc-heap growth for peers)\n",
+	    baseline_name(r, n) ? baseline_name(r, n)
+	                        : "the baseline (not run)");
 	fprintf(f, "%s\n", bench_score_formula);
 	free(done);
 }
@@ -263,7 +285,8 @@ describe(FILE *f, const struct result *r, size_t n, size_t g,
 		fprintf(f, "%s%u thr %.2f Mops/s", first ? "" : "; ",
 		    r[j].threads, r[j].mops);
 		if (r[j].ratio_to_plain >= 0)
-			fprintf(f, " (%.2fx plain)", r[j].ratio_to_plain);
+			fprintf(f, " (%.2fx %s)", r[j].ratio_to_plain,
+			    baseline_name(r, n));
 		fprintf(f, ", p99 %s ns", fmt_ns(p, sizeof p, r[j].all.p99));
 		if (r[j].bytes_per_entry > 0)
 			fprintf(f, ", %.1f B/entry", r[j].bytes_per_entry);
@@ -282,7 +305,7 @@ output_recommendation(
 		return;
 	fprintf(f,
 	    "\nRecommendation (highest mean score over the thread counts "
-	    "run; plain is not thread-safe and is left out):\n");
+	    "run; backends that\nare not thread-safe are left out):\n");
 	for (size_t i = 0; i < n; i++) {
 		struct cand lib[BENCH_MAX_TARGETS], peer[BENCH_MAX_TARGETS];
 		size_t nl, np, b, b2, bp;
@@ -500,11 +523,48 @@ result_fields(const struct result *r, struct field *f)
 		D(opnames[k][3], l->p999, 1, l->p999 < 0);
 		D(opnames[k][4], l->max, 1, l->max < 0);
 	}
+	/* 1.0: last, so that the columns of 0.x keep their places. */
+	S("options", r->options ? r->options : "");
 #undef S
 #undef B
 #undef U
 #undef D
 	return n;
+}
+
+static void
+put_json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* RFC 4180: quoted (quotes doubled) when it holds a comma, quote or line
+ * break. */
+static void
+put_csv_string(FILE *f, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
 }
 
 static void
@@ -517,7 +577,10 @@ put_value(FILE *f, const struct field *x, bool json)
 	}
 	switch (x->kind) {
 	case F_STR:
-		fprintf(f, json ? "\"%s\"" : "%s", x->s);
+		if (json)
+			put_json_string(f, x->s);
+		else
+			put_csv_string(f, x->s);
 		break;
 	case F_BOOL:
 		fputs(x->b ? "true" : "false", f);

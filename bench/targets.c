@@ -1,12 +1,19 @@
 /*
  * targets.c - the libcmap backends as benchmark targets.
  *
- * Backends are discovered only through the public registry: every value
- * b in [0, CMAP_BACKEND_COUNT_) for which cmap_backend_available(b) holds,
- * named by cmap_backend_name(b).  A backend added to the library (the
- * lockfree one, for instance) is measured without any change here.  The
- * only backend singled out is CMAP_BACKEND_PLAIN, which is not thread-safe
- * and therefore runs at one thread only, as the baseline of the ratios.
+ * Backends are discovered only through the public registry: every name
+ * cmap_backend_at(i) gives, described by cmap_backend_info().  A backend
+ * added to the library (the lockfree one, for instance) is measured
+ * without any change here, and every decision about a backend is taken
+ * from its capabilities, never from its name: one without
+ * CMAP_CAP_THREAD_SAFE runs at one thread only, and the first such backend
+ * in registry order is the baseline of the ratios.
+ *
+ * OPTIONS
+ *
+ * Each --opt NAME=VALUE goes through cmap_config_set() to every backend
+ * that declares an option NAME (cmap_backend_option()), and to no other:
+ * the library would reject an option a backend does not take.
  *
  * MEMORY
  *
@@ -24,8 +31,10 @@
 
 #include "cmap.h"
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct count_slot {
 	_Alignas(BENCH_CACHE_LINE) atomic_llong bytes;
@@ -103,17 +112,29 @@ lib_create(const struct target_ops *self, const struct target_config *cfg)
 	cmap_status_t st;
 
 	cmap_config_init(&c);
-	c.backend = (cmap_backend_t)self->id;
+	c.backend = self->name;
 	c.capacity = cfg->presize ? (size_t)cfg->keys : 0;
 	c.seed = cfg->seed;
 	c.flags = cfg->flags;
 	c.allocator.alloc = counting_alloc;
 	c.allocator.free = counting_free;
 	c.allocator.ctx = NULL;
+	for (size_t i = 0; i < cfg->nopts; i++) {
+		const struct bench_opt *o = &cfg->opts[i];
+
+		if (!target_takes_option(self, o->name))
+			continue;
+		st = cmap_config_set(&c, o->name, o->value);
+		if (cmap_is_error(st)) {
+			fprintf(stderr, "cmap-bench: %s: --opt %s=%s: %s\n",
+			    self->name, o->name, o->value, cmap_last_error());
+			return NULL;
+		}
+	}
 	st = cmap_create(&c, &m);
-	if (st != CMAP_OK) {
-		fprintf(stderr, "cmap-bench: cmap_create(%s): %s\n", self->name,
-		    cmap_strerror(st));
+	if (cmap_is_error(st)) {
+		fprintf(stderr, "cmap-bench: cmap_create(%s): %s: %s\n",
+		    self->name, cmap_strerror(st), cmap_last_error());
 		return NULL;
 	}
 	return m;
@@ -141,7 +162,11 @@ lib_fail(const char *what, cmap_status_t st)
 static bool
 lib_load(void *map, uint64_t key, uint64_t *value)
 {
-	return cmap_load(map, key, value) == CMAP_OK;
+	cmap_status_t st = cmap_load(map, key, value);
+
+	if (__builtin_expect(cmap_is_error(st), 0))
+		lib_fail("cmap_load", st);
+	return st == CMAP_OK;
 }
 
 static void
@@ -156,7 +181,11 @@ lib_store(void *map, uint64_t key, uint64_t value)
 static bool
 lib_del(void *map, uint64_t key)
 {
-	return cmap_delete(map, key) == CMAP_OK;
+	cmap_status_t st = cmap_delete(map, key);
+
+	if (__builtin_expect(cmap_is_error(st), 0))
+		lib_fail("cmap_delete", st);
+	return st == CMAP_OK;
 }
 
 static void
@@ -182,28 +211,142 @@ lib_bytes(void *map)
 	return counting_live_bytes();
 }
 
-static struct target_ops lib_targets[CMAP_BACKEND_COUNT_];
+static struct target_ops lib_targets[BENCH_MAX_TARGETS];
+static char lib_notes[BENCH_MAX_TARGETS][256];
+
+bool
+target_takes_option(const struct target_ops *t, const char *name)
+{
+	cmap_backend_info_t info;
+	cmap_option_info_t opt;
+
+	if (t->peer || cmap_is_error(cmap_backend_info(t->name, &info)))
+		return false;
+	for (size_t i = 0; i < info.n_options; i++)
+		if (!cmap_is_error(cmap_backend_option(t->name, i, &opt)) &&
+		    strcmp(opt.name, name) == 0)
+			return true;
+	return false;
+}
+
+/* Append to buf[cap] (always NUL-terminated, truncated when full). */
+static void append(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+append(char *buf, size_t cap, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+
+	if (n + 1 >= cap)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, cap - n, fmt, ap);
+	va_end(ap);
+}
+
+char *
+target_options_text(const struct target_ops *t, const struct bench_opt *opts,
+    size_t nopts, char *buf, size_t cap)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; i < nopts; i++)
+		if (target_takes_option(t, opts[i].name))
+			append(buf, cap, "%s%s=%s", buf[0] ? " " : "",
+			    opts[i].name, opts[i].value);
+	return buf;
+}
+
+char *
+target_declared_options(
+    const struct target_ops *t, bool full, char *buf, size_t cap)
+{
+	static const char *const types[] = {"bool", "uint", "string"};
+	cmap_backend_info_t info;
+	cmap_option_info_t opt;
+
+	buf[0] = '\0';
+	if (t->peer || cmap_is_error(cmap_backend_info(t->name, &info)))
+		return buf;
+	for (size_t i = 0; i < info.n_options; i++) {
+		if (cmap_is_error(cmap_backend_option(t->name, i, &opt)))
+			continue;
+		if (!full) {
+			append(buf, cap, "%s%s", buf[0] ? ", " : "", opt.name);
+			continue;
+		}
+		append(buf, cap, "%s%s (%s", buf[0] ? "; " : "", opt.name,
+		    (unsigned)opt.type < 3 ? types[opt.type] : "?");
+		if (opt.type == CMAP_OPTION_UINT)
+			append(buf, cap, "%s in [%llu, %llu]",
+			    opt.flags & CMAP_OPTION_POW2 ? ", power of two"
+			                                 : "",
+			    (unsigned long long)opt.min,
+			    (unsigned long long)opt.max);
+		if (opt.default_value != NULL)
+			append(buf, cap, ", default %s", opt.default_value);
+		else
+			append(buf, cap, ", required");
+		append(buf, cap, ")%s%s", opt.doc ? ": " : "",
+		    opt.doc ? opt.doc : "");
+	}
+	return buf;
+}
+
+const char *
+target_try_options(
+    const struct target_ops *t, const struct bench_opt *opts, size_t nopts)
+{
+	cmap_config_t c;
+	cmap_t *m = NULL;
+
+	cmap_config_init(&c);
+	c.backend = t->name;
+	for (size_t i = 0; i < nopts; i++)
+		if (target_takes_option(t, opts[i].name) &&
+		    cmap_is_error(
+		        cmap_config_set(&c, opts[i].name, opts[i].value)))
+			return cmap_last_error();
+	if (cmap_is_error(cmap_create(&c, &m)))
+		return cmap_last_error();
+	cmap_destroy(m);
+	return NULL;
+}
 
 size_t
 targets_libcmap(const struct target_ops **out, size_t cap)
 {
+	const char *name;
 	size_t n = 0;
+	bool have_baseline = false;
 
-	for (int b = 0; b < (int)CMAP_BACKEND_COUNT_ && n < cap; b++) {
-		struct target_ops *t = &lib_targets[b];
+	if (cap > BENCH_MAX_TARGETS)
+		cap = BENCH_MAX_TARGETS;
+	for (size_t i = 0; n < cap && (name = cmap_backend_at(i)) != NULL;
+	     i++) {
+		struct target_ops *t = &lib_targets[n];
+		cmap_backend_info_t info;
 
-		if (!cmap_backend_available((cmap_backend_t)b) ||
-		    cmap_backend_name((cmap_backend_t)b) == NULL)
+		if (!cmap_backend_available(name) ||
+		    cmap_is_error(cmap_backend_info(name, &info)))
 			continue;
-		t->name = cmap_backend_name((cmap_backend_t)b);
+		memset(t, 0, sizeof *t);
+		t->name = name;
 		t->peer = false;
-		t->single_thread = b == CMAP_BACKEND_PLAIN;
+		t->caps = info.caps;
+		t->single_thread = !(info.caps & CMAP_CAP_THREAD_SAFE);
+		t->baseline = t->single_thread && !have_baseline;
+		have_baseline |= t->baseline;
 		t->mem_source = "allocator";
-		t->note = b == CMAP_BACKEND_PLAIN
-		    ? "libcmap, not thread-safe: 1 thread only, the ratio "
-		      "baseline"
-		    : "libcmap";
-		t->id = b;
+		snprintf(lib_notes[n], sizeof lib_notes[n], "libcmap%s%s%s",
+		    info.summary != NULL ? ": " : "",
+		    info.summary != NULL ? info.summary : "",
+		    t->baseline ? " (not thread-safe: 1 thread only, the "
+		                  "ratio baseline)"
+		        : t->single_thread ? " (not thread-safe: 1 thread only)"
+		                           : "");
+		t->note = lib_notes[n];
 		t->create = lib_create;
 		t->destroy = lib_destroy;
 		t->thread_enter = lib_nothing;

@@ -1,72 +1,131 @@
 /*
- * cmap.h - libcmap, concurrent maps of 64-bit keys to 64-bit values.
+ * cmap.h - libcmap 1.x, concurrent maps of 64-bit keys to 64-bit values.
  *
  * This header is the whole public API and its manual: what is not declared
- * here is private and may change.
+ * here is private and may change.  The library targets Linux (it uses
+ * getrandom, sched_getcpu and membarrier; README.md says what another
+ * platform would need).
  *
  * OVERVIEW
  *
- * A map is created from a configuration whose `backend` field chooses the
+ * A map is created from a configuration whose `backend` names the
  * implementation.  Every backend implements every operation with the same
- * results, so a program moves from one thread to many readers to many
- * writers by changing one enum value:
+ * results (the RESULTS table below), so a program moves from one thread to
+ * many readers to many writers by changing one value.  The backends of
+ * this build, what each guarantees and the options each takes are data:
+ * list them with cmap_backend_at() and read each with cmap_backend_info()
+ * and cmap_backend_option().  The built-in ones:
  *
- *   CMAP_BACKEND_PLAIN     no synchronisation; the fastest map for one
- *                          thread.  Concurrent misuse (two writers, or a
- *                          reader beside a writer) is detected on a best
- *                          effort basis and stops the program with a
- *                          message, like Go's "concurrent map writes".
- *   CMAP_BACKEND_RWLOCK    one reader-writer lock around one table.
- *   CMAP_BACKEND_SHARDED   N independently locked tables (N a power of two,
- *                          default 32), chosen by bits of the seeded hash.
- *   CMAP_BACKEND_LOCKFREE  a CAS-based table that resizes while in use and
- *                          takes no lock on any path (docs/lockfree.md).
- *                          Built unless -DCMAP_WITH_LOCKFREE=OFF (it needs
- *                          Concurrency Kit and a 16-byte CAS): see
- *                          cmap_backend_available().
+ *   CMAP_BACKEND_PLAIN     "plain": no synchronisation, with a misuse
+ *                          detector like Go's "concurrent map writes".
+ *   CMAP_BACKEND_RWLOCK    "rwlock": one reader-writer lock, one table.
+ *   CMAP_BACKEND_SHARDED   "sharded": N independently locked tables.
+ *   CMAP_BACKEND_LOCKFREE  "lockfree": compare-and-swap, resized while in
+ *                          use, epoch reclamation (docs/lockfree.md); built
+ *                          unless -DCMAP_WITH_LOCKFREE=OFF.
  *
  * KEYS AND VALUES
  *
  * Keys and values are uint64_t and every one of the 2^64 values of each is
- * allowed: no key or value is reserved.  Programs with signed data cast; the
- * map never interprets the bits except in cmap_add(), which adds modulo 2^64.
+ * allowed: no key or value is reserved.  The map never interprets the bits
+ * except in cmap_add(), which adds modulo 2^64.
+ *
+ * GUARANTEES (the vocabulary of cmap_backend_info_t.caps)
+ *
+ *   CMAP_CAP_THREAD_SAFE    any number of threads may call it at once.
+ *                           Without it the backend is "not thread-safe":
+ *                           the caller makes sure one thread at a time.
+ *   CMAP_CAP_LOCK_FREE      no lock on any path: some thread always
+ *                           completes its operation.  A thread-safe backend
+ *                           without it is "blocking": it may wait for a
+ *                           lock.
+ *   CMAP_CAP_LINEARIZABLE   every single-key operation is atomic per key:
+ *                           it takes effect at one instant between its call
+ *                           and its return.
+ *   CMAP_CAP_UPDATE_ONCE    cmap_update()'s callback runs exactly once per
+ *                           call; without it, it may run again after a lost
+ *                           race and must then have no side effects.
+ *   CMAP_CAP_LEN_EXACT      cmap_len() is exact when no other operation
+ *                           runs; under concurrency it is a value the count
+ *                           had at some moment, or a sum of per-part counts
+ *                           each read at some moment (within the number of
+ *                           concurrent writes of the truth).  Without it,
+ *                           len is also exact when quiescent but may lag by
+ *                           the operations in progress (see cmap_len).
+ *   CMAP_CAP_RANGE_ONCE     cmap_range() visits each key at most once.
+ *   CMAP_CAP_RANGE_SNAPSHOT cmap_range() shows one point-in-time view.
+ *   CMAP_CAP_PERSISTENT     the entries survive the process (on disk).
+ *   CMAP_CAP_REMOTE         the entries live in another process.
+ *   CMAP_CAP_MISUSE_CHECK   concurrent use of a not thread-safe map is
+ *                           detected (best effort) and stops the program.
+ *
+ * Every thread-safe backend of this build is linearizable.  No thread ever
+ * has to register with the library.
  *
  * RESULTS
  *
  * Every call that can fail returns a cmap_status_t.  Values >= 0 are
- * ordinary results (CMAP_OK, CMAP_NOT_FOUND, CMAP_EXISTS, CMAP_MISMATCH);
- * values < 0 are errors.  A call that returns an error has changed nothing:
- * the map holds exactly what it held and stays usable.  The library never
- * prints and never aborts on bad input; the plain backend's misuse detector
- * is the one deliberate exception (see CMAP_FLAG_NO_MISUSE_CHECK).
+ * successes and each means one thing everywhere:
  *
- * THREAD SAFETY VOCABULARY (used per function below)
+ *   CMAP_OK         the key was present, and the call did to it what it
+ *                   does to a present key (read, overwrote, removed...).
+ *   CMAP_INSERTED   the key was absent and the call inserted it.
+ *   CMAP_NOT_FOUND  the key was absent and stays absent.
+ *   CMAP_MISMATCH   the key was present with another value than expected;
+ *                   nothing changed.
  *
- *   not thread-safe  the caller must make sure no other thread uses the map
- *                    at the same time (plain backend, and cmap_destroy()).
- *   blocking         safe from any number of threads; may wait for a lock.
- *   lock-free        safe from any number of threads; takes no lock, and
- *                    some thread always completes its operation.
+ * So `if (st < 0)` (or cmap_is_error(st)) is the one test for failure.
+ * Per operation, for a key present (with value v) or absent:
  *
- * Per backend: plain is not thread-safe; rwlock and sharded are blocking;
- * lockfree is lock-free.  Each single-key operation is linearizable (atomic
- * per key) on rwlock, sharded and lockfree.  No thread ever has to register
- * with the library.
+ *   operation              present                    absent
+ *   ---------------------  -------------------------  ------------------
+ *   load                   OK, *value = v             NOT_FOUND
+ *   store                  OK (overwritten)           INSERTED
+ *   load_or_store          OK, *actual = v            INSERTED, *actual =
+ *                                                       the value given
+ *   load_and_delete        OK, *value = v (removed)   NOT_FOUND
+ *   delete                 OK (removed)               NOT_FOUND
+ *   swap                   OK, *previous = v          INSERTED
+ *   compare_and_swap       OK (v == expected, set),   NOT_FOUND
+ *                          MISMATCH otherwise
+ *   compare_and_delete     OK (v == expected, gone),  NOT_FOUND
+ *                          MISMATCH otherwise
+ *   add                    OK, *result = v + delta    INSERTED, *result =
+ *                                                       delta
+ *   update, fn says KEEP   OK, *value_out = v         NOT_FOUND
+ *   update, fn says STORE  OK, *value_out = new       INSERTED, *value_out
+ *   update, fn says DELETE OK, *value_out = v (gone)  NOT_FOUND
+ *
+ * Values < 0 are errors.  A call that returns an error has changed
+ * nothing: the map holds exactly what it held and stays usable.  The
+ * library never prints and never aborts on bad input; the plain backend's
+ * misuse detector is the one deliberate exception (option misuse_check).
  *
  * RE-ENTRANCY
  *
- * The callback of cmap_update() runs while the key is locked (rwlock,
- * sharded).  A call made from inside that callback on the same map returns
- * CMAP_ERECURSE on every backend instead of deadlocking or tripping the
- * misuse detector.  The callback of cmap_range() runs with no lock held and
- * may call anything on the same map, including store and delete.
+ * The callback of cmap_update() may run while the key is locked.  A call
+ * made from inside that callback on the same map returns CMAP_ERECURSE on
+ * every backend instead of deadlocking or tripping the misuse detector.
+ * The callback of cmap_range() runs with no lock held and may call
+ * anything on the same map, including store and delete.
  *
  * COSTS
  *
  * "O(1)" below means expected constant time with the seeded hash: the probe
  * sequence of a lookup is short on average whatever keys are inserted.  A
  * store or delete that crosses a load threshold resizes one table, which is
- * O(entries of that table) for that one call (on sharded, one shard's table).
+ * O(entries of that table) for that one call on plain, rwlock and sharded
+ * (on sharded, one shard's table); on lockfree every writer moves at most
+ * one chunk of 1,024 slots of a migration, besides its own key.
+ *
+ * VERSIONS AND THE ABI
+ *
+ * 1.x keeps the ABI of 1.0: functions and status codes are only added;
+ * the structs cmap_config_t, cmap_stats_t, cmap_backend_info_t and
+ * cmap_option_info_t only grow at their end, and the library reads and
+ * writes only as many bytes of them as the caller's copy of this header
+ * declared (the inline wrappers below pass the size).  A field's comment
+ * says the version it came in when that is not 1.0.
  */
 #ifndef CMAP_H
 #define CMAP_H
@@ -87,27 +146,41 @@ extern "C" {
 #define CMAP_API
 #endif
 
-#define CMAP_VERSION_MAJOR 0
-#define CMAP_VERSION_MINOR 1
+#define CMAP_VERSION_MAJOR 1
+#define CMAP_VERSION_MINOR 0
 #define CMAP_VERSION_PATCH 0
+#define CMAP_VERSION_STRING "1.0.0"
+/* MAJOR * 10000 + MINOR * 100 + PATCH, as cmap_version() returns it. */
+#define CMAP_VERSION                                                           \
+	(CMAP_VERSION_MAJOR * 10000 + CMAP_VERSION_MINOR * 100 +               \
+	    CMAP_VERSION_PATCH)
+
+/*
+ * cmap_version - the version of the library linked at run time, as
+ * CMAP_VERSION encodes it (which is the version of this header).
+ * cmap_version_string - the same as text ("1.0.0").
+ * Thread safety: any thread.  Cost: O(1).
+ */
+CMAP_API unsigned cmap_version(void);
+CMAP_API const char *cmap_version_string(void);
 
 /* ---------------------------------------------------------------------
  * Status codes
  *
  * One X-macro holds each code, its value and its message.  Codes are never
- * renumbered; new ones are appended.
+ * renumbered or reused; new ones are appended.  (2 and -4 were EXISTS and
+ * ESHARDS before 1.0.)
  * ------------------------------------------------------------------- */
 #define CMAP_STATUS_MAP(X)                                                     \
-	X(OK, 0, "success")                                                    \
+	X(OK, 0, "success: the key was present")                               \
 	X(NOT_FOUND, 1, "key not found")                                       \
-	X(EXISTS, 2, "key already present")                                    \
 	X(MISMATCH, 3, "value did not match the expected value")               \
-	X(EINVAL, -1, "invalid argument (NULL pointer or bad value)")         \
+	X(INSERTED, 4, "success: the key was absent and has been inserted")    \
+	X(EINVAL, -1, "invalid argument (NULL pointer, bad value or option)")  \
 	X(ENOMEM, -2, "out of memory")                                         \
 	X(EBACKEND, -3, "unknown or unavailable backend")                      \
-	X(ESHARDS, -4, "shard count is not a power of two in range")          \
 	X(ERECURSE, -5,                                                        \
-	  "recursive call into the map from inside its update callback")
+	    "recursive call into the map from inside its update callback")
 
 typedef enum cmap_status {
 #define CMAP_STATUS_ENUM_(name, value, msg) CMAP_##name = (value),
@@ -125,7 +198,19 @@ typedef enum cmap_status {
 CMAP_API const char *cmap_strerror(cmap_status_t status);
 CMAP_API const char *cmap_status_name(cmap_status_t status);
 
-/* True for error codes (< 0), false for ordinary results. */
+/*
+ * cmap_last_error - what went wrong in the last failed call of
+ * cmap_config_set(), cmap_create() or cmap_backend_info() and
+ * cmap_backend_option() on this thread, in one sentence that names the
+ * culprit ("backend 'sharded': option 'shards': 48 is not a power of
+ * two").  "" when none of them has failed on this thread.  The string is
+ * per thread and valid until that thread's next call of one of them.
+ * Other calls return their status only (their message: cmap_strerror).
+ * Thread safety: any thread.  Cost: O(1).
+ */
+CMAP_API const char *cmap_last_error(void);
+
+/* True for error codes (< 0), false for successes. */
 static inline bool
 cmap_is_error(cmap_status_t status)
 {
@@ -133,36 +218,92 @@ cmap_is_error(cmap_status_t status)
 }
 
 /* ---------------------------------------------------------------------
- * Backends
+ * Backends, described as data
  * ------------------------------------------------------------------- */
-typedef enum cmap_backend {
-	CMAP_BACKEND_PLAIN = 0,
-	CMAP_BACKEND_RWLOCK = 1,
-	CMAP_BACKEND_SHARDED = 2,
-	CMAP_BACKEND_LOCKFREE = 3,
-	CMAP_BACKEND_COUNT_ /* number of enum values; not a backend */
-} cmap_backend_t;
+#define CMAP_BACKEND_PLAIN "plain"
+#define CMAP_BACKEND_RWLOCK "rwlock"
+#define CMAP_BACKEND_SHARDED "sharded"
+#define CMAP_BACKEND_LOCKFREE "lockfree"
+
+/* Capability bits (GUARANTEES above). */
+#define CMAP_CAP_THREAD_SAFE (UINT64_C(1) << 0)
+#define CMAP_CAP_LOCK_FREE (UINT64_C(1) << 1)
+#define CMAP_CAP_LINEARIZABLE (UINT64_C(1) << 2)
+#define CMAP_CAP_UPDATE_ONCE (UINT64_C(1) << 3)
+#define CMAP_CAP_LEN_EXACT (UINT64_C(1) << 4)
+#define CMAP_CAP_RANGE_ONCE (UINT64_C(1) << 5)
+#define CMAP_CAP_RANGE_SNAPSHOT (UINT64_C(1) << 6)
+#define CMAP_CAP_PERSISTENT (UINT64_C(1) << 7)
+#define CMAP_CAP_REMOTE (UINT64_C(1) << 8)
+#define CMAP_CAP_MISUSE_CHECK (UINT64_C(1) << 9)
+
+typedef struct cmap_backend_info {
+	const char *name;    /* "sharded" */
+	const char *summary; /* one line: what it is, when to pick it */
+	uint32_t version;    /* the backend's own version, bumped when its
+	                        behaviour or options change */
+	uint64_t caps;       /* CMAP_CAP_* */
+	size_t n_options;    /* options it takes: cmap_backend_option() */
+} cmap_backend_info_t;
+
+/* The type of an option's value, as cmap_config_set() parses its text. */
+typedef enum cmap_option_type {
+	CMAP_OPTION_BOOL = 0,   /* "true"/"false", "1"/"0", "yes"/"no",
+	                           "on"/"off" */
+	CMAP_OPTION_UINT = 1,   /* decimal or 0x hex, in [min, max] */
+	CMAP_OPTION_STRING = 2, /* any text (a path, an address) */
+} cmap_option_type_t;
+
+/* Option flags. */
+#define CMAP_OPTION_POW2 (UINT32_C(1) << 0)     /* UINT: a power of two */
+#define CMAP_OPTION_REQUIRED (UINT32_C(1) << 1) /* no default: must be set */
+
+typedef struct cmap_option_info {
+	const char *name; /* "shards" */
+	cmap_option_type_t type;
+	const char *default_value; /* as text; NULL when REQUIRED */
+	const char *doc;           /* one line */
+	uint64_t min, max;         /* UINT: the range allowed */
+	uint32_t flags;            /* CMAP_OPTION_* */
+} cmap_option_info_t;
 
 /*
- * cmap_backend_name - the name of a backend ("sharded"), or NULL when
- * `backend` is not a value of the enum or not compiled into this build.
+ * cmap_backend_at - the name of the index-th backend of this build
+ * (0, 1, ...), or NULL past the last one.  The order is fixed for a build.
+ *   for (size_t i = 0; (name = cmap_backend_at(i)) != NULL; i++) ...
  *
- * cmap_backend_from_name - parse a name ("plain", "rwlock", "sharded",
- * "lockfree"; exact, lower case) into *out.
- *   Returns CMAP_OK; CMAP_EINVAL if name or out is NULL; CMAP_EBACKEND if
- *   no backend of this build has that name (then *out is unchanged).
+ * cmap_backend_info - describe the backend called `name` in *info.
+ *   Returns CMAP_OK; CMAP_EINVAL when name or info is NULL; CMAP_EBACKEND
+ *   when no backend of this build has that name (info untouched).
  *
- * cmap_backend_available - true when the backend is compiled into this
- * build of the library (a known enum value may still be left out).
- * Programs list the backends of a build by testing every value below
- * CMAP_BACKEND_COUNT_.
+ * cmap_backend_option - describe the i-th option (0 <= i < n_options) of
+ * the backend `name` in *opt.
+ *   Returns CMAP_OK; CMAP_EINVAL (NULL argument, or i out of range);
+ *   CMAP_EBACKEND.
  *
- * Thread safety: any thread.  Cost: O(number of backends).
+ * Every string returned is static.  Thread safety: any thread.
+ * Cost: O(number of backends).
  */
-CMAP_API const char *cmap_backend_name(cmap_backend_t backend);
-CMAP_API cmap_status_t cmap_backend_from_name(const char *name,
-    cmap_backend_t *out);
-CMAP_API bool cmap_backend_available(cmap_backend_t backend);
+CMAP_API const char *cmap_backend_at(size_t index);
+CMAP_API cmap_status_t cmap_backend_info_sized(
+    const char *name, cmap_backend_info_t *info, size_t size);
+CMAP_API cmap_status_t cmap_backend_option_sized(
+    const char *name, size_t i, cmap_option_info_t *opt, size_t size);
+
+static inline cmap_status_t
+cmap_backend_info(const char *name, cmap_backend_info_t *info)
+{
+	return cmap_backend_info_sized(name, info, sizeof *info);
+}
+
+static inline cmap_status_t
+cmap_backend_option(const char *name, size_t i, cmap_option_info_t *opt)
+{
+	return cmap_backend_option_sized(name, i, opt, sizeof *opt);
+}
+
+/* True when this build has a backend called `name`. */
+CMAP_API bool cmap_backend_available(const char *name);
 
 /* ---------------------------------------------------------------------
  * Configuration
@@ -185,29 +326,75 @@ typedef struct cmap_allocator {
 
 /* Flags for cmap_config_t.flags. */
 enum {
-	/* Turn off the plain backend's misuse detector. */
+	/* Turn off the plain backend's misuse detector (the same as the
+	 * option misuse_check=false). */
 	CMAP_FLAG_NO_MISUSE_CHECK = 1u << 0,
 };
 
 #define CMAP_DEFAULT_SHARDS 32u
 #define CMAP_MAX_SHARDS 65536u
+/* Bytes of option text a config holds (names, values and two NULs each). */
+#define CMAP_CONFIG_OPTION_BYTES 4096u
 
 typedef struct cmap_config {
-	cmap_backend_t backend;  /* default CMAP_BACKEND_PLAIN */
-	size_t capacity;         /* entries to hold without resizing; 0 = small */
-	uint32_t shards;         /* sharded: power of two in [1, CMAP_MAX_SHARDS];
-				    0 = CMAP_DEFAULT_SHARDS; ignored by others */
-	uint32_t flags;          /* CMAP_FLAG_* */
-	uint64_t seed;           /* hash seed; 0 = a fresh random seed per map */
+	size_t size;         /* sizeof(cmap_config_t) where the caller was
+	                        compiled: set by cmap_config_init() */
+	const char *backend; /* a backend's name; NULL = "plain".  The string
+	                        must live until cmap_create() returns. */
+	size_t capacity;     /* entries to hold without resizing; 0 = small */
+	uint32_t shards;     /* the option "shards" where the backend has it
+	                        (0 = its default); ignored by the others */
+	uint32_t flags;      /* CMAP_FLAG_* */
+	uint64_t seed;       /* hash seed; 0 = a fresh random seed per map */
 	cmap_allocator_t allocator; /* alloc and free both NULL = malloc/free */
+	/* Backend options, as text: written by cmap_config_set() only.
+	 * (64-bit count: the 1.0 struct ends with no padding, so a field
+	 * appended in 1.x always lies past the size a 1.0 caller passes.) */
+	uint64_t n_options_;
+	char options_[CMAP_CONFIG_OPTION_BYTES];
 } cmap_config_t;
 
 /*
- * cmap_config_init - fill *config with the defaults: plain backend, no
- * capacity hint, 32 shards, no flags, random seed, malloc/free.  Does
- * nothing when config is NULL.  Thread safety: any thread.  Cost: O(1).
+ * cmap_config_init - fill *config with the defaults: no backend named
+ * (plain), no capacity hint, default shards, no flags, random seed,
+ * malloc/free, no options.  Does nothing when config is NULL (or, for
+ * cmap_config_init_sized, when size is smaller than the 1.0 struct).
+ * Thread safety: any thread.  Cost: O(1).
  */
-CMAP_API void cmap_config_init(cmap_config_t *config);
+CMAP_API void cmap_config_init_sized(cmap_config_t *config, size_t size);
+
+static inline void
+cmap_config_init(cmap_config_t *config)
+{
+	cmap_config_init_sized(config, sizeof *config);
+}
+
+/*
+ * cmap_config_set - set the option `name` to `value` (text, copied into
+ * the config: neither string need outlive the call).  Setting a name
+ * again replaces its value.  Besides each backend's own options (see
+ * cmap_backend_option), every config takes:
+ *   backend    a backend's name (overrides config->backend);
+ *   capacity   as config->capacity;
+ *   seed       as config->seed.
+ * The name and the value are checked at cmap_create() against the backend
+ * chosen then, so options may be set before the backend is.
+ *   Returns CMAP_OK; CMAP_EINVAL when config, name or value is NULL, the
+ *   name is empty or holds '=', or the options no longer fit in
+ *   CMAP_CONFIG_OPTION_BYTES (config unchanged; cmap_last_error says why).
+ * Thread safety: any thread, on a config no other thread uses.
+ * Cost: O(bytes of options set).
+ */
+CMAP_API cmap_status_t cmap_config_set(
+    cmap_config_t *config, const char *name, const char *value);
+
+/*
+ * cmap_config_get - the text an option was set to by cmap_config_set(), or
+ * NULL when it was not set (or config or name is NULL).  The pointer is
+ * into the config, valid until it changes.  Cost: O(bytes of options).
+ */
+CMAP_API const char *cmap_config_get(
+    const cmap_config_t *config, const char *name);
 
 /* ---------------------------------------------------------------------
  * Life cycle
@@ -217,15 +404,17 @@ typedef struct cmap cmap_t;
 /*
  * cmap_create - make an empty map as `config` says; store it in *out.
  *   Returns CMAP_OK;
- *     CMAP_EINVAL    config or out is NULL, unknown flags, or only one of
- *                    allocator.alloc / allocator.free is set;
- *     CMAP_EBACKEND  the backend is not a value of the enum or is not
- *                    compiled in;
- *     CMAP_ESHARDS   sharded backend with a shard count that is not a power
- *                    of two in [1, CMAP_MAX_SHARDS];
- *     CMAP_ENOMEM    an allocation failed (nothing is leaked).
- *   On error *out is left unchanged.  The map copies the config; the caller
- *   keeps ownership of it.
+ *     CMAP_EINVAL    config or out is NULL, config->size is not the size
+ *                    of a known version of the struct, unknown flags, only
+ *                    one of allocator.alloc / allocator.free set, or an
+ *                    option the backend does not take or whose value is
+ *                    not valid for it (a shard count that is not a power
+ *                    of two in [1, CMAP_MAX_SHARDS], say);
+ *     CMAP_EBACKEND  no backend of this build has the name;
+ *     CMAP_ENOMEM    an allocation failed (nothing is leaked);
+ *   and cmap_last_error() names the option, value or backend at fault.
+ *   On error *out is left unchanged.  The map copies what it needs of the
+ *   config; the caller keeps ownership of it.
  * Thread safety: any thread.  Cost: O(capacity) (the table is allocated).
  */
 CMAP_API cmap_status_t cmap_create(const cmap_config_t *config, cmap_t **out);
@@ -233,21 +422,24 @@ CMAP_API cmap_status_t cmap_create(const cmap_config_t *config, cmap_t **out);
 /*
  * cmap_destroy - free the map and everything it holds.  NULL is a no-op.
  * Thread safety: not thread-safe: no other call on this map may be running
- * or start.  Cost: O(capacity).
+ * or start.  Threads that used the map may go on running (and exit) after
+ * it is destroyed.  Cost: O(capacity).
  */
 CMAP_API void cmap_destroy(cmap_t *map);
 
-/* The backend the map was created with. */
-CMAP_API cmap_backend_t cmap_backend(const cmap_t *map);
+/* The name of the backend the map was created with (static; NULL for a
+ * NULL map). */
+CMAP_API const char *cmap_backend(const cmap_t *map);
 
 /* ---------------------------------------------------------------------
  * Single-key operations.
  *
  * All: map NULL -> CMAP_EINVAL; a required out pointer NULL -> CMAP_EINVAL;
- * called from inside this map's update callback -> CMAP_ERECURSE.
- * Thread safety: as the backend (see the top of this file); each is atomic
- * per key on rwlock, sharded and lockfree.  Cost: O(1); a call that inserts
- * or deletes may resize (see COSTS).
+ * called from inside this map's update callback -> CMAP_ERECURSE.  The
+ * RESULTS table at the top gives every success.
+ * Thread safety: as the backend's caps say; each is atomic per key on a
+ * CMAP_CAP_LINEARIZABLE backend.  Cost: O(1); a call that inserts or
+ * deletes may resize (see COSTS).
  * ------------------------------------------------------------------- */
 
 /*
@@ -259,19 +451,20 @@ CMAP_API cmap_status_t cmap_load(cmap_t *map, uint64_t key, uint64_t *value);
 
 /*
  * cmap_store - insert key, or overwrite its value.
- *   Returns CMAP_OK, or CMAP_ENOMEM when inserting needed a larger table
- *   that could not be allocated.
+ *   Returns CMAP_OK (overwritten), CMAP_INSERTED, or CMAP_ENOMEM when
+ *   inserting needed a larger table that could not be allocated.
  */
 CMAP_API cmap_status_t cmap_store(cmap_t *map, uint64_t key, uint64_t value);
 
 /*
  * cmap_load_or_store - insert key with `value` if it is absent; otherwise
  * leave it.  *actual receives the value the key has after the call.
- *   Returns CMAP_OK when this call inserted, CMAP_EXISTS when the key was
- *   already present, CMAP_ENOMEM.
+ *   Returns CMAP_OK when the key was present (*actual = its value),
+ *   CMAP_INSERTED when this call inserted it (*actual = value),
+ *   CMAP_ENOMEM.
  */
-CMAP_API cmap_status_t cmap_load_or_store(cmap_t *map, uint64_t key,
-    uint64_t value, uint64_t *actual);
+CMAP_API cmap_status_t cmap_load_or_store(
+    cmap_t *map, uint64_t key, uint64_t value, uint64_t *actual);
 
 /*
  * cmap_load_and_delete - remove key and return the value it had in *value.
@@ -279,8 +472,8 @@ CMAP_API cmap_status_t cmap_load_or_store(cmap_t *map, uint64_t key,
  *   Never fails for lack of memory: a shrink that cannot allocate is
  *   skipped.
  */
-CMAP_API cmap_status_t cmap_load_and_delete(cmap_t *map, uint64_t key,
-    uint64_t *value);
+CMAP_API cmap_status_t cmap_load_and_delete(
+    cmap_t *map, uint64_t key, uint64_t *value);
 
 /*
  * cmap_delete - remove key.  Returns CMAP_OK or CMAP_NOT_FOUND.
@@ -291,10 +484,10 @@ CMAP_API cmap_status_t cmap_delete(cmap_t *map, uint64_t key);
  * cmap_swap - store value and return the previous one in *previous
  * (optional: may be NULL).
  *   Returns CMAP_OK when the key was present (previous value written),
- *   CMAP_NOT_FOUND when it was inserted (*previous unchanged), CMAP_ENOMEM.
+ *   CMAP_INSERTED when it was absent (*previous unchanged), CMAP_ENOMEM.
  */
-CMAP_API cmap_status_t cmap_swap(cmap_t *map, uint64_t key, uint64_t value,
-    uint64_t *previous);
+CMAP_API cmap_status_t cmap_swap(
+    cmap_t *map, uint64_t key, uint64_t value, uint64_t *previous);
 
 /*
  * cmap_compare_and_swap - set key to `desired` if its value is `expected`.
@@ -302,26 +495,26 @@ CMAP_API cmap_status_t cmap_swap(cmap_t *map, uint64_t key, uint64_t value,
  *   value, CMAP_NOT_FOUND when it is absent.  Never inserts, never
  *   allocates.
  */
-CMAP_API cmap_status_t cmap_compare_and_swap(cmap_t *map, uint64_t key,
-    uint64_t expected, uint64_t desired);
+CMAP_API cmap_status_t cmap_compare_and_swap(
+    cmap_t *map, uint64_t key, uint64_t expected, uint64_t desired);
 
 /*
  * cmap_compare_and_delete - remove key if its value is `expected`.
  *   Returns CMAP_OK when removed, CMAP_MISMATCH, CMAP_NOT_FOUND.
  */
-CMAP_API cmap_status_t cmap_compare_and_delete(cmap_t *map, uint64_t key,
-    uint64_t expected);
+CMAP_API cmap_status_t cmap_compare_and_delete(
+    cmap_t *map, uint64_t key, uint64_t expected);
 
 /*
  * cmap_add - atomically add delta (modulo 2^64) to key's value; an absent
  * key counts as 0 and is inserted with value delta.  The value after the
  * addition goes to *result (optional: may be NULL).  To subtract, pass the
  * two's complement ((uint64_t)-n).
- *   Returns CMAP_OK when the key existed, CMAP_NOT_FOUND when it was
+ *   Returns CMAP_OK when the key existed, CMAP_INSERTED when it was
  *   inserted, CMAP_ENOMEM.
  */
-CMAP_API cmap_status_t cmap_add(cmap_t *map, uint64_t key, uint64_t delta,
-    uint64_t *result);
+CMAP_API cmap_status_t cmap_add(
+    cmap_t *map, uint64_t key, uint64_t delta, uint64_t *result);
 
 /*
  * Update callback: called with the key, whether it is present, and its
@@ -329,10 +522,11 @@ CMAP_API cmap_status_t cmap_add(cmap_t *map, uint64_t key, uint64_t delta,
  *   CMAP_UPDATE_KEEP    leave the map as it is;
  *   CMAP_UPDATE_STORE   store *value (insert when absent);
  *   CMAP_UPDATE_DELETE  delete the key (no-op when absent).
- * On rwlock and sharded it runs exactly once, under the key's lock: keep it
- * short, and do not call into the same map (that call returns
- * CMAP_ERECURSE).  On lockfree it may run more than once per call (retried
- * after a lost race) and must have no side effects.  On plain it runs once.
+ * With CMAP_CAP_UPDATE_ONCE it runs exactly once per call, possibly under
+ * the key's lock: keep it short, and do not call into the same map (that
+ * call returns CMAP_ERECURSE).  Without it (lockfree) it may run more than
+ * once per call (retried after a lost race) and must have no side effects;
+ * the result is the one of its last run.
  */
 typedef enum cmap_update_action {
 	CMAP_UPDATE_KEEP = 0,
@@ -340,19 +534,21 @@ typedef enum cmap_update_action {
 	CMAP_UPDATE_DELETE = 2,
 } cmap_update_action_t;
 
-typedef cmap_update_action_t (*cmap_update_fn)(uint64_t key, uint64_t *value,
-    bool present, void *ctx);
+typedef cmap_update_action_t (*cmap_update_fn)(
+    uint64_t key, uint64_t *value, bool present, void *ctx);
 
 /*
  * cmap_update - read-modify-write one key atomically through fn.
- * *value_out (optional) receives the value after the call when the key is
- * present after it.
- *   Returns CMAP_OK when the key is present after the call, CMAP_NOT_FOUND
- *   when absent after it; CMAP_EINVAL when fn is NULL or returns an unknown
- *   action (map unchanged); CMAP_ENOMEM when a store needed memory.
+ * *value_out (optional) receives, on CMAP_OK and CMAP_INSERTED, the key's
+ * value after the call, or the value it had when fn deleted it.
+ *   Returns CMAP_OK when the key was present (kept, stored or deleted),
+ *   CMAP_INSERTED when it was absent and fn stored it, CMAP_NOT_FOUND when
+ *   it was absent and stays absent; CMAP_EINVAL when fn is NULL or returns
+ *   an unknown action (map unchanged); CMAP_ENOMEM when a store needed
+ *   memory.
  */
-CMAP_API cmap_status_t cmap_update(cmap_t *map, uint64_t key,
-    cmap_update_fn fn, void *ctx, uint64_t *value_out);
+CMAP_API cmap_status_t cmap_update(cmap_t *map, uint64_t key, cmap_update_fn fn,
+    void *ctx, uint64_t *value_out);
 
 /* ---------------------------------------------------------------------
  * Whole-map operations
@@ -366,11 +562,13 @@ typedef bool (*cmap_range_fn)(uint64_t key, uint64_t value, void *ctx);
 /*
  * cmap_range - call fn for the entries of the map, in no particular order,
  * until it returns false.
- *   Guarantee (weakly consistent, every backend): a key present, with one
- *   value, for the whole traversal is visited exactly once with that value;
- *   a key is never visited twice; a visited key was present with the value
- *   shown at some moment during the traversal.  Keys inserted or deleted
- *   during the traversal may or may not be visited.
+ *   Guarantee (weakly consistent, every in-memory backend): a key present,
+ *   with one value, for the whole traversal is visited exactly once with
+ *   that value; with CMAP_CAP_RANGE_ONCE a key is never visited twice; a
+ *   visited key was present with the value shown at some moment during the
+ *   traversal.  Keys inserted or deleted during the traversal may or may
+ *   not be visited.  With CMAP_CAP_RANGE_SNAPSHOT the traversal shows the
+ *   map as it was at one instant.
  *   fn runs with no lock held and may call any function on the same map
  *   (store, delete, even cmap_range), except cmap_destroy.
  *   Returns CMAP_OK (also when fn stopped early); CMAP_EINVAL when map or fn
@@ -384,18 +582,20 @@ CMAP_API cmap_status_t cmap_range(cmap_t *map, cmap_range_fn fn, void *ctx);
 
 /*
  * cmap_len - the number of entries.
- *   Exact when no other operation runs concurrently.  Otherwise: a value
- *   the count had at some moment during the call (plain, rwlock); the sum
- *   of per-shard counts each read at some moment, within the number of
- *   concurrent writes of the truth (sharded); the sum of per-thread counts
- *   each read at some moment, within the number of operations other than
- *   loads in progress on other threads (lockfree: any of them, range and
- *   clear included, may be moving an entry for a migration and count it a
- *   moment after its compare-and-swap).
+ *   Exact when no other operation runs concurrently.  Otherwise: with
+ *   CMAP_CAP_LEN_EXACT, a value the count had at some moment during the
+ *   call (plain, rwlock), or the sum of per-shard counts each read at some
+ *   moment, within the number of concurrent writes of the truth (sharded);
+ *   lockfree: the sum of per-thread counts each read at some moment,
+ *   within the number of operations other than loads in progress on other
+ *   threads (any of them, range and clear included, may be moving an
+ *   entry for a migration and count it a moment after its
+ *   compare-and-swap).
  *   Never walks the table.  Returns 0 for a NULL map.  May be called from
  *   inside an update callback (it takes no lock).
  * Thread safety: as the backend; never takes a lock.
- * Cost: O(1) (rwlock, plain), O(shards) (sharded), O(stripes) (lockfree).
+ * Cost: O(1) (rwlock, plain), O(shards) (sharded), O(threads that used
+ *   the map) (lockfree).
  */
 CMAP_API size_t cmap_len(const cmap_t *map);
 
@@ -428,10 +628,10 @@ CMAP_API cmap_status_t cmap_clear(cmap_t *map);
 CMAP_API cmap_status_t cmap_reserve(cmap_t *map, size_t entries);
 
 /*
- * Statistics.  The struct only ever grows at its end.
+ * Statistics.  Grows only at its end (VERSIONS AND THE ABI).
  */
 typedef struct cmap_stats {
-	cmap_backend_t backend;
+	const char *backend;    /* the backend's name (static) */
 	uint64_t len;           /* as cmap_len() */
 	uint64_t capacity;      /* slots in all tables */
 	uint64_t bytes;         /* bytes the map holds from its allocator now */
@@ -452,7 +652,14 @@ typedef struct cmap_stats {
  *   in turn, so figures of different shards are from different moments.
  * Cost: O(capacity) (the probe figures walk the tables).
  */
-CMAP_API cmap_status_t cmap_stats(cmap_t *map, cmap_stats_t *stats);
+CMAP_API cmap_status_t cmap_stats_sized(
+    cmap_t *map, cmap_stats_t *stats, size_t size);
+
+static inline cmap_status_t
+cmap_stats(cmap_t *map, cmap_stats_t *stats)
+{
+	return cmap_stats_sized(map, stats, sizeof *stats);
+}
 
 #ifdef __cplusplus
 }

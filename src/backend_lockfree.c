@@ -62,15 +62,12 @@
  * RECLAMATION
  *
  * Each map has its own ck_epoch domain and one record per thread that uses
- * it, found through a per-map pthread key; a thread's record is handed
- * back (ck_epoch_unregister) by the key's destructor when the thread
- * exits, and the callbacks still pending in it move to the map's orphan
- * list.  Readers enter the epoch without a fence when the kernel offers
- * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): the thread that retires a
- * table issues the membarrier after unlinking it and before ck_epoch_call,
- * which is what the fence in ck_epoch_begin would have bought.  Frees run
- * in ck_epoch_poll, called every LF_POLL_EVERY operations by a thread that
- * has something pending; never ck_epoch_synchronize or ck_epoch_barrier.
+ * it (THREAD RECORDS below).  Readers enter the epoch without a fence when the
+ * kernel offers membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): the thread that
+ * retires a table issues the membarrier after unlinking it and before
+ * ck_epoch_call, which is what the fence in ck_epoch_begin would have bought.
+ * Frees run in ck_epoch_poll, called every LF_POLL_EVERY operations by a thread
+ * that has something pending; never ck_epoch_synchronize or ck_epoch_barrier.
  * One freed table of the current size is kept for the next migration to
  * that size (lf_recycle): under churn every migration keeps the size.
  */
@@ -99,13 +96,13 @@ void __tsan_release(void *addr);
 /* ---------------------------------------------------------------------
  * Parameters
  * ------------------------------------------------------------------- */
-#define LF_CHUNK 1024u        /* slots migrated per help step */
-#define LF_MIN_CAP 256u       /* smallest table (a multiple of 8) */
-#define LF_DEFAULT_CAP 384u   /* capacity hint 0; doubles to 1.5M at 1M */
-#define LF_STRIPES 8u         /* per-table used-slot counters */
-#define LF_POLL_EVERY 64u     /* ops between ck_epoch_poll when pending */
-#define LF_SHRINK_EVERY 256u  /* deletes between shrink checks (a thread) */
-#define LF_SPARE_CAP 64u      /* the spare drop table of cmap_clear */
+#define LF_CHUNK 1024u       /* slots migrated per help step */
+#define LF_MIN_CAP 256u      /* smallest table (a multiple of 8) */
+#define LF_DEFAULT_CAP 384u  /* capacity hint 0; doubles to 1.5M at 1M */
+#define LF_STRIPES 8u        /* per-table used-slot counters */
+#define LF_POLL_EVERY 64u    /* ops between ck_epoch_poll when pending */
+#define LF_SHRINK_EVERY 256u /* deletes between shrink checks (a thread) */
+#define LF_SPARE_CAP 64u     /* the spare drop table of cmap_clear */
 /*
  * Most bytes of retired tables that may wait for their grace period before
  * a new migration is refused: 4 times the table being replaced plus
@@ -124,7 +121,7 @@ void __tsan_release(void *addr);
 #define LF_GONE 4u
 #define LF_SEALED 5u
 
-#define LF_ST(w) ((unsigned)((w) & 7u))
+#define LF_ST(w) ((unsigned)((w)&7u))
 /* True when w is a slot of the key whose tag is t (states LIVE..GONE). */
 #define LF_KEYED(w, t) (((w) & ~(uint64_t)7) == (t) && LF_ST(w) - 1u < 4u)
 
@@ -137,27 +134,27 @@ struct lf_stripe {
 
 struct lf_table {
 	/* Read-only after publication. */
-	uint64_t cap;       /* slots, a multiple of 8, >= LF_MIN_CAP */
-	uint64_t dmax;      /* longest probe: cap / 8 - 1 */
-	uint64_t soft;      /* used slots that start a migration: 3/4 */
-	uint64_t hard;      /* used slots past which inserts need next: 15/16 */
+	uint64_t cap;  /* slots, a multiple of 8, >= LF_MIN_CAP */
+	uint64_t dmax; /* longest probe: cap / 8 - 1 */
+	uint64_t soft; /* used slots that start a migration: 3/4 */
+	uint64_t hard; /* used slots past which inserts need next: 15/16 */
 	uint64_t nchunks;
-	uint64_t batch;     /* slots a record counts before adding to used */
+	uint64_t batch;      /* slots a record counts before adding to used */
 	uint64_t inv_eighth; /* 2^64 / (cap / 8), rounded down */
 	struct lf_pair *slots;
 	uint64_t *chunk_done; /* 0/1 per chunk, set once by CAS */
 	struct lf_map *map;
-	size_t bytes;       /* the whole allocation */
-	int drop;           /* target of a clear: frozen entries are dropped */
+	size_t bytes; /* the whole allocation */
+	int drop;     /* target of a clear: frozen entries are dropped */
 	ck_epoch_entry_t entry;       /* for ck_epoch_call */
 	struct lf_table *orphan_next; /* link in map->orphans */
 
 	/* Written during a migration of this table. */
 	struct lf_table *next __attribute__((aligned(CMAP_CACHE_LINE)));
-	uint64_t claim;     /* next chunk to hand out (fetch-and-add) */
-	uint64_t ndone;     /* chunks finished */
-	uint64_t over;      /* 1 once used >= soft was seen */
-	uint64_t full;      /* 1 once used >= hard, or a probe out of reach */
+	uint64_t claim; /* next chunk to hand out (fetch-and-add) */
+	uint64_t ndone; /* chunks finished */
+	uint64_t over;  /* 1 once used >= soft was seen */
+	uint64_t full;  /* 1 once used >= hard, or a probe out of reach */
 	struct lf_stripe used[LF_STRIPES]; /* slots taken (EMPTY -> LIVE) */
 };
 
@@ -172,21 +169,23 @@ struct lf_rec {
 	unsigned stripe;
 	struct lf_map *map;
 	struct lf_rec *next_all; /* every record of the map, never unlinked */
+	uint64_t owner;          /* the owning thread's id; 0 when free */
 } __attribute__((aligned(CMAP_CACHE_LINE)));
 
 struct lf_map {
 	struct cmap base;
 	cmap_allocator_t alloc;
 	uint64_t seed;
-	uint64_t min_cap;    /* from the capacity hint and cmap_reserve */
-	pthread_key_t key;   /* this thread's record */
-	int memb;            /* readers pin without a fence (membarrier) */
+	uint64_t min_cap; /* from the capacity hint and cmap_reserve */
+	uint64_t id;      /* unique in the process, never reused */
+	struct lf_map *reg_prev, *reg_next; /* live maps, under lf_reg_lock */
+	int memb; /* readers pin without a fence (membarrier) */
 
 	struct lf_table *cur __attribute__((aligned(CMAP_CACHE_LINE)));
-	uint64_t cur_cap;    /* cur's capacity, for lf_recycle */
+	uint64_t cur_cap; /* cur's capacity, for lf_recycle */
 
 	ck_epoch_t epoch __attribute__((aligned(CMAP_CACHE_LINE)));
-	struct lf_rec *recs;      /* pushed by CAS, freed at destroy */
+	struct lf_rec *recs; /* pushed by CAS, freed at destroy */
 	uint64_t nrecs;
 	struct lf_table *orphans; /* retired tables waiting for a record */
 	struct lf_table *spare;   /* a drop table for clear, or NULL */
@@ -196,7 +195,7 @@ struct lf_map {
 	uint64_t bytes;           /* allocated from the hooks, now */
 	uint64_t pending_bytes;   /* retired, not yet freed */
 	uint64_t grows, shrinks;
-	char tsan_sync;           /* the address of the grace-period annotation */
+	char tsan_sync; /* the address of the grace-period annotation */
 };
 
 /* ---------------------------------------------------------------------
@@ -292,7 +291,8 @@ lf_table_new(struct lf_map *m, uint64_t cap, int drop)
 
 	if (cap > (SIZE_MAX - head) / 32)
 		return NULL;
-	bytes = head + cap * sizeof(struct lf_pair) + nchunks * sizeof(uint64_t);
+	bytes =
+	    head + cap * sizeof(struct lf_pair) + nchunks * sizeof(uint64_t);
 	/* A retired table of this size (see lf_table_free_cb): its pages are
 	 * resident, so clearing it costs no page faults. */
 	t = lf_xchg_ptr((void **)&m->recycle, NULL);
@@ -399,7 +399,7 @@ lf_membarrier_setup(void)
 	if (q < 0 || !(q & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
 		return 0;
 	return syscall(__NR_membarrier,
-	    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+	           MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 #endif
 
@@ -463,11 +463,59 @@ lf_table_free_cb(ck_epoch_entry_t *e)
 	lf_table_free(m, t);
 }
 
-/* Thread exit: hand the record back, its pending callbacks to orphans. */
+/*
+ * THREAD RECORDS
+ *
+ * A thread's record in a map is found through a small direct-mapped cache
+ * in thread-local storage, keyed by the map's id (unique in the process
+ * and never reused, so an entry left by a destroyed map never matches
+ * again): one thread-local load and one compare per operation.  On a
+ * miss, the thread looks for a record it owns in the map's list (it was
+ * evicted from the cache), else recycles a record handed back by an
+ * exited thread (ck_epoch_recycle), else allocates one.  No map keeps a
+ * pthread key, so any number of maps may be live.
+ *
+ * When a thread exits, one process-wide pthread key's destructor hands
+ * back every record the thread owns in every live lockfree map: its
+ * pending frees go to the map's orphans, and the record becomes free for
+ * recycling.  That walk, cmap_create and cmap_destroy of this backend hold
+ * lf_reg_lock, which guards the list of live maps, so a map is never freed
+ * under a walk; no operation on a map ever takes it.  These few variables
+ * are the backend's only process-wide state.
+ */
+#define LF_TLS_CACHE 8u /* a power of two */
+
+struct lf_tls_ent {
+	uint64_t map_id; /* 0: empty (map ids start at 1) */
+	struct lf_rec *rec;
+};
+
+struct lf_tls {
+	uint64_t tid; /* this thread's id, 0 before its first operation */
+	struct lf_tls_ent cache[LF_TLS_CACHE];
+};
+
+#if defined(__GNUC__)
+#define LF_TLS_MODEL __attribute__((tls_model("initial-exec")))
+#else
+#define LF_TLS_MODEL
+#endif
+
+static _Thread_local struct lf_tls lf_tls LF_TLS_MODEL;
+static pthread_mutex_t lf_reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lf_map *lf_reg_head; /* live maps, under lf_reg_lock */
+static uint64_t lf_next_map_id;    /* atomic */
+static uint64_t lf_next_tid;       /* atomic */
+static pthread_once_t lf_key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t lf_exit_key;
+static int lf_key_ok;
+
+/* Hand a record back: its pending callbacks to orphans, itself to
+ * recycling.  The owner word is cleared first: after the unregister,
+ * another thread may recycle the record and write its own id there. */
 static void
-lf_rec_release(void *p)
+lf_rec_release(struct lf_rec *r)
 {
-	struct lf_rec *r = p;
 	struct lf_map *m = r->map;
 
 	for (unsigned i = 0; i < CK_EPOCH_LENGTH; i++) {
@@ -476,16 +524,19 @@ lf_rec_release(void *p)
 		r->er.pending[i].head = NULL;
 		while (e != NULL) {
 			ck_stack_entry_t *n = e->next;
-			ck_epoch_entry_t *ee = (ck_epoch_entry_t *)(void *)((char *)e -
-			    offsetof(ck_epoch_entry_t, stack_entry));
-			struct lf_table *t = (struct lf_table *)(void *)((char *)ee -
-			    offsetof(struct lf_table, entry));
+			ck_epoch_entry_t *ee =
+			    (ck_epoch_entry_t *)(void *)((char *)e -
+			        offsetof(ck_epoch_entry_t, stack_entry));
+			struct lf_table *t =
+			    (struct lf_table *)(void *)((char *)ee -
+			        offsetof(struct lf_table, entry));
 
 			lf_orphan_push(m, t);
 			e = n;
 		}
 	}
 	r->er.n_pending = 0;
+	lf_store_rlx_64(&r->owner, 0);
 #if defined(CMAP_TSAN)
 	/* ck_epoch_recycle's hand-over happens inside libck, which TSan
 	 * does not see; pairs with __tsan_acquire in lf_rec_slow. */
@@ -494,17 +545,95 @@ lf_rec_release(void *p)
 	ck_epoch_unregister(&r->er);
 }
 
+/* The process-wide key's destructor: the thread `arg` (its id) exits. */
+static void
+lf_thread_exit(void *arg)
+{
+	uint64_t tid = (uint64_t)(uintptr_t)arg;
+
+	pthread_mutex_lock(&lf_reg_lock);
+	for (struct lf_map *m = lf_reg_head; m != NULL; m = m->reg_next)
+		for (struct lf_rec *r = lf_load_acq_ptr((void **)&m->recs);
+		     r != NULL; r = r->next_all)
+			if (lf_load_rlx_64(&r->owner) == tid)
+				lf_rec_release(r);
+	pthread_mutex_unlock(&lf_reg_lock);
+	/* A later destructor of this thread that uses a map starts afresh
+	 * (and re-arms the key: its destructors run again). */
+	memset(&lf_tls, 0, sizeof lf_tls);
+}
+
+static void
+lf_key_init(void)
+{
+	lf_key_ok = pthread_key_create(&lf_exit_key, lf_thread_exit) == 0;
+}
+
+/* This thread's id, given on first use with the exit hook armed; 0 when
+ * the hook cannot be armed (the thread then runs without records). */
+static uint64_t
+lf_thread_id(void)
+{
+	uint64_t tid;
+
+	if (CMAP_LIKELY(lf_tls.tid != 0))
+		return lf_tls.tid;
+	(void)pthread_once(&lf_key_once, lf_key_init);
+	tid = lf_faa_64(&lf_next_tid, 1) + 1;
+	if (!lf_key_ok ||
+	    pthread_setspecific(lf_exit_key, (void *)(uintptr_t)tid) != 0)
+		return 0;
+	lf_tls.tid = tid;
+	return tid;
+}
+
+static void
+lf_register_map(struct lf_map *m)
+{
+	m->id = lf_faa_64(&lf_next_map_id, 1) + 1;
+	pthread_mutex_lock(&lf_reg_lock);
+	m->reg_next = lf_reg_head;
+	if (lf_reg_head != NULL)
+		lf_reg_head->reg_prev = m;
+	lf_reg_head = m;
+	pthread_mutex_unlock(&lf_reg_lock);
+}
+
+static void
+lf_unregister_map(struct lf_map *m)
+{
+	pthread_mutex_lock(&lf_reg_lock);
+	if (m->reg_prev != NULL)
+		m->reg_prev->reg_next = m->reg_next;
+	else if (lf_reg_head == m)
+		lf_reg_head = m->reg_next;
+	if (m->reg_next != NULL)
+		m->reg_next->reg_prev = m->reg_prev;
+	m->reg_prev = m->reg_next = NULL;
+	pthread_mutex_unlock(&lf_reg_lock);
+}
+
 static struct lf_rec *
 lf_rec_slow(struct lf_map *m)
 {
-	ck_epoch_record_t *er = ck_epoch_recycle(&m->epoch, NULL);
+	struct lf_tls_ent *c = &lf_tls.cache[m->id & (LF_TLS_CACHE - 1)];
+	uint64_t tid = lf_thread_id();
+	ck_epoch_record_t *er;
 	struct lf_rec *r;
 
+	if (tid == 0)
+		return NULL;
+	/* A record of ours that the cache lost. */
+	for (r = lf_load_acq_ptr((void **)&m->recs); r != NULL; r = r->next_all)
+		if (lf_load_rlx_64(&r->owner) == tid)
+			goto found;
+	er = ck_epoch_recycle(&m->epoch, NULL);
 	if (er != NULL) {
 		r = (struct lf_rec *)(void *)er;
 #if defined(CMAP_TSAN)
 		__tsan_acquire(r);
 #endif
+		lf_store_rlx_64(&r->owner, tid);
 	} else {
 		void *head;
 
@@ -513,6 +642,7 @@ lf_rec_slow(struct lf_map *m)
 			return NULL;
 		memset(r, 0, sizeof *r);
 		r->map = m;
+		r->owner = tid;
 		r->stripe = (unsigned)(lf_faa_64(&m->nrecs, 1) % LF_STRIPES);
 		ck_epoch_register(&m->epoch, &r->er, NULL);
 		head = lf_load_acq_ptr((void **)&m->recs);
@@ -520,22 +650,19 @@ lf_rec_slow(struct lf_map *m)
 			r->next_all = head;
 		} while (!lf_cas_ptr((void **)&m->recs, &head, r));
 	}
-	if (pthread_setspecific(m->key, r) != 0) {
-		/* Could not attach it to the thread: give it back and run
-		 * this operation without a record. */
-		lf_rec_release(r);
-		return NULL;
-	}
+found:
+	c->map_id = m->id;
+	c->rec = r;
 	return r;
 }
 
 static inline struct lf_rec *
 lf_rec_get(struct lf_map *m)
 {
-	struct lf_rec *r = pthread_getspecific(m->key);
+	const struct lf_tls_ent *c = &lf_tls.cache[m->id & (LF_TLS_CACHE - 1)];
 
-	if (CMAP_LIKELY(r != NULL))
-		return r;
+	if (CMAP_LIKELY(c->map_id == m->id))
+		return c->rec;
 	return lf_rec_slow(m);
 }
 
@@ -562,8 +689,8 @@ lf_pin(struct lf_map *m, struct lf_rec *r)
 		if (a == 0) {
 			ck_pr_store_uint(&r->er.active, 1);
 			ck_pr_barrier();
-			ck_pr_store_uint(&r->er.epoch,
-			    ck_pr_load_uint(&m->epoch.epoch));
+			ck_pr_store_uint(
+			    &r->er.epoch, ck_pr_load_uint(&m->epoch.epoch));
 			ck_pr_barrier();
 		} else {
 			ck_pr_store_uint(&r->er.active, a + 1);
@@ -623,7 +750,7 @@ lf_after_op(struct lf_map *m, struct lf_rec *r)
 	if (CMAP_UNLIKELY(r == NULL) || r->er.active != 0)
 		return;
 	if (CMAP_UNLIKELY(r->er.n_pending != 0 ||
-	    lf_load_acq_ptr((void **)&m->orphans) != NULL)) {
+	        lf_load_acq_ptr((void **)&m->orphans) != NULL)) {
 		/* Right after retiring (often nobody else is reading, and
 		 * the table goes back at once), then every LF_POLL_EVERY
 		 * operations. */
@@ -743,12 +870,12 @@ lf_start_migration(struct lf_map *m, struct lf_table *t, uint64_t want_cap)
 	/* Cap what waits to be freed (LF_PENDING_CAP): past it, do not
 	 * start another table. */
 	if (lf_load_rlx_64(&m->pending_bytes) > LF_PENDING_CAP(t))
-		return lf_load_acq_ptr((void **)&t->next) ? LF_MIG_OK :
-		    LF_MIG_DEFERRED;
+		return lf_load_acq_ptr((void **)&t->next) ? LF_MIG_OK
+		                                          : LF_MIG_DEFERRED;
 	n = lf_table_new(m, nc, 0);
 	if (n == NULL)
-		return lf_load_acq_ptr((void **)&t->next) ? LF_MIG_OK :
-		    LF_MIG_NOMEM;
+		return lf_load_acq_ptr((void **)&t->next) ? LF_MIG_OK
+		                                          : LF_MIG_NOMEM;
 	if (!lf_cas_ptr((void **)&t->next, &exp, n)) {
 		lf_table_free(m, n); /* never published */
 		return LF_MIG_OK;
@@ -794,8 +921,8 @@ lf_freeze_slot(struct lf_map *m, struct lf_rec *r, struct lf_table *t,
 		case LF_FROZEN:
 			if (n->drop)
 				return CMAP_OK;
-			return lf_copy(m, r, n, lf_slot_hash(t, s, cur.w, NULL),
-			    cur.v, p);
+			return lf_copy(
+			    m, r, n, lf_slot_hash(t, s, cur.w, NULL), cur.v, p);
 		default: /* GONE, SEALED */
 			return CMAP_OK;
 		}
@@ -806,16 +933,16 @@ lf_freeze_slot(struct lf_map *m, struct lf_rec *r, struct lf_table *t,
 				lf_len_add(m, r, -1);
 				return CMAP_OK;
 			}
-			return lf_copy(m, r, n, lf_slot_hash(t, s, nw.w, NULL),
-			    nw.v, p);
+			return lf_copy(
+			    m, r, n, lf_slot_hash(t, s, nw.w, NULL), nw.v, p);
 		}
 		/* cur holds what the CAS found: try again from there. */
 	}
 }
 
 static void
-lf_chunk_done(struct lf_map *m, struct lf_rec *r, struct lf_table *t,
-    uint64_t c)
+lf_chunk_done(
+    struct lf_map *m, struct lf_rec *r, struct lf_table *t, uint64_t c)
 {
 	uint64_t zero = 0;
 
@@ -825,8 +952,8 @@ lf_chunk_done(struct lf_map *m, struct lf_rec *r, struct lf_table *t,
 }
 
 static cmap_status_t
-lf_migrate_chunk(struct lf_map *m, struct lf_rec *r, struct lf_table *t,
-    uint64_t c)
+lf_migrate_chunk(
+    struct lf_map *m, struct lf_rec *r, struct lf_table *t, uint64_t c)
 {
 	struct lf_table *n = lf_load_acq_ptr((void **)&t->next);
 	uint64_t end = (c + 1) * LF_CHUNK;
@@ -903,101 +1030,14 @@ lf_help_all(struct lf_map *m, struct lf_rec *r)
 /* ---------------------------------------------------------------------
  * Single-key operations
  * ------------------------------------------------------------------- */
-enum { LF_ACT_NONE, LF_ACT_SET, LF_ACT_DEL };
-
-/*
- * What request q does to a key that is present (with value v) or absent:
- * the action, the value to set, the status, and the value for q->out.
- * Pure: the update callback may run once per attempt.
- */
-static cmap_status_t
-lf_decide(struct cmap_req *q, bool present, uint64_t v, int *act,
-    uint64_t *nv, uint64_t *out)
-{
-	*act = LF_ACT_NONE;
-	switch (q->kind) {
-	case CMAP_REQ_LOAD:
-		*out = v;
-		return present ? CMAP_OK : CMAP_NOT_FOUND;
-	case CMAP_REQ_STORE:
-		if (!present || v != q->a)
-			*act = LF_ACT_SET;
-		*nv = q->a;
-		return CMAP_OK;
-	case CMAP_REQ_LOAD_OR_STORE:
-		if (present) {
-			*out = v;
-			return CMAP_EXISTS;
-		}
-		*act = LF_ACT_SET;
-		*nv = *out = q->a;
-		return CMAP_OK;
-	case CMAP_REQ_LOAD_AND_DELETE:
-	case CMAP_REQ_DELETE:
-		if (!present)
-			return CMAP_NOT_FOUND;
-		*act = LF_ACT_DEL;
-		*out = v;
-		return CMAP_OK;
-	case CMAP_REQ_SWAP:
-		*act = LF_ACT_SET;
-		*nv = q->a;
-		*out = v;
-		return present ? CMAP_OK : CMAP_NOT_FOUND;
-	case CMAP_REQ_CAS:
-		if (!present)
-			return CMAP_NOT_FOUND;
-		if (v != q->a)
-			return CMAP_MISMATCH;
-		if (q->b != v)
-			*act = LF_ACT_SET;
-		*nv = q->b;
-		return CMAP_OK;
-	case CMAP_REQ_CAD:
-		if (!present)
-			return CMAP_NOT_FOUND;
-		if (v != q->a)
-			return CMAP_MISMATCH;
-		*act = LF_ACT_DEL;
-		return CMAP_OK;
-	case CMAP_REQ_ADD:
-		*act = LF_ACT_SET;
-		*nv = *out = (present ? v : 0) + q->a;
-		return present ? CMAP_OK : CMAP_NOT_FOUND;
-	case CMAP_REQ_UPDATE: {
-		uint64_t val = present ? v : 0;
-		cmap_update_action_t a = q->fn(q->key, &val, present, q->ctx);
-
-		switch (a) {
-		case CMAP_UPDATE_KEEP:
-			*out = v;
-			return present ? CMAP_OK : CMAP_NOT_FOUND;
-		case CMAP_UPDATE_STORE:
-			if (!present || val != v)
-				*act = LF_ACT_SET;
-			*nv = *out = val;
-			return CMAP_OK;
-		case CMAP_UPDATE_DELETE:
-			if (present)
-				*act = LF_ACT_DEL;
-			return CMAP_NOT_FOUND;
-		default:
-			return CMAP_EINVAL;
-		}
-	}
-	default:
-		return CMAP_EINVAL;
-	}
-}
-
 /*
  * The lookup of hash h starting at table t, with an optional fallback
  * value (a FROZEN entry of an older table whose copy may not have landed
  * yet).  Returns true and *out when the key is present.
  */
 static inline bool
-lf_find(struct lf_table *t, uint64_t h, bool have_fb, uint64_t fb,
-    uint64_t *out)
+lf_find(
+    struct lf_table *t, uint64_t h, bool have_fb, uint64_t fb, uint64_t *out)
 {
 	const uint64_t tag = h << 3;
 
@@ -1039,7 +1079,7 @@ lf_find(struct lf_table *t, uint64_t h, bool have_fb, uint64_t fb,
 			}
 			s = s + 1 == cap ? 0 : s + 1;
 		}
-next:
+	next:
 		/* Non-NULL: every frozen state is written after next is
 		 * published (release CAS) and read here after an acquire. */
 		t = lf_load_acq_ptr((void **)&t->next);
@@ -1082,8 +1122,8 @@ lf_write(struct lf_map *m, struct lf_rec *r, struct lf_table *t, uint64_t h,
 			 * GONE does.  GONE reads as "no fallback", which is
 			 * what readers conclude anyway on reaching t.
 			 */
-			struct lf_pair fz = { tag | LF_FROZEN, cv };
-			struct lf_pair gone = { tag | LF_GONE, cv };
+			struct lf_pair fz = {tag | LF_FROZEN, cv};
+			struct lf_pair gone = {tag | LF_GONE, cv};
 
 			if (lf_cas_pair(src, &fz, gone))
 				lf_len_add(m, r, -1);
@@ -1105,8 +1145,8 @@ lf_write(struct lf_map *m, struct lf_rec *r, struct lf_table *t, uint64_t h,
 					return CMAP_OK; /* seen here */
 				n = lf_load_acq_ptr((void **)&t->next);
 				if (st == LF_FROZEN && !n->drop) {
-					cmap_status_t e = lf_copy(m, r, n, h,
-					    cur.v, &slots[s]);
+					cmap_status_t e = lf_copy(
+					    m, r, n, h, cur.v, &slots[s]);
 					if (e != CMAP_OK)
 						return e;
 				}
@@ -1135,7 +1175,7 @@ lf_write(struct lf_map *m, struct lf_rec *r, struct lf_table *t, uint64_t h,
 					 * meanwhile, look at it again: it
 					 * may be this key's, or the probe
 					 * goes on past it. */
-					struct lf_pair nw = { LF_SEALED, cur.v };
+					struct lf_pair nw = {LF_SEALED, cur.v};
 
 					if (lf_cas_pair(&slots[s], &cur, nw))
 						break;
@@ -1146,53 +1186,51 @@ lf_write(struct lf_map *m, struct lf_rec *r, struct lf_table *t, uint64_t h,
 				/* LIVE or TOMB in a table not migrating. */
 				bool present = st == LF_LIVE;
 				struct lf_pair nw = cur;
-				int act;
-				uint64_t nv = 0, out = 0;
+				struct cmap_effect e;
 				cmap_status_t res;
 
 				if (copy)
 					return CMAP_OK;
-				res = lf_decide(q, present, cur.v, &act, &nv,
-				    &out);
-				if (act == LF_ACT_NONE) {
-					q->out = out;
+				res = cmap__decide(q, present, cur.v, &e);
+				if (e.act == CMAP_ACT_NONE) {
+					q->out = e.out;
 					return res;
 				}
-				if (act == LF_ACT_SET)
-					nw.w = tag | LF_LIVE, nw.v = nv;
+				if (e.act == CMAP_ACT_SET)
+					nw.w = tag | LF_LIVE, nw.v = e.value;
 				else
 					nw.w = tag | LF_TOMB;
 				if (lf_cas_pair(&slots[s], &cur, nw)) {
 					if (!present)
 						lf_len_add(m, r, 1);
-					else if (act == LF_ACT_DEL) {
+					else if (e.act == CMAP_ACT_DELETE) {
 						lf_len_add(m, r, -1);
 						if (r != NULL &&
 						    (++r->dels %
-						     LF_SHRINK_EVERY) == 0 &&
+						        LF_SHRINK_EVERY) == 0 &&
 						    t->cap / 2 >=
-						     lf_load_rlx_64(&m->min_cap) &&
+						        lf_load_rlx_64(
+						            &m->min_cap) &&
 						    lf_len_of(m) * 8 < t->cap)
-							(void)lf_start_migration(
-							    m, t, 0);
+							(void)
+							    lf_start_migration(
+							        m, t, 0);
 					}
-					q->out = out;
+					q->out = e.out;
 					return res;
 				}
 				continue; /* cur holds the new contents */
 			}
 			if (cur.w == LF_EMPTY) {
 				/* Not migrating; the key is absent. */
-				int act = LF_ACT_SET;
-				uint64_t nv = cv, out = 0;
+				struct cmap_effect e = {CMAP_ACT_SET, cv, 0};
 				cmap_status_t res = CMAP_OK;
 				struct lf_pair nw;
 
 				if (!copy) {
-					res = lf_decide(q, false, 0, &act, &nv,
-					    &out);
-					if (act != LF_ACT_SET) {
-						q->out = out;
+					res = cmap__decide(q, false, 0, &e);
+					if (e.act != CMAP_ACT_SET) {
+						q->out = e.out;
 						return res;
 					}
 					if (lf_load_rlx_64(&t->over) ||
@@ -1203,11 +1241,12 @@ lf_write(struct lf_map *m, struct lf_rec *r, struct lf_table *t, uint64_t h,
 						 * allocated, fail without a
 						 * change; if only reclamation
 						 * lags, fill t up to hard. */
-						int mg = lf_start_migration(m,
-						    t, 0);
+						int mg =
+						    lf_start_migration(m, t, 0);
 
-						if (lf_load_acq_ptr((void **)
-						    &t->next) != NULL)
+						if (lf_load_acq_ptr(
+						        (void **)&t->next) !=
+						    NULL)
 							continue; /* seal it */
 						if (mg == LF_MIG_NOMEM ||
 						    lf_load_rlx_64(&t->full))
@@ -1215,13 +1254,13 @@ lf_write(struct lf_map *m, struct lf_rec *r, struct lf_table *t, uint64_t h,
 					}
 				}
 				nw.w = tag | LF_LIVE;
-				nw.v = nv;
+				nw.v = e.value;
 				if (lf_cas_pair(&slots[s], &cur, nw)) {
 					lf_used_add(r, t);
-					if (!copy)
+					if (!copy) {
 						lf_len_add(m, r, 1);
-					if (!copy)
-						q->out = out;
+						q->out = e.out;
+					}
 					return res;
 				}
 				continue;
@@ -1235,13 +1274,13 @@ lf_write(struct lf_map *m, struct lf_rec *r, struct lf_table *t, uint64_t h,
 					/* Fail with ENOMEM below only for
 					 * a request that would insert. */
 					if (!copy) {
-						int act;
-						uint64_t nv, out = 0;
-						cmap_status_t res = lf_decide(q,
-						    false, 0, &act, &nv, &out);
+						struct cmap_effect e;
+						cmap_status_t res =
+						    cmap__decide(
+						        q, false, 0, &e);
 
-						if (act != LF_ACT_SET) {
-							q->out = out;
+						if (e.act != CMAP_ACT_SET) {
+							q->out = e.out;
 							return res;
 						}
 					}
@@ -1273,27 +1312,22 @@ lf_copy(struct lf_map *m, struct lf_rec *r, struct lf_table *t, uint64_t h,
 static void lf_destroy(cmap_t *map);
 
 static cmap_status_t
-lf_create(const cmap_config_t *config, cmap_t **out)
+lf_create(const struct cmap__create_args *args, cmap_t **out)
 {
-	struct lf_map *m = cmap__map_new(config, sizeof *m);
+	struct lf_map *m = cmap__map_new(args, sizeof *m);
 	struct lf_table *t;
 	uint64_t cap;
 
 	if (m == NULL)
 		return CMAP_ENOMEM;
-	m->alloc = config->allocator;
+	m->alloc = args->allocator;
 	m->bytes = sizeof *m;
-	m->seed = config->seed;
-	cap = config->capacity ? lf_cap_for(config->capacity) : LF_DEFAULT_CAP;
+	m->seed = args->seed;
+	cap = args->capacity ? lf_cap_for(args->capacity) : LF_DEFAULT_CAP;
 	m->min_cap = cap;
-	if (pthread_key_create(&m->key, lf_rec_release) != 0) {
-		cmap__map_free(&m->base);
-		return CMAP_ENOMEM;
-	}
 	ck_epoch_init(&m->epoch);
 	t = lf_table_new(m, cap, 0);
 	if (t == NULL) {
-		pthread_key_delete(m->key);
 		cmap__map_free(&m->base);
 		return CMAP_ENOMEM;
 	}
@@ -1302,6 +1336,7 @@ lf_create(const cmap_config_t *config, cmap_t **out)
 #if !defined(CMAP_TSAN)
 	m->memb = lf_membarrier_setup();
 #endif
+	lf_register_map(m);
 	lf_spare_refill(m);
 	/* The creating thread's record now, so that its first operations
 	 * allocate nothing (a thread without one gets it on first use). */
@@ -1321,7 +1356,9 @@ lf_destroy(cmap_t *map)
 	struct lf_rec *r, *rn;
 	struct lf_table *t, *tn;
 
-	pthread_key_delete(m->key);
+	/* After this no exiting thread walks m's records.  Entries for m in
+	 * the caches of live threads stay, but m's id never matches again. */
+	lf_unregister_map(m);
 	/* Nothing runs on the map any more: every deferred free is safe. */
 	for (r = m->recs; r != NULL; r = r->next_all)
 		ck_epoch_reclaim(&r->er);
@@ -1345,6 +1382,21 @@ lf_destroy(cmap_t *map)
 }
 
 static cmap_status_t
+lf_load(cmap_t *map, uint64_t key, uint64_t *value)
+{
+	struct lf_map *m = (struct lf_map *)map;
+	struct lf_rec *r = lf_rec_get(m);
+	uint64_t h = cmap__hash(key, m->seed);
+	bool found;
+
+	lf_pin(m, r);
+	found = lf_find(lf_load_acq_ptr((void **)&m->cur), h, false, 0, value);
+	lf_unpin(m, r);
+	lf_after_op(m, r);
+	return found ? CMAP_OK : CMAP_NOT_FOUND;
+}
+
+static cmap_status_t
 lf_exec(cmap_t *map, struct cmap_req *q)
 {
 	struct lf_map *m = (struct lf_map *)map;
@@ -1353,20 +1405,19 @@ lf_exec(cmap_t *map, struct cmap_req *q)
 	cmap_status_t st;
 
 	lf_pin(m, r);
-	if (q->kind == CMAP_REQ_LOAD) {
-		uint64_t v;
-
-		st = lf_find(lf_load_acq_ptr((void **)&m->cur), h, false, 0,
-		    &v) ? CMAP_OK : CMAP_NOT_FOUND;
-		if (st == CMAP_OK)
-			q->out = v;
-	} else {
-		st = lf_write(m, r, lf_load_acq_ptr((void **)&m->cur), h, q,
-		    false, 0, NULL);
-	}
+	st = lf_write(
+	    m, r, lf_load_acq_ptr((void **)&m->cur), h, q, false, 0, NULL);
 	lf_unpin(m, r);
 	lf_after_op(m, r);
 	return st;
+}
+
+static cmap_status_t
+lf_store(cmap_t *map, uint64_t key, uint64_t value)
+{
+	struct cmap_req q = {.kind = CMAP_REQ_STORE, .key = key, .a = value};
+
+	return lf_exec(map, &q);
 }
 
 /*
@@ -1396,8 +1447,8 @@ lf_has_slot(const struct lf_table *t, uint64_t h)
  * from that slot on: lf_find's rule, without probing again to the slot.
  */
 static bool
-lf_slot_value(struct lf_table *t, uint64_t s, uint64_t w, uint64_t h,
-    uint64_t *out)
+lf_slot_value(
+    struct lf_table *t, uint64_t s, uint64_t w, uint64_t h, uint64_t *out)
 {
 	struct lf_table *n;
 
@@ -1407,11 +1458,11 @@ lf_slot_value(struct lf_table *t, uint64_t s, uint64_t w, uint64_t h,
 		return true;
 	case LF_FROZEN:
 		n = lf_load_acq_ptr((void **)&t->next);
-		return lf_find(n, h, !n->drop,
-		    lf_load_rlx_64(&t->slots[s].v), out);
+		return lf_find(
+		    n, h, !n->drop, lf_load_rlx_64(&t->slots[s].v), out);
 	case LF_GONE:
-		return lf_find(lf_load_acq_ptr((void **)&t->next), h, false, 0,
-		    out);
+		return lf_find(
+		    lf_load_acq_ptr((void **)&t->next), h, false, 0, out);
 	default: /* TOMB */
 		return false;
 	}
@@ -1453,7 +1504,7 @@ lf_range(cmap_t *map, cmap_range_fn fn, void *ctx)
 				continue;
 			h = lf_slot_hash(t, s, w, NULL);
 			for (struct lf_table *e = first; e != t && !seen;
-			    e = lf_load_acq_ptr((void **)&e->next))
+			     e = lf_load_acq_ptr((void **)&e->next))
 				seen = lf_has_slot(e, h);
 			if (seen || !lf_slot_value(t, s, w, h, &v))
 				continue;
@@ -1514,7 +1565,7 @@ lf_clear(cmap_t *map)
 		struct lf_table *u = NULL;
 
 		for (t = lf_load_acq_ptr((void **)&m->cur); t != NULL && t != d;
-		    t = lf_load_acq_ptr((void **)&t->next))
+		     t = lf_load_acq_ptr((void **)&t->next))
 			if (u == NULL && lf_load_acq_64(&t->ndone) < t->nchunks)
 				u = t;
 		if (t == NULL || u == NULL)
@@ -1581,7 +1632,7 @@ lf_stats(cmap_t *map, cmap_stats_t *out)
 
 	lf_pin(m, r);
 	for (struct lf_table *t = lf_load_acq_ptr((void **)&m->cur); t != NULL;
-	    t = lf_load_acq_ptr((void **)&t->next)) {
+	     t = lf_load_acq_ptr((void **)&t->next)) {
 		cap += t->cap;
 		for (uint64_t s = 0; s < t->cap; s++) {
 			uint64_t w = lf_load_acq_64(&t->slots[s].w), d;
@@ -1596,7 +1647,6 @@ lf_stats(cmap_t *map, cmap_stats_t *out)
 		}
 	}
 	lf_unpin(m, r);
-	out->backend = CMAP_BACKEND_LOCKFREE;
 	out->len = lf_len_of(m);
 	out->capacity = cap;
 	out->bytes = lf_load_rlx_64(&m->bytes);
@@ -1611,17 +1661,22 @@ lf_stats(cmap_t *map, cmap_stats_t *out)
 	return CMAP_OK;
 }
 
-CMAP_HIDDEN const struct cmap_backend_ops cmap__lockfree_ops = {
-	.version = CMAP_OPS_VERSION_1,
-	.id = CMAP_BACKEND_LOCKFREE,
-	.name = "lockfree",
-	.caps = CMAP_CAP_THREAD_SAFE | CMAP_CAP_LOCK_FREE,
-	.create = lf_create,
-	.destroy = lf_destroy,
-	.exec = lf_exec,
-	.range = lf_range,
-	.len = lf_len,
-	.clear = lf_clear,
-	.reserve = lf_reserve,
-	.stats = lf_stats,
+CMAP_HIDDEN const struct cmap__backend cmap__lockfree_backend = {
+    .version = CMAP__BACKEND_V1,
+    .name = CMAP_BACKEND_LOCKFREE,
+    .summary = "compare-and-swap slots, resized while in use by every "
+               "writer, epoch reclamation: no lock on any path",
+    .backend_version = 1,
+    .caps = CMAP_CAP_THREAD_SAFE | CMAP_CAP_LOCK_FREE | CMAP_CAP_LINEARIZABLE |
+        CMAP_CAP_RANGE_ONCE,
+    .create = lf_create,
+    .destroy = lf_destroy,
+    .load = lf_load,
+    .store = lf_store,
+    .exec = lf_exec,
+    .range = lf_range,
+    .len = lf_len,
+    .clear = lf_clear,
+    .reserve = lf_reserve,
+    .stats = lf_stats,
 };

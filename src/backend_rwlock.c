@@ -13,26 +13,26 @@
 struct rwlock_map {
 	struct cmap base;
 	struct cmap_table table;
-	struct cmap_brlock lock; /* last: its stripes follow it */
+	struct cmap__brlock lock; /* last: its stripes follow it */
 };
 
 #define RW(m) ((struct rwlock_map *)(m))
 
 static cmap_status_t
-rwlock_create(const cmap_config_t *config, cmap_t **out)
+rwlock_create(const struct cmap__create_args *args, cmap_t **out)
 {
-	unsigned stripes = cmap_brlock_stripes();
-	struct rwlock_map *r = cmap__map_new(config,
-	    sizeof *r + cmap_brlock_size(stripes) - sizeof r->lock);
+	unsigned stripes = cmap__brlock_stripes();
+	struct rwlock_map *r = cmap__map_new(
+	    args, sizeof *r + cmap__brlock_size(stripes) - sizeof r->lock);
 
 	if (r == NULL)
 		return CMAP_ENOMEM;
-	if (cmap_table_init(&r->table, &r->base.config.allocator,
-	    config->seed, config->capacity) != CMAP_OK) {
+	if (cmap__table_init(&r->table, &r->base.allocator, args->seed,
+	        args->capacity) != CMAP_OK) {
 		cmap__map_free(&r->base);
 		return CMAP_ENOMEM;
 	}
-	cmap_brlock_init(&r->lock, stripes);
+	cmap__brlock_init(&r->lock, stripes);
 	*out = &r->base;
 	return CMAP_OK;
 }
@@ -40,8 +40,33 @@ rwlock_create(const cmap_config_t *config, cmap_t **out)
 static void
 rwlock_destroy(cmap_t *m)
 {
-	cmap_brlock_destroy(&RW(m)->lock);
-	cmap_table_fini(&RW(m)->table);
+	cmap__brlock_destroy(&RW(m)->lock);
+	cmap__table_fini(&RW(m)->table);
+}
+
+static cmap_status_t
+rwlock_load(cmap_t *m, uint64_t key, uint64_t *value)
+{
+	struct rwlock_map *r = RW(m);
+	uint64_t hash = cmap__hash(key, r->table.seed);
+	unsigned stripe = cmap__brlock_read_lock(&r->lock);
+	bool found = cmap__table_load(&r->table, key, hash, value);
+
+	cmap__brlock_read_unlock(&r->lock, stripe);
+	return found ? CMAP_OK : CMAP_NOT_FOUND;
+}
+
+static cmap_status_t
+rwlock_store(cmap_t *m, uint64_t key, uint64_t value)
+{
+	struct rwlock_map *r = RW(m);
+	uint64_t hash = cmap__hash(key, r->table.seed);
+	cmap_status_t st;
+
+	cmap__brlock_write_lock(&r->lock);
+	st = cmap__table_store(&r->table, key, hash, value);
+	cmap__brlock_write_unlock(&r->lock);
+	return st;
 }
 
 static cmap_status_t
@@ -51,17 +76,9 @@ rwlock_exec(cmap_t *m, struct cmap_req *req)
 	uint64_t hash = cmap__hash(req->key, r->table.seed);
 	cmap_status_t st;
 
-	if (cmap__req_is_read(req->kind)) {
-		unsigned stripe = cmap_brlock_read_lock(&r->lock);
-		bool found = cmap_table_load(&r->table, req->key, hash,
-		    &req->out);
-
-		cmap_brlock_read_unlock(&r->lock, stripe);
-		return found ? CMAP_OK : CMAP_NOT_FOUND;
-	}
-	cmap_brlock_write_lock(&r->lock);
-	st = cmap_table_exec(&r->table, hash, req);
-	cmap_brlock_write_unlock(&r->lock);
+	cmap__brlock_write_lock(&r->lock);
+	st = cmap__table_exec(&r->table, hash, req);
+	cmap__brlock_write_unlock(&r->lock);
 	return st;
 }
 
@@ -76,7 +93,7 @@ rw_range_lock(void *arg)
 {
 	struct rw_range_arg *a = arg;
 
-	a->stripe = cmap_brlock_read_lock(&a->map->lock);
+	a->stripe = cmap__brlock_read_lock(&a->map->lock);
 }
 
 static void
@@ -84,31 +101,31 @@ rw_range_unlock(void *arg)
 {
 	struct rw_range_arg *a = arg;
 
-	cmap_brlock_read_unlock(&a->map->lock, a->stripe);
+	cmap__brlock_read_unlock(&a->map->lock, a->stripe);
 }
 
 static cmap_status_t
 rwlock_range(cmap_t *m, cmap_range_fn fn, void *ctx)
 {
-	struct rw_range_arg a = { RW(m), 0 };
+	struct rw_range_arg a = {RW(m), 0};
 
-	(void)cmap_table_range(&RW(m)->table, rw_range_lock, rw_range_unlock,
-	    &a, fn, ctx);
+	(void)cmap__table_range(
+	    &RW(m)->table, rw_range_lock, rw_range_unlock, &a, fn, ctx);
 	return CMAP_OK;
 }
 
 static size_t
 rwlock_len(const cmap_t *m)
 {
-	return cmap_table_len(&((const struct rwlock_map *)m)->table);
+	return cmap__table_len(&((const struct rwlock_map *)m)->table);
 }
 
 static cmap_status_t
 rwlock_clear(cmap_t *m)
 {
-	cmap_brlock_write_lock(&RW(m)->lock);
-	cmap_table_clear(&RW(m)->table);
-	cmap_brlock_write_unlock(&RW(m)->lock);
+	cmap__brlock_write_lock(&RW(m)->lock);
+	cmap__table_clear(&RW(m)->table);
+	cmap__brlock_write_unlock(&RW(m)->lock);
 	return CMAP_OK;
 }
 
@@ -117,9 +134,9 @@ rwlock_reserve(cmap_t *m, size_t entries)
 {
 	cmap_status_t st;
 
-	cmap_brlock_write_lock(&RW(m)->lock);
-	st = cmap_table_reserve(&RW(m)->table, entries);
-	cmap_brlock_write_unlock(&RW(m)->lock);
+	cmap__brlock_write_lock(&RW(m)->lock);
+	st = cmap__table_reserve(&RW(m)->table, entries);
+	cmap__brlock_write_unlock(&RW(m)->lock);
 	return st;
 }
 
@@ -129,25 +146,30 @@ rwlock_stats(cmap_t *m, cmap_stats_t *st)
 	struct rwlock_map *r = RW(m);
 	uint64_t sum = 0;
 
-	unsigned stripe = cmap_brlock_read_lock(&r->lock);
+	unsigned stripe = cmap__brlock_read_lock(&r->lock);
 
-	cmap_table_stats_add(&r->table, st, &sum);
-	cmap_brlock_read_unlock(&r->lock, stripe);
-	cmap_table_stats_done(st, sum, r->base.self_size);
+	cmap__table_stats_add(&r->table, st, &sum);
+	cmap__brlock_read_unlock(&r->lock, stripe);
+	cmap__table_stats_done(st, sum, r->base.self_size);
 	return CMAP_OK;
 }
 
-CMAP_HIDDEN const struct cmap_backend_ops cmap__rwlock_ops = {
-	.version = CMAP_OPS_VERSION_1,
-	.id = CMAP_BACKEND_RWLOCK,
-	.name = "rwlock",
-	.caps = CMAP_CAP_THREAD_SAFE | CMAP_CAP_UPDATE_ONCE,
-	.create = rwlock_create,
-	.destroy = rwlock_destroy,
-	.exec = rwlock_exec,
-	.range = rwlock_range,
-	.len = rwlock_len,
-	.clear = rwlock_clear,
-	.reserve = rwlock_reserve,
-	.stats = rwlock_stats,
+CMAP_HIDDEN const struct cmap__backend cmap__rwlock_backend = {
+    .version = CMAP__BACKEND_V1,
+    .name = CMAP_BACKEND_RWLOCK,
+    .summary = "one table behind one reader-writer lock with per-CPU "
+               "reader counters: reads in parallel, writes one at a time",
+    .backend_version = 1,
+    .caps = CMAP_CAP_THREAD_SAFE | CMAP_CAP_LINEARIZABLE |
+        CMAP_CAP_UPDATE_ONCE | CMAP_CAP_LEN_EXACT | CMAP_CAP_RANGE_ONCE,
+    .create = rwlock_create,
+    .destroy = rwlock_destroy,
+    .load = rwlock_load,
+    .store = rwlock_store,
+    .exec = rwlock_exec,
+    .range = rwlock_range,
+    .len = rwlock_len,
+    .clear = rwlock_clear,
+    .reserve = rwlock_reserve,
+    .stats = rwlock_stats,
 };

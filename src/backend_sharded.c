@@ -7,7 +7,8 @@
  * shard (lock + table header) sits on its own cache lines, so threads
  * working on different shards share nothing.  A hot key still serialises
  * everything on its shard: sharding divides contention by N, it does not
- * remove it.  N is a power of two in [1, CMAP_MAX_SHARDS], default 32.
+ * remove it.  N is the option "shards" (or the config's typed field): a
+ * power of two in [1, CMAP_MAX_SHARDS], default 32.
  *
  * Loads take their shard's lock shared, other operations exclusive: each
  * operation is atomic per key.  len sums the per-shard counters without
@@ -17,7 +18,7 @@
 #include "table.h"
 
 struct shard {
-	_Alignas(CMAP_CACHE_LINE) cmap_wordlock_t lock;
+	_Alignas(CMAP_CACHE_LINE) cmap__wordlock_t lock;
 	struct cmap_table table;
 };
 
@@ -60,33 +61,42 @@ static void
 free_shards(struct sharded_map *s, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		cmap_wordlock_destroy(&s->shards[i].lock);
-		cmap_table_fini(&s->shards[i].table);
+		cmap__wordlock_destroy(&s->shards[i].lock);
+		cmap__table_fini(&s->shards[i].table);
 	}
-	cmap__free(&s->base.config.allocator, s->shards,
+	cmap__free(&s->base.allocator, s->shards,
 	    (size_t)(s->mask + 1) * sizeof *s->shards);
 }
 
+enum { OPT_SHARDS };
+
+static const cmap_option_info_t sharded_options[] = {
+    [OPT_SHARDS] = {"shards", CMAP_OPTION_UINT, "32",
+        "independently locked tables, a power of two (contention is "
+        "divided by it; each costs a table of at least 16 slots)",
+        1, CMAP_MAX_SHARDS, CMAP_OPTION_POW2},
+};
+
 static cmap_status_t
-sharded_create(const cmap_config_t *config, cmap_t **out)
+sharded_create(const struct cmap__create_args *args, cmap_t **out)
 {
-	struct sharded_map *s = cmap__map_new(config, sizeof *s);
-	uint32_t n = config->shards;
-	size_t each = per_shard(config->capacity, n);
+	struct sharded_map *s = cmap__map_new(args, sizeof *s);
+	uint32_t n = (uint32_t)args->opt[OPT_SHARDS].u;
+	size_t each = per_shard(args->capacity, n);
 
 	if (s == NULL)
 		return CMAP_ENOMEM;
 	s->mask = n - 1;
-	s->shards = cmap__alloc(&s->base.config.allocator,
-	    (size_t)n * sizeof *s->shards, CMAP_CACHE_LINE);
+	s->shards = cmap__alloc(
+	    &s->base.allocator, (size_t)n * sizeof *s->shards, CMAP_CACHE_LINE);
 	if (s->shards == NULL) {
 		cmap__map_free(&s->base);
 		return CMAP_ENOMEM;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		cmap_wordlock_init(&s->shards[i].lock);
-		if (cmap_table_init(&s->shards[i].table,
-		    &s->base.config.allocator, config->seed, each) != CMAP_OK) {
+		cmap__wordlock_init(&s->shards[i].lock);
+		if (cmap__table_init(&s->shards[i].table, &s->base.allocator,
+		        args->seed, each) != CMAP_OK) {
 			free_shards(s, i);
 			cmap__map_free(&s->base);
 			return CMAP_ENOMEM;
@@ -103,38 +113,60 @@ sharded_destroy(cmap_t *m)
 }
 
 static cmap_status_t
-sharded_exec(cmap_t *m, struct cmap_req *req)
+sharded_load(cmap_t *m, uint64_t key, uint64_t *value)
 {
 	struct sharded_map *s = SH(m);
-	uint64_t hash = cmap__hash(req->key, s->base.config.seed);
+	uint64_t hash = cmap__hash(key, s->base.seed);
+	struct shard *sh = shard_of(s, hash);
+	bool found;
+
+	cmap__table_prefetch(&sh->table, hash);
+	cmap__wordlock_read_lock(&sh->lock);
+	found = cmap__table_load(&sh->table, key, hash, value);
+	cmap__wordlock_read_unlock(&sh->lock);
+	return found ? CMAP_OK : CMAP_NOT_FOUND;
+}
+
+static cmap_status_t
+sharded_store(cmap_t *m, uint64_t key, uint64_t value)
+{
+	struct sharded_map *s = SH(m);
+	uint64_t hash = cmap__hash(key, s->base.seed);
 	struct shard *sh = shard_of(s, hash);
 	cmap_status_t st;
 
-	cmap_table_prefetch(&sh->table, hash);
-	if (cmap__req_is_read(req->kind)) {
-		bool found;
+	cmap__table_prefetch(&sh->table, hash);
+	cmap__wordlock_write_lock(&sh->lock);
+	st = cmap__table_store(&sh->table, key, hash, value);
+	cmap__wordlock_write_unlock(&sh->lock);
+	return st;
+}
 
-		cmap_wordlock_read_lock(&sh->lock);
-		found = cmap_table_load(&sh->table, req->key, hash, &req->out);
-		cmap_wordlock_read_unlock(&sh->lock);
-		return found ? CMAP_OK : CMAP_NOT_FOUND;
-	}
-	cmap_wordlock_write_lock(&sh->lock);
-	st = cmap_table_exec(&sh->table, hash, req);
-	cmap_wordlock_write_unlock(&sh->lock);
+static cmap_status_t
+sharded_exec(cmap_t *m, struct cmap_req *req)
+{
+	struct sharded_map *s = SH(m);
+	uint64_t hash = cmap__hash(req->key, s->base.seed);
+	struct shard *sh = shard_of(s, hash);
+	cmap_status_t st;
+
+	cmap__table_prefetch(&sh->table, hash);
+	cmap__wordlock_write_lock(&sh->lock);
+	st = cmap__table_exec(&sh->table, hash, req);
+	cmap__wordlock_write_unlock(&sh->lock);
 	return st;
 }
 
 static void
 shard_read_lock(void *arg)
 {
-	cmap_wordlock_read_lock(&((struct shard *)arg)->lock);
+	cmap__wordlock_read_lock(&((struct shard *)arg)->lock);
 }
 
 static void
 shard_read_unlock(void *arg)
 {
-	cmap_wordlock_read_unlock(&((struct shard *)arg)->lock);
+	cmap__wordlock_read_unlock(&((struct shard *)arg)->lock);
 }
 
 static cmap_status_t
@@ -145,8 +177,8 @@ sharded_range(cmap_t *m, cmap_range_fn fn, void *ctx)
 	for (uint32_t i = 0; i <= s->mask; i++) {
 		struct shard *sh = &s->shards[i];
 
-		if (cmap_table_range(&sh->table, shard_read_lock,
-		    shard_read_unlock, sh, fn, ctx))
+		if (cmap__table_range(&sh->table, shard_read_lock,
+		        shard_read_unlock, sh, fn, ctx))
 			break;
 	}
 	return CMAP_OK;
@@ -159,7 +191,7 @@ sharded_len(const cmap_t *m)
 	size_t n = 0;
 
 	for (uint32_t i = 0; i <= s->mask; i++)
-		n += cmap_table_len(&s->shards[i].table);
+		n += cmap__table_len(&s->shards[i].table);
 	return n;
 }
 
@@ -169,9 +201,9 @@ sharded_clear(cmap_t *m)
 	struct sharded_map *s = SH(m);
 
 	for (uint32_t i = 0; i <= s->mask; i++) {
-		cmap_wordlock_write_lock(&s->shards[i].lock);
-		cmap_table_clear(&s->shards[i].table);
-		cmap_wordlock_write_unlock(&s->shards[i].lock);
+		cmap__wordlock_write_lock(&s->shards[i].lock);
+		cmap__table_clear(&s->shards[i].table);
+		cmap__wordlock_write_unlock(&s->shards[i].lock);
 	}
 	return CMAP_OK;
 }
@@ -186,9 +218,9 @@ sharded_reserve(cmap_t *m, size_t entries)
 	/* Contents never change; on CMAP_ENOMEM some shards may have grown
 	 * already, which only costs memory. */
 	for (uint32_t i = 0; i <= s->mask && st == CMAP_OK; i++) {
-		cmap_wordlock_write_lock(&s->shards[i].lock);
-		st = cmap_table_reserve(&s->shards[i].table, each);
-		cmap_wordlock_write_unlock(&s->shards[i].lock);
+		cmap__wordlock_write_lock(&s->shards[i].lock);
+		st = cmap__table_reserve(&s->shards[i].table, each);
+		cmap__wordlock_write_unlock(&s->shards[i].lock);
 	}
 	return st;
 }
@@ -200,26 +232,33 @@ sharded_stats(cmap_t *m, cmap_stats_t *st)
 	uint64_t sum = 0;
 
 	for (uint32_t i = 0; i <= s->mask; i++) {
-		cmap_wordlock_read_lock(&s->shards[i].lock);
-		cmap_table_stats_add(&s->shards[i].table, st, &sum);
-		cmap_wordlock_read_unlock(&s->shards[i].lock);
+		cmap__wordlock_read_lock(&s->shards[i].lock);
+		cmap__table_stats_add(&s->shards[i].table, st, &sum);
+		cmap__wordlock_read_unlock(&s->shards[i].lock);
 	}
-	cmap_table_stats_done(st, sum,
-	    sizeof *s + (size_t)(s->mask + 1) * sizeof *s->shards);
+	cmap__table_stats_done(
+	    st, sum, sizeof *s + (size_t)(s->mask + 1) * sizeof *s->shards);
 	return CMAP_OK;
 }
 
-CMAP_HIDDEN const struct cmap_backend_ops cmap__sharded_ops = {
-	.version = CMAP_OPS_VERSION_1,
-	.id = CMAP_BACKEND_SHARDED,
-	.name = "sharded",
-	.caps = CMAP_CAP_THREAD_SAFE | CMAP_CAP_UPDATE_ONCE,
-	.create = sharded_create,
-	.destroy = sharded_destroy,
-	.exec = sharded_exec,
-	.range = sharded_range,
-	.len = sharded_len,
-	.clear = sharded_clear,
-	.reserve = sharded_reserve,
-	.stats = sharded_stats,
+CMAP_HIDDEN const struct cmap__backend cmap__sharded_backend = {
+    .version = CMAP__BACKEND_V1,
+    .name = CMAP_BACKEND_SHARDED,
+    .summary = "N tables, each behind its own lock, chosen by the seeded "
+               "hash: many threads writing different keys",
+    .backend_version = 1,
+    .caps = CMAP_CAP_THREAD_SAFE | CMAP_CAP_LINEARIZABLE |
+        CMAP_CAP_UPDATE_ONCE | CMAP_CAP_LEN_EXACT | CMAP_CAP_RANGE_ONCE,
+    .options = sharded_options,
+    .n_options = sizeof sharded_options / sizeof sharded_options[0],
+    .create = sharded_create,
+    .destroy = sharded_destroy,
+    .load = sharded_load,
+    .store = sharded_store,
+    .exec = sharded_exec,
+    .range = sharded_range,
+    .len = sharded_len,
+    .clear = sharded_clear,
+    .reserve = sharded_reserve,
+    .stats = sharded_stats,
 };

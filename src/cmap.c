@@ -1,21 +1,16 @@
 /*
- * cmap.c - the front end: argument checks, configuration, the update
- * callback's re-entrancy guard, and the mapping from a public call to one
- * request through the backend's ops table.
+ * cmap.c - the front end: argument checks, the update callback's
+ * re-entrancy guard, backend information, and each public call mapped to
+ * its backend's entry point (config.c resolves the configuration).
  *
  * Every public entry point checks its arguments before anything else, so
  * a call that returns an error has touched nothing, and a backend never
- * sees a NULL map or a NULL required out pointer.
+ * sees a NULL map or a NULL required out pointer.  The checks of the hot
+ * calls are one compare each on the success path.
  */
-#include "internal.h"
+#include "config.h"
 
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
 
 /* ------------------------------------------------------------ statuses */
 
@@ -45,128 +40,97 @@ cmap_status_name(cmap_status_t status)
 	return "UNKNOWN";
 }
 
+/* ------------------------------------------------------------ versions */
+
+unsigned
+cmap_version(void)
+{
+	return CMAP_VERSION;
+}
+
+const char *
+cmap_version_string(void)
+{
+	return CMAP_VERSION_STRING;
+}
+
 /* ------------------------------------------------------------ backends */
 
+const char *
+cmap_backend_at(size_t index)
+{
+	const struct cmap__backend *be = cmap__backend_at(index);
+
+	return be != NULL ? be->name : NULL;
+}
+
 bool
-cmap_backend_available(cmap_backend_t backend)
+cmap_backend_available(const char *name)
 {
-	return cmap__backend_ops(backend) != NULL;
+	return name != NULL && cmap__backend_find(name) != NULL;
 }
 
-cmap_status_t
-cmap_backend_from_name(const char *name, cmap_backend_t *out)
-{
-	if (name == NULL || out == NULL)
-		return CMAP_EINVAL;
-	for (int b = 0; b < CMAP_BACKEND_COUNT_; b++) {
-		const char *n = cmap_backend_name((cmap_backend_t)b);
-
-		if (n != NULL && strcmp(n, name) == 0) {
-			*out = (cmap_backend_t)b;
-			return CMAP_OK;
-		}
-	}
-	return CMAP_EBACKEND;
-}
-
-/* ----------------------------------------------------- config, memory */
-
-static void *
-default_alloc(void *ctx, size_t size, size_t align)
-{
-	void *p;
-
-	(void)ctx;
-	if (align < sizeof(void *))
-		align = sizeof(void *);
-	return posix_memalign(&p, align, size ? size : 1) == 0 ? p : NULL;
-}
-
+/* Copy a filled struct of `have` bytes into the caller's of `size` bytes:
+ * the common prefix, and zeros past what this library knows. */
 static void
-default_free(void *ctx, void *ptr, size_t size)
+copy_sized(void *dst, size_t size, const void *src, size_t have)
 {
-	(void)ctx;
-	(void)size;
-	free(ptr);
+	memcpy(dst, src, size < have ? size : have);
+	if (size > have)
+		memset((char *)dst + have, 0, size - have);
 }
-
-void
-cmap_config_init(cmap_config_t *config)
-{
-	if (config == NULL)
-		return;
-	memset(config, 0, sizeof *config);
-	config->backend = CMAP_BACKEND_PLAIN;
-	config->shards = CMAP_DEFAULT_SHARDS;
-}
-
-/* A seed for a map that asked for a random one: the kernel's random
- * bytes, or if they are not to be had, a mix of clock, pid and address. */
-static uint64_t
-random_seed(const void *salt)
-{
-	uint64_t seed = 0;
-
-	if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		seed = cmap__hash((uint64_t)ts.tv_nsec ^
-		    ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)getpid(),
-		    (uint64_t)(uintptr_t)salt);
-	}
-	return seed != 0 ? seed : UINT64_C(0x9e3779b97f4a7c15);
-}
-
-#define KNOWN_FLAGS ((uint32_t)CMAP_FLAG_NO_MISUSE_CHECK)
 
 static cmap_status_t
-resolve_config(const cmap_config_t *in, cmap_config_t *out)
+find_named(const char *name, const struct cmap__backend **be)
 {
-	*out = *in;
-	if ((in->flags & ~KNOWN_FLAGS) != 0)
-		return CMAP_EINVAL;
-	if ((in->allocator.alloc == NULL) != (in->allocator.free == NULL))
-		return CMAP_EINVAL;
-	if (cmap__backend_ops(in->backend) == NULL)
-		return CMAP_EBACKEND;
-	if (in->allocator.alloc == NULL) {
-		out->allocator.alloc = default_alloc;
-		out->allocator.free = default_free;
-		out->allocator.ctx = NULL;
-	}
-	if (out->shards == 0)
-		out->shards = CMAP_DEFAULT_SHARDS;
-	if (in->backend == CMAP_BACKEND_SHARDED &&
-	    (out->shards > CMAP_MAX_SHARDS ||
-	    (out->shards & (out->shards - 1)) != 0))
-		return CMAP_ESHARDS;
-	if (in->backend != CMAP_BACKEND_SHARDED)
-		out->shards = 1;
-	if (out->seed == 0)
-		out->seed = random_seed(out);
+	*be = cmap__backend_find(name);
+	if (*be == NULL)
+		return cmap__fail(CMAP_EBACKEND,
+		    "no backend called '%s' in this build", name);
 	return CMAP_OK;
 }
 
-void *
-cmap__map_new(const cmap_config_t *config, size_t size)
+cmap_status_t
+cmap_backend_info_sized(
+    const char *name, cmap_backend_info_t *info, size_t size)
 {
-	struct cmap *m = cmap__alloc(&config->allocator, size, CMAP_CACHE_LINE);
+	const struct cmap__backend *be;
+	cmap_backend_info_t i;
+	cmap_status_t st;
 
-	if (m == NULL)
-		return NULL;
-	memset(m, 0, size);
-	m->config = *config;
-	m->self_size = size;
-	return m;
+	if (name == NULL || info == NULL || size == 0)
+		return cmap__fail(CMAP_EINVAL,
+		    "cmap_backend_info: NULL name or info, or size 0");
+	if ((st = find_named(name, &be)) != CMAP_OK)
+		return st;
+	memset(&i, 0, sizeof i);
+	i.name = be->name;
+	i.summary = be->summary;
+	i.version = be->backend_version;
+	i.caps = be->caps;
+	i.n_options = be->n_options;
+	copy_sized(info, size, &i, sizeof i);
+	return CMAP_OK;
 }
 
-void
-cmap__map_free(cmap_t *map)
+cmap_status_t
+cmap_backend_option_sized(
+    const char *name, size_t index, cmap_option_info_t *opt, size_t size)
 {
-	cmap_allocator_t a = map->config.allocator;
+	const struct cmap__backend *be;
+	cmap_status_t st;
 
-	cmap__free(&a, map, map->self_size);
+	if (name == NULL || opt == NULL || size == 0)
+		return cmap__fail(CMAP_EINVAL,
+		    "cmap_backend_option: NULL name or opt, or size 0");
+	if ((st = find_named(name, &be)) != CMAP_OK)
+		return st;
+	if (index >= be->n_options)
+		return cmap__fail(CMAP_EINVAL,
+		    "backend '%s' has %zu options: no option %zu", name,
+		    be->n_options, index);
+	copy_sized(opt, size, &be->options[index], sizeof *opt);
+	return CMAP_OK;
 }
 
 /* ---------------------------------------------------------- life cycle */
@@ -174,23 +138,24 @@ cmap__map_free(cmap_t *map)
 cmap_status_t
 cmap_create(const cmap_config_t *config, cmap_t **out)
 {
-	const struct cmap_backend_ops *ops;
-	cmap_config_t resolved;
+	union cmap__optval vals[CMAP__MAX_OPTIONS];
+	const struct cmap__backend *be;
+	struct cmap__create_args args;
 	cmap_t *map = NULL;
 	cmap_status_t st;
 
 	if (config == NULL || out == NULL)
-		return CMAP_EINVAL;
-	st = resolve_config(config, &resolved);
-	if (st != CMAP_OK)
+		return cmap__fail(
+		    CMAP_EINVAL, "cmap_create: NULL config or out");
+	if ((st = cmap__resolve(config, &be, &args, vals)) != CMAP_OK)
 		return st;
-	ops = cmap__backend_ops(resolved.backend);
-	if (ops->version < CMAP_OPS_VERSION_1)
-		return CMAP_EBACKEND;
-	st = ops->create(&resolved, &map);
-	if (st != CMAP_OK)
+	if ((st = be->create(&args, &map)) != CMAP_OK) {
+		if (st == CMAP_ENOMEM)
+			(void)cmap__fail(
+			    st, "backend '%s': out of memory", be->name);
 		return st;
-	map->ops = ops;
+	}
+	map->be = be;
 	*out = map;
 	return CMAP_OK;
 }
@@ -200,14 +165,14 @@ cmap_destroy(cmap_t *map)
 {
 	if (map == NULL)
 		return;
-	map->ops->destroy(map);
+	map->be->destroy(map);
 	cmap__map_free(map);
 }
 
-cmap_backend_t
+const char *
 cmap_backend(const cmap_t *map)
 {
-	return map != NULL ? map->ops->id : CMAP_BACKEND_COUNT_;
+	return map != NULL ? map->be->name : NULL;
 }
 
 /* ------------------------------------------------- re-entrancy guard */
@@ -257,39 +222,30 @@ in_update(const cmap_t *map)
 static inline cmap_status_t
 exec(cmap_t *map, struct cmap_req *req)
 {
-	return map->ops->exec(map, req);
+	return map->be->exec(map, req);
 }
 
 cmap_status_t
 cmap_load(cmap_t *map, uint64_t key, uint64_t *value)
 {
-	struct cmap_req req = { .kind = CMAP_REQ_LOAD, .key = key };
-	cmap_status_t st;
-
 	CHECK_MAP(map);
-	if (value == NULL)
+	if (CMAP_UNLIKELY(value == NULL))
 		return CMAP_EINVAL;
-	st = exec(map, &req);
-	if (st == CMAP_OK)
-		*value = req.out;
-	return st;
+	return map->be->load(map, key, value);
 }
 
 cmap_status_t
 cmap_store(cmap_t *map, uint64_t key, uint64_t value)
 {
-	struct cmap_req req = { .kind = CMAP_REQ_STORE, .key = key, .a = value };
-
 	CHECK_MAP(map);
-	return exec(map, &req);
+	return map->be->store(map, key, value);
 }
 
 cmap_status_t
-cmap_load_or_store(cmap_t *map, uint64_t key, uint64_t value,
-    uint64_t *actual)
+cmap_load_or_store(cmap_t *map, uint64_t key, uint64_t value, uint64_t *actual)
 {
-	struct cmap_req req = { .kind = CMAP_REQ_LOAD_OR_STORE, .key = key,
-		.a = value };
+	struct cmap_req req = {
+	    .kind = CMAP_REQ_LOAD_OR_STORE, .key = key, .a = value};
 	cmap_status_t st;
 
 	CHECK_MAP(map);
@@ -304,7 +260,7 @@ cmap_load_or_store(cmap_t *map, uint64_t key, uint64_t value,
 cmap_status_t
 cmap_load_and_delete(cmap_t *map, uint64_t key, uint64_t *value)
 {
-	struct cmap_req req = { .kind = CMAP_REQ_LOAD_AND_DELETE, .key = key };
+	struct cmap_req req = {.kind = CMAP_REQ_LOAD_AND_DELETE, .key = key};
 	cmap_status_t st;
 
 	CHECK_MAP(map);
@@ -319,7 +275,7 @@ cmap_load_and_delete(cmap_t *map, uint64_t key, uint64_t *value)
 cmap_status_t
 cmap_delete(cmap_t *map, uint64_t key)
 {
-	struct cmap_req req = { .kind = CMAP_REQ_DELETE, .key = key };
+	struct cmap_req req = {.kind = CMAP_REQ_DELETE, .key = key};
 
 	CHECK_MAP(map);
 	return exec(map, &req);
@@ -328,7 +284,7 @@ cmap_delete(cmap_t *map, uint64_t key)
 cmap_status_t
 cmap_swap(cmap_t *map, uint64_t key, uint64_t value, uint64_t *previous)
 {
-	struct cmap_req req = { .kind = CMAP_REQ_SWAP, .key = key, .a = value };
+	struct cmap_req req = {.kind = CMAP_REQ_SWAP, .key = key, .a = value};
 	cmap_status_t st;
 
 	CHECK_MAP(map);
@@ -339,11 +295,11 @@ cmap_swap(cmap_t *map, uint64_t key, uint64_t value, uint64_t *previous)
 }
 
 cmap_status_t
-cmap_compare_and_swap(cmap_t *map, uint64_t key, uint64_t expected,
-    uint64_t desired)
+cmap_compare_and_swap(
+    cmap_t *map, uint64_t key, uint64_t expected, uint64_t desired)
 {
-	struct cmap_req req = { .kind = CMAP_REQ_CAS, .key = key,
-		.a = expected, .b = desired };
+	struct cmap_req req = {
+	    .kind = CMAP_REQ_CAS, .key = key, .a = expected, .b = desired};
 
 	CHECK_MAP(map);
 	return exec(map, &req);
@@ -352,8 +308,7 @@ cmap_compare_and_swap(cmap_t *map, uint64_t key, uint64_t expected,
 cmap_status_t
 cmap_compare_and_delete(cmap_t *map, uint64_t key, uint64_t expected)
 {
-	struct cmap_req req = { .kind = CMAP_REQ_CAD, .key = key,
-		.a = expected };
+	struct cmap_req req = {.kind = CMAP_REQ_CAD, .key = key, .a = expected};
 
 	CHECK_MAP(map);
 	return exec(map, &req);
@@ -362,7 +317,7 @@ cmap_compare_and_delete(cmap_t *map, uint64_t key, uint64_t expected)
 cmap_status_t
 cmap_add(cmap_t *map, uint64_t key, uint64_t delta, uint64_t *result)
 {
-	struct cmap_req req = { .kind = CMAP_REQ_ADD, .key = key, .a = delta };
+	struct cmap_req req = {.kind = CMAP_REQ_ADD, .key = key, .a = delta};
 	cmap_status_t st;
 
 	CHECK_MAP(map);
@@ -376,8 +331,8 @@ cmap_status_t
 cmap_update(cmap_t *map, uint64_t key, cmap_update_fn fn, void *ctx,
     uint64_t *value_out)
 {
-	struct cmap_req req = { .kind = CMAP_REQ_UPDATE, .key = key,
-		.fn = fn, .ctx = ctx };
+	struct cmap_req req = {
+	    .kind = CMAP_REQ_UPDATE, .key = key, .fn = fn, .ctx = ctx};
 	struct update_frame frame;
 	cmap_status_t st;
 
@@ -389,7 +344,7 @@ cmap_update(cmap_t *map, uint64_t key, cmap_update_fn fn, void *ctx,
 	update_frames = &frame;
 	st = exec(map, &req);
 	update_frames = frame.up;
-	if (st == CMAP_OK && value_out != NULL)
+	if ((st == CMAP_OK || st == CMAP_INSERTED) && value_out != NULL)
 		*value_out = req.out;
 	return st;
 }
@@ -402,62 +357,44 @@ cmap_range(cmap_t *map, cmap_range_fn fn, void *ctx)
 	CHECK_MAP(map);
 	if (fn == NULL)
 		return CMAP_EINVAL;
-	return map->ops->range(map, fn, ctx);
+	return map->be->range(map, fn, ctx);
 }
 
 size_t
 cmap_len(const cmap_t *map)
 {
-	return map != NULL ? map->ops->len(map) : 0;
+	return map != NULL ? map->be->len(map) : 0;
 }
 
 cmap_status_t
 cmap_clear(cmap_t *map)
 {
 	CHECK_MAP(map);
-	return map->ops->clear(map);
+	return map->be->clear(map);
 }
 
 cmap_status_t
 cmap_reserve(cmap_t *map, size_t entries)
 {
 	CHECK_MAP(map);
-	return map->ops->reserve(map, entries);
+	return map->be->reserve(map, entries);
 }
 
 cmap_status_t
-cmap_stats(cmap_t *map, cmap_stats_t *stats)
+cmap_stats_sized(cmap_t *map, cmap_stats_t *stats, size_t size)
 {
 	cmap_stats_t st;
 	cmap_status_t s;
 
 	CHECK_MAP(map);
-	if (stats == NULL)
+	if (stats == NULL || size == 0)
 		return CMAP_EINVAL;
 	memset(&st, 0, sizeof st);
-	s = map->ops->stats(map, &st);
+	s = map->be->stats(map, &st);
 	if (s != CMAP_OK)
 		return s;
-	st.backend = map->ops->id;
-	st.seed = map->config.seed;
-	*stats = st;
+	st.backend = map->be->name;
+	st.seed = map->seed;
+	copy_sized(stats, size, &st, sizeof st);
 	return CMAP_OK;
-}
-
-/* ------------------------------------------------------ misuse report */
-
-void
-cmap__misuse(const cmap_t *map, const char *what)
-{
-	char line[256];
-	int n = snprintf(line, sizeof line,
-	    "cmap: fatal error: %s (backend %s, map %p)\n", what,
-	    map->ops != NULL ? map->ops->name : "?", (const void *)map);
-
-	if (n > 0) {
-		ssize_t w = write(STDERR_FILENO, line,
-		    (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-		(void)w;
-	}
-	abort();
 }

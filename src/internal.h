@@ -1,36 +1,29 @@
 /*
- * internal.h - what the front end (cmap.c) and the backends share.
+ * internal.h - what the backends and the shared pieces under them use.
  *
- * ARCHITECTURE
+ * LAYERS (each includes only what is below it)
  *
- *   cmap.h (public API) -> cmap.c (argument checks, re-entrancy guard,
- *   result mapping) -> struct cmap_backend_ops (one const table per backend,
- *   looked up in registry.c) -> the backend file (backend_<name>.c) -> the
- *   shared open-addressing table (table.c), for plain, rwlock and sharded.
+ *   cmap.c, config.c   the front end: argument checks, configuration and
+ *                      options, the re-entrancy guard of update callbacks
+ *   registry.c         the one list of backends
+ *   backend_<name>.c   one backend each: a const struct cmap__backend
+ *   shared pieces      map.c (map header, misuse report), req.h (request
+ *                      semantics), table.c (the open-addressing core of
+ *                      plain, rwlock and sharded), lock.c, lf_atomic.h
  *
- * Every single-key operation reaches a backend as one request (struct
- * cmap_req) through one entry point, ops->exec: a backend locks (or not)
- * and hands the request to the table core, which finds the key once and
- * then applies the operation.  The front end has already checked every
- * argument, so a backend never sees a NULL map, a NULL required out
- * pointer or an unknown request kind.
- *
- * ADDING A BACKEND
- *
- *   1. write src/backend_<name>.c defining
- *        const struct cmap_backend_ops cmap__<name>_ops = { ... };
- *      whose create() allocates a struct that begins with struct cmap;
- *   2. add one enum value in cmap.h (append only) and one line in
- *      registry.c;
- *   3. add the file to CMAKE's source list.
- *   The contract suite (tests/) then runs over it with no other change.
+ * ADDING A BACKEND: write src/backend_<name>.c defining
+ *   CMAP_HIDDEN const struct cmap__backend cmap__<name>_backend = { ... };
+ * add it to src/CMakeLists.txt's source list and one line to registry.c.
+ * The tests and the benchmark pick it up through its capabilities.
  */
 #ifndef CMAP_INTERNAL_H
 #define CMAP_INTERNAL_H
 
 #include "cmap.h"
+#include "req.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,10 +40,10 @@
 #endif
 
 /*
- * Valgrind's helgrind and DRD know pthread locks, not the C11-atomic locks of lock.h: with
- * -DCMAP_HELGRIND=ON the build tells them, through their client requests,
- * where each lock is taken and released (a few instructions, no effect
- * outside valgrind).  Fields read without the lock on purpose (the
+ * Valgrind's helgrind and DRD know pthread locks, not the C11-atomic locks of
+ * lock.h: with -DCMAP_HELGRIND=ON the build tells them, through their client
+ * requests, where each lock is taken and released (a few instructions, no
+ * effect outside valgrind).  Fields read without the lock on purpose (the
  * relaxed counters and prefetch hints) are declared benign races there.
  */
 #if CMAP_HELGRIND
@@ -69,188 +62,92 @@
 #endif
 
 /* ---------------------------------------------------------------------
- * Requests: one single-key operation, as the backends see it.
+ * Backend descriptors.
+ *
+ * A backend is one file that defines one const struct cmap__backend: its
+ * name, capabilities, options and entry points.  registry.c lists them;
+ * nothing else in the library knows which backends exist.
  * ------------------------------------------------------------------- */
-enum cmap_req_kind {
-	CMAP_REQ_LOAD,            /* -> OK (out = value) | NOT_FOUND */
-	CMAP_REQ_STORE,           /* a = value -> OK */
-	CMAP_REQ_LOAD_OR_STORE,   /* a = value -> OK (inserted) | EXISTS; out */
-	CMAP_REQ_LOAD_AND_DELETE, /* -> OK (out = old) | NOT_FOUND */
-	CMAP_REQ_DELETE,          /* -> OK | NOT_FOUND */
-	CMAP_REQ_SWAP,            /* a = value -> OK (out = old) | NOT_FOUND */
-	CMAP_REQ_CAS,             /* a = expected, b = desired -> OK|MISMATCH|NF */
-	CMAP_REQ_CAD,             /* a = expected -> OK | MISMATCH | NOT_FOUND */
-	CMAP_REQ_ADD,             /* a = delta -> OK | NOT_FOUND (inserted); out */
-	CMAP_REQ_UPDATE,          /* fn, ctx -> OK (out = value) | NOT_FOUND */
-	CMAP_REQ_KIND_COUNT_
+
+/* The value of one option, parsed and checked by the front end. */
+union cmap__optval {
+	uint64_t u;    /* CMAP_OPTION_UINT */
+	bool b;        /* CMAP_OPTION_BOOL */
+	const char *s; /* CMAP_OPTION_STRING: valid during create only */
 };
 
-struct cmap_req {
-	enum cmap_req_kind kind;
-	uint64_t key;
-	uint64_t a;
-	uint64_t b;
-	cmap_update_fn fn;
-	void *ctx;
-	uint64_t out; /* result value, as the kind says above */
-};
+/* The most options one backend may declare. */
+#define CMAP__MAX_OPTIONS 16u
 
-/* True for the kinds that never change the map. */
-static inline int
-cmap__req_is_read(enum cmap_req_kind kind)
-{
-	return kind == CMAP_REQ_LOAD;
-}
+/* What create() gets: the resolved config. */
+struct cmap__create_args {
+	cmap_allocator_t allocator; /* both hooks set */
+	uint64_t seed;              /* non-zero */
+	size_t capacity;
+	/* opt[i] is the value of the backend's options[i]: the one set, else
+	 * its default (a REQUIRED option is always set). */
+	const union cmap__optval *opt;
+};
 
 /*
- * What a request does to its key, given whether the key is present and
- * its value: the semantics of every kind, written once.  Sets req->out as
- * the kind says, *act to what must happen to the key and *value to the
- * value to store for CMAP_ACT_SET.  Returns the request's status, or
- * CMAP_EINVAL for an update callback's unknown action (then CMAP_ACT_NONE).
- * A backend calls it where it holds the key (under its lock, or with the
- * value it is about to CAS); it may call it again after a lost race, which
- * re-runs an update callback.
+ * The descriptor.  Append-only: a slot added later goes after the marker
+ * of the version it belongs to, and the front end checks `version` before
+ * calling it.  Slots of version 1 are all mandatory.  The front end has
+ * checked every argument, so no slot ever sees a NULL map, a NULL required
+ * out pointer or an unknown request kind.
  */
-enum cmap_act { CMAP_ACT_NONE, CMAP_ACT_SET, CMAP_ACT_DELETE };
+#define CMAP__BACKEND_V1 1u
 
-static inline cmap_status_t
-cmap__req_apply(struct cmap_req *req, int present, uint64_t old,
-    enum cmap_act *act, uint64_t *value)
-{
-	uint64_t v;
-
-	*act = CMAP_ACT_NONE;
-	switch (req->kind) {
-	case CMAP_REQ_LOAD:
-		if (!present)
-			return CMAP_NOT_FOUND;
-		req->out = old;
-		return CMAP_OK;
-	case CMAP_REQ_STORE:
-		*act = CMAP_ACT_SET;
-		*value = req->a;
-		return CMAP_OK;
-	case CMAP_REQ_LOAD_OR_STORE:
-		if (present) {
-			req->out = old;
-			return CMAP_EXISTS;
-		}
-		req->out = req->a;
-		*act = CMAP_ACT_SET;
-		*value = req->a;
-		return CMAP_OK;
-	case CMAP_REQ_LOAD_AND_DELETE:
-	case CMAP_REQ_DELETE:
-		if (!present)
-			return CMAP_NOT_FOUND;
-		req->out = old;
-		*act = CMAP_ACT_DELETE;
-		return CMAP_OK;
-	case CMAP_REQ_SWAP:
-		*act = CMAP_ACT_SET;
-		*value = req->a;
-		if (!present)
-			return CMAP_NOT_FOUND;
-		req->out = old;
-		return CMAP_OK;
-	case CMAP_REQ_CAS:
-	case CMAP_REQ_CAD:
-		if (!present)
-			return CMAP_NOT_FOUND;
-		req->out = old;
-		if (old != req->a)
-			return CMAP_MISMATCH;
-		*act = req->kind == CMAP_REQ_CAS ? CMAP_ACT_SET :
-		    CMAP_ACT_DELETE;
-		*value = req->b;
-		return CMAP_OK;
-	case CMAP_REQ_ADD:
-		req->out = (present ? old : 0) + req->a;
-		*act = CMAP_ACT_SET;
-		*value = req->out;
-		return present ? CMAP_OK : CMAP_NOT_FOUND;
-	case CMAP_REQ_UPDATE:
-		v = present ? old : 0;
-		switch (req->fn(req->key, &v, present != 0, req->ctx)) {
-		case CMAP_UPDATE_KEEP:
-			if (!present)
-				return CMAP_NOT_FOUND;
-			req->out = old;
-			return CMAP_OK;
-		case CMAP_UPDATE_STORE:
-			req->out = v;
-			*act = CMAP_ACT_SET;
-			*value = v;
-			return CMAP_OK;
-		case CMAP_UPDATE_DELETE:
-			if (present)
-				*act = CMAP_ACT_DELETE;
-			return CMAP_NOT_FOUND;
-		}
-		return CMAP_EINVAL;
-	case CMAP_REQ_KIND_COUNT_:
-		break;
-	}
-	return CMAP_EINVAL;
-}
-
-/* ---------------------------------------------------------------------
- * The map header every backend's map struct begins with.
- * ------------------------------------------------------------------- */
-struct cmap_backend_ops;
-
-struct cmap {
-	const struct cmap_backend_ops *ops;
-	cmap_config_t config; /* resolved: seed != 0, allocator set, shards */
-	size_t self_size;     /* bytes of the backend's map struct */
-};
-
-/* ---------------------------------------------------------------------
- * The backend vtable.  Append-only: a slot added later goes after the
- * marker of the version it belongs to, and the front end checks `version`
- * before calling it.  Slots of version 1 are all mandatory.
- * ------------------------------------------------------------------- */
-#define CMAP_OPS_VERSION_1 1u
-
-/* Capability bits a backend advertises. */
-enum {
-	CMAP_CAP_THREAD_SAFE = 1u << 0, /* any number of threads at once */
-	CMAP_CAP_LOCK_FREE = 1u << 1,   /* no lock on any path */
-	CMAP_CAP_UPDATE_ONCE = 1u << 2, /* update callback runs exactly once */
-};
-
-struct cmap_backend_ops {
-	uint32_t version;      /* CMAP_OPS_VERSION_1 */
-	cmap_backend_t id;
+struct cmap__backend {
+	uint32_t version; /* CMAP__BACKEND_V1 */
 	const char *name;
-	uint32_t caps;         /* CMAP_CAP_* */
+	const char *summary;      /* one line for cmap_backend_info */
+	uint32_t backend_version; /* the backend's own version */
+	uint64_t caps;            /* CMAP_CAP_* */
+	const cmap_option_info_t *options;
+	size_t n_options;
 
 	/*
-	 * create: the config is resolved (seed non-zero, allocator set,
-	 * shards a valid power of two).  Allocate the backend's struct
-	 * (which begins with struct cmap) with cmap__map_new, set it up and
-	 * store it in *out; on failure free what was allocated and return
-	 * CMAP_ENOMEM.  The front end sets `ops` afterwards.
+	 * create: allocate the backend's struct (which begins with struct
+	 * cmap) with cmap__map_new, set it up and store it in *out; on
+	 * failure free what was allocated and return CMAP_ENOMEM.  The front
+	 * end sets the header's `be` afterwards.
 	 */
-	cmap_status_t (*create)(const cmap_config_t *config, cmap_t **out);
+	cmap_status_t (*create)(
+	    const struct cmap__create_args *args, cmap_t **out);
 	/* destroy: free what create set up, but not the struct itself
 	 * (the front end frees it with cmap__map_free). */
 	void (*destroy)(cmap_t *map);
+	/* The direct entry points of the two most frequent operations: the
+	 * results of cmap_load and cmap_store, no request struct. */
+	cmap_status_t (*load)(cmap_t *map, uint64_t key, uint64_t *value);
+	cmap_status_t (*store)(cmap_t *map, uint64_t key, uint64_t value);
+	/* Every other single-key operation as a request: any kind of req.h
+	 * but CMAP_REQ_LOAD, which the front end sends to load. */
 	cmap_status_t (*exec)(cmap_t *map, struct cmap_req *req);
 	cmap_status_t (*range)(cmap_t *map, cmap_range_fn fn, void *ctx);
 	size_t (*len)(const cmap_t *map);
 	cmap_status_t (*clear)(cmap_t *map);
 	cmap_status_t (*reserve)(cmap_t *map, size_t entries);
-	/* stats: backend, len, capacity, bytes, grows, shrinks, shards,
-	 * min/max_shard_len, probes.  seed is filled by the front end. */
+	/* stats: every field but backend and seed (the front end's). */
 	cmap_status_t (*stats)(cmap_t *map, cmap_stats_t *stats);
 	/* end of version 1 */
 };
 
-/* registry.c: the ops of a backend, or NULL when unknown/not built. */
-CMAP_HIDDEN const struct cmap_backend_ops *cmap__backend_ops(
-    cmap_backend_t backend);
+/* registry.c: the index-th backend (NULL past the last), and the one
+ * called name (NULL when none is). */
+CMAP_HIDDEN const struct cmap__backend *cmap__backend_at(size_t index);
+CMAP_HIDDEN const struct cmap__backend *cmap__backend_find(const char *name);
+
+/* ---------------------------------------------------------------------
+ * The map header every backend's map struct begins with.
+ * ------------------------------------------------------------------- */
+struct cmap {
+	const struct cmap__backend *be;
+	cmap_allocator_t allocator; /* resolved: both hooks set */
+	uint64_t seed;              /* the hash seed, non-zero */
+	size_t self_size;           /* bytes of the backend's map struct */
+};
 
 /* ---------------------------------------------------------------------
  * Allocation through the map's hooks.
@@ -269,12 +166,13 @@ cmap__free(const cmap_allocator_t *a, void *ptr, size_t size)
 }
 
 /*
- * cmap__map_new - allocate a backend's map struct of `size` bytes (which
- * begins with struct cmap), zeroed, cache-line aligned, with its header's
- * config and self_size filled in; NULL when the allocation fails.
- * cmap__map_free - free it again.
+ * map.c: cmap__map_new - allocate a backend's map struct of `size` bytes
+ * (which begins with struct cmap), zeroed, cache-line aligned, with its
+ * header's allocator, seed and self_size filled in; NULL when the
+ * allocation fails.  cmap__map_free - free it again.
  */
-CMAP_HIDDEN void *cmap__map_new(const cmap_config_t *config, size_t size);
+CMAP_HIDDEN void *cmap__map_new(
+    const struct cmap__create_args *args, size_t size);
 CMAP_HIDDEN void cmap__map_free(cmap_t *map);
 
 /* ---------------------------------------------------------------------
@@ -311,7 +209,19 @@ cmap__unhash(uint64_t h, uint64_t seed)
 	return x ^ seed;
 }
 
-/* The plain backend's fatal misuse report: prints one line and aborts. */
+/*
+ * map.c: cmap__fail - record the detail that cmap_last_error() returns on
+ * this thread (printf-style, cut at 255 bytes) and return st.  For the
+ * failure paths of create and of the config and info calls.
+ */
+CMAP_HIDDEN cmap_status_t cmap__fail(cmap_status_t st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3), cold))
+#endif
+    ;
+
+/* map.c: the fatal misuse report of a backend with CMAP_CAP_MISUSE_CHECK:
+ * writes one line to stderr and aborts. */
 CMAP_HIDDEN void cmap__misuse(const cmap_t *map, const char *what)
 #if defined(__GNUC__)
     __attribute__((noreturn, cold))

@@ -138,7 +138,8 @@ lf_cas_pair(struct lf_pair *p, struct lf_pair *expected, struct lf_pair desired)
 #include <ck_pr.h>
 
 #if !defined(CK_F_PR_CAS_64_2_VALUE)
-#error "libcmap's lockfree backend needs a 16-byte CAS (ck_pr_cas_64_2_value); build with -DCMAP_WITH_LOCKFREE=OFF on this platform"
+#error                                                                         \
+    "libcmap's lockfree backend needs a 16-byte CAS (ck_pr_cas_64_2_value); build with -DCMAP_WITH_LOCKFREE=OFF on this platform"
 #endif
 
 static inline uint64_t
@@ -228,8 +229,8 @@ lf_xchg_ptr(void **p, void *v)
 static inline bool
 lf_cas_pair(struct lf_pair *p, struct lf_pair *expected, struct lf_pair desired)
 {
-	uint64_t cmp[2] = { expected->w, expected->v };
-	uint64_t set[2] = { desired.w, desired.v };
+	uint64_t cmp[2] = {expected->w, expected->v};
+	uint64_t set[2] = {desired.w, desired.v};
 	uint64_t found[2];
 	bool ok = ck_pr_cas_64_2_value((uint64_t *)(void *)p, cmp, set, found);
 

@@ -33,7 +33,7 @@ cmap__lock_backoff(unsigned *spins)
 /* ---------------------------------------------------------------- brlock */
 
 unsigned
-cmap_brlock_stripes(void)
+cmap__brlock_stripes(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_CONF);
 	unsigned s = 1;
@@ -44,7 +44,7 @@ cmap_brlock_stripes(void)
 }
 
 void
-cmap_brlock_init(struct cmap_brlock *l, unsigned stripes)
+cmap__brlock_init(struct cmap__brlock *l, unsigned stripes)
 {
 	atomic_init(&l->writer, 0);
 	l->mask = stripes - 1;
@@ -58,26 +58,26 @@ cmap_brlock_init(struct cmap_brlock *l, unsigned stripes)
 
 /* A writer was seen after the increment: step back, wait, retry. */
 unsigned
-cmap__brlock_read_slow(struct cmap_brlock *l, unsigned s)
+cmap__brlock_read_slow(struct cmap__brlock *l, unsigned s)
 {
 	for (;;) {
 		unsigned spins = 0;
 
-		atomic_fetch_sub_explicit(&l->stripe[s].readers, 1,
-		    memory_order_relaxed);
-		while (atomic_load_explicit(&l->writer,
-		    memory_order_relaxed) != 0)
+		atomic_fetch_sub_explicit(
+		    &l->stripe[s].readers, 1, memory_order_relaxed);
+		while (
+		    atomic_load_explicit(&l->writer, memory_order_relaxed) != 0)
 			cmap__lock_backoff(&spins);
-		/* As in cmap_brlock_read_lock (lock.h). */
-		atomic_fetch_add_explicit(&l->stripe[s].readers, 1,
-		    memory_order_seq_cst);
+		/* As in cmap__brlock_read_lock (lock.h). */
+		atomic_fetch_add_explicit(
+		    &l->stripe[s].readers, 1, memory_order_seq_cst);
 		if (atomic_load_explicit(&l->writer, memory_order_seq_cst) == 0)
 			return s;
 	}
 }
 
 void
-cmap_brlock_write_lock(struct cmap_brlock *l)
+cmap__brlock_write_lock(struct cmap__brlock *l)
 {
 	unsigned spins = 0;
 	unsigned expected = 0;
@@ -92,8 +92,8 @@ cmap_brlock_write_lock(struct cmap_brlock *l)
 	 * with their release decrement in read_unlock. */
 	for (unsigned i = 0; i <= l->mask; i++) {
 		spins = 0;
-		while (atomic_load_explicit(&l->stripe[i].readers,
-		    memory_order_seq_cst) != 0)
+		while (atomic_load_explicit(
+		           &l->stripe[i].readers, memory_order_seq_cst) != 0)
 			cmap__lock_backoff(&spins);
 	}
 	CMAP_HG_ACQUIRED(l, 1);
@@ -102,7 +102,7 @@ cmap_brlock_write_lock(struct cmap_brlock *l)
 /* -------------------------------------------------------------- wordlock */
 
 void
-cmap__wordlock_read_slow(cmap_wordlock_t *l)
+cmap__wordlock_read_slow(cmap__wordlock_t *l)
 {
 	const unsigned busy = CMAP_WORDLOCK_WRITER | CMAP_WORDLOCK_PENDING;
 
@@ -110,19 +110,20 @@ cmap__wordlock_read_slow(cmap_wordlock_t *l)
 		unsigned spins = 0;
 
 		/* Undo the optimistic increment, wait out the writer. */
-		atomic_fetch_sub_explicit(l, CMAP_WORDLOCK_READER,
-		    memory_order_relaxed);
+		atomic_fetch_sub_explicit(
+		    l, CMAP_WORDLOCK_READER, memory_order_relaxed);
 		while (atomic_load_explicit(l, memory_order_relaxed) & busy)
 			cmap__lock_backoff(&spins);
 		/* Acquire: pairs with write_unlock's release. */
-		if (!(atomic_fetch_add_explicit(l, CMAP_WORDLOCK_READER,
-		    memory_order_acquire) & busy))
+		if (!(atomic_fetch_add_explicit(
+		          l, CMAP_WORDLOCK_READER, memory_order_acquire) &
+		        busy))
 			return;
 	}
 }
 
 void
-cmap__wordlock_write_slow(cmap_wordlock_t *l)
+cmap__wordlock_write_slow(cmap__wordlock_t *l)
 {
 	unsigned spins = 0;
 
@@ -134,13 +135,13 @@ cmap__wordlock_write_slow(cmap_wordlock_t *l)
 			 * bit): take it, clearing the pending bit; other
 			 * waiting writers set it again. */
 			if (atomic_compare_exchange_weak_explicit(l, &v,
-			    CMAP_WORDLOCK_WRITER, memory_order_acquire,
-			    memory_order_relaxed))
+			        CMAP_WORDLOCK_WRITER, memory_order_acquire,
+			        memory_order_relaxed))
 				return;
 		} else if (!(v & CMAP_WORDLOCK_PENDING)) {
 			/* Keep new readers out so the present ones drain. */
-			atomic_fetch_or_explicit(l, CMAP_WORDLOCK_PENDING,
-			    memory_order_relaxed);
+			atomic_fetch_or_explicit(
+			    l, CMAP_WORDLOCK_PENDING, memory_order_relaxed);
 		}
 		cmap__lock_backoff(&spins);
 	}

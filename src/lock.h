@@ -10,13 +10,13 @@
  * from the sleep/wake-up cost that pthread_rwlock_t pays on every
  * contended write.  docs/design.md has the measurements behind the choice.
  *
- * cmap_brlock ("big reader" lock, for the rwlock backend): readers
+ * cmap__brlock ("big reader" lock, for the rwlock backend): readers
  *   announce themselves in a per-processor cache-line-sized counter, so
  *   readers on different cores never write the same line; a writer takes
  *   the writer word, then waits for every stripe to drain.  Read lock: one
  *   uncontended atomic increment and a load; write lock: O(processors).
  *
- * cmap_wordlock (for each shard of the sharded backend): a reader-writer
+ * cmap__wordlock (for each shard of the sharded backend): a reader-writer
  *   lock in one 32-bit word (writer bit + reader count), so a shard's
  *   lock shares a cache line with its table header.
  */
@@ -34,7 +34,7 @@ CMAP_HIDDEN void cmap__lock_backoff(unsigned *spins);
 /* ---------------------------------------------------------------- brlock */
 #define CMAP_BRLOCK_MAX_STRIPES 64u
 
-struct cmap_brlock_stripe {
+struct cmap__brlock_stripe {
 	_Alignas(CMAP_CACHE_LINE) atomic_uint readers;
 };
 
@@ -45,37 +45,37 @@ struct cmap_brlock_stripe {
  * share a line, and a writer scans as many lines as there are processors.
  * A reader that migrates between lock and unlock still decrements the
  * stripe it incremented (read_lock returns it).  The struct is followed
- * by its stripes: allocate cmap_brlock_size(n) bytes.
+ * by its stripes: allocate cmap__brlock_size(n) bytes.
  */
-struct cmap_brlock {
+struct cmap__brlock {
 	_Alignas(CMAP_CACHE_LINE) atomic_uint writer; /* 0 free, 1 held */
 	unsigned mask;                                /* stripes - 1 */
-	struct cmap_brlock_stripe stripe[];
+	struct cmap__brlock_stripe stripe[];
 };
 
 /* Stripes for this machine. */
-CMAP_HIDDEN unsigned cmap_brlock_stripes(void);
+CMAP_HIDDEN unsigned cmap__brlock_stripes(void);
 
 static inline size_t
-cmap_brlock_size(unsigned stripes)
+cmap__brlock_size(unsigned stripes)
 {
-	return sizeof(struct cmap_brlock) +
-	    stripes * sizeof(struct cmap_brlock_stripe);
+	return sizeof(struct cmap__brlock) +
+	    stripes * sizeof(struct cmap__brlock_stripe);
 }
 
-CMAP_HIDDEN void cmap_brlock_init(struct cmap_brlock *l, unsigned stripes);
+CMAP_HIDDEN void cmap__brlock_init(struct cmap__brlock *l, unsigned stripes);
 
 static inline void
-cmap_brlock_destroy(struct cmap_brlock *l)
+cmap__brlock_destroy(struct cmap__brlock *l)
 {
 	CMAP_HG_DESTROY(l);
 }
-CMAP_HIDDEN unsigned cmap__brlock_read_slow(struct cmap_brlock *l,
-    unsigned stripe);
+CMAP_HIDDEN unsigned cmap__brlock_read_slow(
+    struct cmap__brlock *l, unsigned stripe);
 
-/* Returns the stripe to pass to cmap_brlock_read_unlock. */
+/* Returns the stripe to pass to cmap__brlock_read_unlock. */
 static inline unsigned
-cmap_brlock_read_lock(struct cmap_brlock *l)
+cmap__brlock_read_lock(struct cmap__brlock *l)
 {
 	int cpu = sched_getcpu(); /* rseq or vDSO: no system call */
 	unsigned s = (unsigned)(cpu < 0 ? 0 : cpu) & l->mask;
@@ -86,29 +86,29 @@ cmap_brlock_read_lock(struct cmap_brlock *l)
 	 * seq_cst loads of the stripes (write_lock).  One of the two sees the
 	 * other, so a reader and a writer are never both inside.
 	 */
-	atomic_fetch_add_explicit(&l->stripe[s].readers, 1,
-	    memory_order_seq_cst);
-	if (CMAP_UNLIKELY(atomic_load_explicit(&l->writer,
-	    memory_order_seq_cst) != 0))
+	atomic_fetch_add_explicit(
+	    &l->stripe[s].readers, 1, memory_order_seq_cst);
+	if (CMAP_UNLIKELY(
+	        atomic_load_explicit(&l->writer, memory_order_seq_cst) != 0))
 		s = cmap__brlock_read_slow(l, s);
 	CMAP_HG_ACQUIRED(l, 0);
 	return s;
 }
 
 static inline void
-cmap_brlock_read_unlock(struct cmap_brlock *l, unsigned stripe)
+cmap__brlock_read_unlock(struct cmap__brlock *l, unsigned stripe)
 {
 	CMAP_HG_RELEASED(l, 0);
 	/* Release: the reads of the critical section happen before a
 	 * writer's acquire load of this stripe sees it drained. */
-	atomic_fetch_sub_explicit(&l->stripe[stripe].readers, 1,
-	    memory_order_release);
+	atomic_fetch_sub_explicit(
+	    &l->stripe[stripe].readers, 1, memory_order_release);
 }
 
-CMAP_HIDDEN void cmap_brlock_write_lock(struct cmap_brlock *l);
+CMAP_HIDDEN void cmap__brlock_write_lock(struct cmap__brlock *l);
 
 static inline void
-cmap_brlock_write_unlock(struct cmap_brlock *l)
+cmap__brlock_write_unlock(struct cmap__brlock *l)
 {
 	CMAP_HG_RELEASED(l, 1);
 	/* Release: pairs with the readers' seq_cst load of `writer` and the
@@ -121,10 +121,10 @@ cmap_brlock_write_unlock(struct cmap_brlock *l)
 #define CMAP_WORDLOCK_PENDING 2u /* a writer waits: new readers back off */
 #define CMAP_WORDLOCK_READER 4u  /* one reader (count in the upper bits) */
 
-typedef atomic_uint cmap_wordlock_t;
+typedef atomic_uint cmap__wordlock_t;
 
 static inline void
-cmap_wordlock_init(cmap_wordlock_t *l)
+cmap__wordlock_init(cmap__wordlock_t *l)
 {
 	atomic_init(l, 0);
 	CMAP_HG_BENIGN(l, "lock word");
@@ -132,20 +132,20 @@ cmap_wordlock_init(cmap_wordlock_t *l)
 }
 
 static inline void
-cmap_wordlock_destroy(cmap_wordlock_t *l)
+cmap__wordlock_destroy(cmap__wordlock_t *l)
 {
 	CMAP_HG_DESTROY(l);
 }
 
-CMAP_HIDDEN void cmap__wordlock_read_slow(cmap_wordlock_t *l);
-CMAP_HIDDEN void cmap__wordlock_write_slow(cmap_wordlock_t *l);
+CMAP_HIDDEN void cmap__wordlock_read_slow(cmap__wordlock_t *l);
+CMAP_HIDDEN void cmap__wordlock_write_slow(cmap__wordlock_t *l);
 
 static inline void
-cmap_wordlock_read_lock(cmap_wordlock_t *l)
+cmap__wordlock_read_lock(cmap__wordlock_t *l)
 {
 	/* Acquire: pairs with the release in write_unlock. */
-	unsigned v = atomic_fetch_add_explicit(l, CMAP_WORDLOCK_READER,
-	    memory_order_acquire);
+	unsigned v = atomic_fetch_add_explicit(
+	    l, CMAP_WORDLOCK_READER, memory_order_acquire);
 
 	if (CMAP_UNLIKELY(v & (CMAP_WORDLOCK_WRITER | CMAP_WORDLOCK_PENDING)))
 		cmap__wordlock_read_slow(l);
@@ -153,36 +153,36 @@ cmap_wordlock_read_lock(cmap_wordlock_t *l)
 }
 
 static inline void
-cmap_wordlock_read_unlock(cmap_wordlock_t *l)
+cmap__wordlock_read_unlock(cmap__wordlock_t *l)
 {
 	CMAP_HG_RELEASED(l, 0);
 	/* Release: pairs with the writer's acquire CAS from 0. */
-	atomic_fetch_sub_explicit(l, CMAP_WORDLOCK_READER,
-	    memory_order_release);
+	atomic_fetch_sub_explicit(
+	    l, CMAP_WORDLOCK_READER, memory_order_release);
 }
 
 static inline void
-cmap_wordlock_write_lock(cmap_wordlock_t *l)
+cmap__wordlock_write_lock(cmap__wordlock_t *l)
 {
 	unsigned expected = 0;
 
 	/* Acquire: pairs with the release of the previous holder(s). */
-	if (CMAP_UNLIKELY(!atomic_compare_exchange_strong_explicit(l,
-	    &expected, CMAP_WORDLOCK_WRITER, memory_order_acquire,
-	    memory_order_relaxed)))
+	if (CMAP_UNLIKELY(!atomic_compare_exchange_strong_explicit(l, &expected,
+	        CMAP_WORDLOCK_WRITER, memory_order_acquire,
+	        memory_order_relaxed)))
 		cmap__wordlock_write_slow(l);
 	CMAP_HG_ACQUIRED(l, 1);
 }
 
 static inline void
-cmap_wordlock_write_unlock(cmap_wordlock_t *l)
+cmap__wordlock_write_unlock(cmap__wordlock_t *l)
 {
 	CMAP_HG_RELEASED(l, 1);
 	/* Release: pairs with the acquire of the next reader or writer.
 	 * An RMW, not a store: readers that are backing off may have their
 	 * increments in the word. */
-	atomic_fetch_and_explicit(l, ~CMAP_WORDLOCK_WRITER,
-	    memory_order_release);
+	atomic_fetch_and_explicit(
+	    l, ~CMAP_WORDLOCK_WRITER, memory_order_release);
 }
 
 #endif /* CMAP_LOCK_H */

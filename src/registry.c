@@ -1,38 +1,48 @@
 /*
- * registry.c - which backend implements which enum value.
+ * registry.c - the one list of backends.
  *
- * Adding a backend: one line here (and its enum value in cmap.h).
+ * Adding a backend: one line in CMAP__BACKENDS below (and its file in
+ * src/CMakeLists.txt).  A backend built only when its package is present
+ * wraps its line in CMAP__IF(CMAP_HAVE_<NAME>, ...), where CMAP_HAVE_<NAME>
+ * is 0 or 1 from CMake.  The order of the list is that of
+ * cmap_backend_at().
  */
 #include "internal.h"
 
-CMAP_HIDDEN extern const struct cmap_backend_ops cmap__plain_ops;
-CMAP_HIDDEN extern const struct cmap_backend_ops cmap__rwlock_ops;
-CMAP_HIDDEN extern const struct cmap_backend_ops cmap__sharded_ops;
-#if CMAP_HAVE_LOCKFREE
-CMAP_HIDDEN extern const struct cmap_backend_ops cmap__lockfree_ops;
-#endif
+#include <string.h>
 
-static const struct cmap_backend_ops *const registry[CMAP_BACKEND_COUNT_] = {
-	[CMAP_BACKEND_PLAIN] = &cmap__plain_ops,
-	[CMAP_BACKEND_RWLOCK] = &cmap__rwlock_ops,
-	[CMAP_BACKEND_SHARDED] = &cmap__sharded_ops,
-#if CMAP_HAVE_LOCKFREE
-	[CMAP_BACKEND_LOCKFREE] = &cmap__lockfree_ops,
-#endif
-};
+#define CMAP__BACKENDS(X)                                                      \
+	X(plain)                                                               \
+	X(rwlock)                                                              \
+	X(sharded)                                                             \
+	CMAP__IF(CMAP_HAVE_LOCKFREE, X(lockfree))
 
-const struct cmap_backend_ops *
-cmap__backend_ops(cmap_backend_t backend)
+#define CMAP__IF(cond, ...) CMAP__IF_(cond, __VA_ARGS__)
+#define CMAP__IF_(cond, ...) CMAP__IF_##cond(__VA_ARGS__)
+#define CMAP__IF_0(...)
+#define CMAP__IF_1(...) __VA_ARGS__
+
+#define DECLARE_(name)                                                         \
+	CMAP_HIDDEN extern const struct cmap__backend cmap__##name##_backend;
+#define ENTRY_(name) &cmap__##name##_backend,
+
+CMAP__BACKENDS(DECLARE_)
+
+static const struct cmap__backend *const registry[] = {CMAP__BACKENDS(ENTRY_)};
+
+#define N_BACKENDS (sizeof registry / sizeof registry[0])
+
+const struct cmap__backend *
+cmap__backend_at(size_t index)
 {
-	if ((unsigned)backend >= CMAP_BACKEND_COUNT_)
-		return NULL;
-	return registry[backend];
+	return index < N_BACKENDS ? registry[index] : NULL;
 }
 
-const char *
-cmap_backend_name(cmap_backend_t backend)
+const struct cmap__backend *
+cmap__backend_find(const char *name)
 {
-	const struct cmap_backend_ops *ops = cmap__backend_ops(backend);
-
-	return ops != NULL ? ops->name : NULL;
+	for (size_t i = 0; i < N_BACKENDS; i++)
+		if (strcmp(registry[i]->name, name) == 0)
+			return registry[i];
+	return NULL;
 }

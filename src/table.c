@@ -90,8 +90,8 @@ static void
 set_len(struct cmap_table *t)
 {
 	/* Single writer (the lock holder): a relaxed store, no RMW. */
-	atomic_store_explicit(&t->len, t->used + (t->zkey_present ? 1 : 0),
-	    memory_order_relaxed);
+	atomic_store_explicit(
+	    &t->len, t->used + (t->zkey_present ? 1 : 0), memory_order_relaxed);
 }
 
 static void
@@ -105,7 +105,7 @@ install(struct cmap_table *t, struct cmap_slot *slots, size_t cap)
 }
 
 cmap_status_t
-cmap_table_init(struct cmap_table *t, const cmap_allocator_t *allocator,
+cmap__table_init(struct cmap_table *t, const cmap_allocator_t *allocator,
     uint64_t seed, size_t entries)
 {
 	size_t cap = capacity_for(entries);
@@ -128,9 +128,9 @@ cmap_table_init(struct cmap_table *t, const cmap_allocator_t *allocator,
 }
 
 void
-cmap_table_fini(struct cmap_table *t)
+cmap__table_fini(struct cmap_table *t)
 {
-	cmap__free(t->allocator, slots_of(t), cmap_table_bytes(t));
+	cmap__free(t->allocator, slots_of(t), cmap__table_bytes(t));
 	atomic_store_explicit(&t->slots, NULL, memory_order_relaxed);
 }
 
@@ -177,8 +177,8 @@ rehash(struct cmap_table *t, size_t cap)
 
 		if (old[i].key == CMAP_TABLE_EMPTY_KEY)
 			continue;
-		j = probe(t, s, old[i].key, cmap__hash(old[i].key, t->seed),
-		    &found);
+		j = probe(
+		    t, s, old[i].key, cmap__hash(old[i].key, t->seed), &found);
 		s[j] = old[i];
 	}
 	cmap__free(t->allocator, old, old_cap * sizeof *old);
@@ -236,25 +236,25 @@ maybe_shrink(struct cmap_table *t)
 static cmap_status_t
 exec_zkey(struct cmap_table *t, struct cmap_req *req)
 {
-	enum cmap_act act;
-	uint64_t v;
-	cmap_status_t st = cmap__req_apply(req, t->zkey_present, t->zkey_value,
-	    &act, &v);
+	struct cmap_effect e;
+	cmap_status_t st =
+	    cmap__decide(req, t->zkey_present, t->zkey_value, &e);
 
-	if (act == CMAP_ACT_SET) {
+	if (e.act == CMAP_ACT_SET) {
 		t->zkey_present = true;
-		t->zkey_value = v;
-	} else if (act == CMAP_ACT_DELETE) {
+		t->zkey_value = e.value;
+	} else if (e.act == CMAP_ACT_DELETE) {
 		t->zkey_present = false;
 		t->zkey_value = 0;
 	}
 	set_len(t);
+	req->out = e.out;
 	return st;
 }
 
 bool
-cmap_table_load(const struct cmap_table *t, uint64_t key, uint64_t hash,
-    uint64_t *value)
+cmap__table_load(
+    const struct cmap_table *t, uint64_t key, uint64_t hash, uint64_t *value)
 {
 	const struct cmap_slot *s = slots_of(t);
 	bool found;
@@ -271,13 +271,17 @@ cmap_table_load(const struct cmap_table *t, uint64_t key, uint64_t hash,
 	return found;
 }
 
-cmap_status_t
-cmap_table_exec(struct cmap_table *t, uint64_t hash, struct cmap_req *req)
+/*
+ * Apply one request: find the key once, decide, write.  Inline in both of
+ * its callers below, so that cmap__table_store keeps only the store case
+ * of cmap__decide.
+ */
+static inline cmap_status_t
+apply(struct cmap_table *t, uint64_t hash, struct cmap_req *req)
 {
+	struct cmap_effect e;
 	struct cmap_slot *s;
-	enum cmap_act act;
 	cmap_status_t st;
-	uint64_t v;
 	bool found;
 	size_t i;
 
@@ -285,13 +289,13 @@ cmap_table_exec(struct cmap_table *t, uint64_t hash, struct cmap_req *req)
 		return exec_zkey(t, req);
 	s = slots_of(t);
 	i = probe(t, s, req->key, hash, &found);
-	st = cmap__req_apply(req, found, found ? s[i].value : 0, &act, &v);
-	switch (act) {
+	st = cmap__decide(req, found, found ? s[i].value : 0, &e);
+	switch (e.act) {
 	case CMAP_ACT_NONE:
 		break;
 	case CMAP_ACT_SET:
 		if (found) {
-			s[i].value = v;
+			s[i].value = e.value;
 			break;
 		}
 		if (t->used + 1 > t->grow_at) {
@@ -303,7 +307,7 @@ cmap_table_exec(struct cmap_table *t, uint64_t hash, struct cmap_req *req)
 			i = probe(t, s, req->key, hash, &found);
 		}
 		s[i].key = req->key;
-		s[i].value = v;
+		s[i].value = e.value;
 		t->used++;
 		set_len(t);
 		break;
@@ -313,11 +317,27 @@ cmap_table_exec(struct cmap_table *t, uint64_t hash, struct cmap_req *req)
 		maybe_shrink(t);
 		break;
 	}
+	req->out = e.out;
 	return st;
 }
 
+cmap_status_t
+cmap__table_exec(struct cmap_table *t, uint64_t hash, struct cmap_req *req)
+{
+	return apply(t, hash, req);
+}
+
+cmap_status_t
+cmap__table_store(
+    struct cmap_table *t, uint64_t key, uint64_t hash, uint64_t value)
+{
+	struct cmap_req req = {.kind = CMAP_REQ_STORE, .key = key, .a = value};
+
+	return apply(t, hash, &req);
+}
+
 void
-cmap_table_clear(struct cmap_table *t)
+cmap__table_clear(struct cmap_table *t)
 {
 	size_t cap = (size_t)t->mask + 1;
 
@@ -326,8 +346,8 @@ cmap_table_clear(struct cmap_table *t)
 	t->used = 0;
 	set_len(t);
 	if (cap > t->min_capacity) {
-		struct cmap_slot *s = slots_alloc(t->allocator,
-		    t->min_capacity);
+		struct cmap_slot *s =
+		    slots_alloc(t->allocator, t->min_capacity);
 
 		if (s != NULL) {
 			struct cmap_slot *old = slots_of(t);
@@ -342,7 +362,7 @@ cmap_table_clear(struct cmap_table *t)
 }
 
 cmap_status_t
-cmap_table_reserve(struct cmap_table *t, size_t entries)
+cmap__table_reserve(struct cmap_table *t, size_t entries)
 {
 	size_t cap = capacity_for(entries);
 
@@ -356,11 +376,11 @@ cmap_table_reserve(struct cmap_table *t, size_t entries)
 }
 
 void
-cmap_table_stats_add(const struct cmap_table *t, cmap_stats_t *st,
-    uint64_t *sum_probe)
+cmap__table_stats_add(
+    const struct cmap_table *t, cmap_stats_t *st, uint64_t *sum_probe)
 {
 	const struct cmap_slot *s = slots_of(t);
-	uint64_t len = cmap_table_len(t);
+	uint64_t len = cmap__table_len(t);
 
 	for (size_t i = 0; i <= t->mask; i++) {
 		uint64_t d;
@@ -379,21 +399,21 @@ cmap_table_stats_add(const struct cmap_table *t, cmap_stats_t *st,
 	st->shards++;
 	st->len += len;
 	st->capacity += t->mask + 1;
-	st->bytes += cmap_table_bytes(t);
+	st->bytes += cmap__table_bytes(t);
 	st->grows += t->grows;
 	st->shrinks += t->shrinks;
 }
 
 void
-cmap_table_stats_done(cmap_stats_t *st, uint64_t sum_probe,
-    size_t map_struct_bytes)
+cmap__table_stats_done(
+    cmap_stats_t *st, uint64_t sum_probe, size_t map_struct_bytes)
 {
 	st->bytes += map_struct_bytes;
 	st->mean_probe = st->len ? (double)sum_probe / (double)st->len : 0.0;
 }
 
 uint64_t
-cmap_table_chunk_end(const struct cmap_table *t, uint64_t lo, unsigned slots)
+cmap__table_chunk_end(const struct cmap_table *t, uint64_t lo, unsigned slots)
 {
 	uint64_t span;
 
@@ -404,7 +424,7 @@ cmap_table_chunk_end(const struct cmap_table *t, uint64_t lo, unsigned slots)
 }
 
 size_t
-cmap_table_collect(const struct cmap_table *t, uint64_t lo, uint64_t *hi,
+cmap__table_collect(const struct cmap_table *t, uint64_t lo, uint64_t *hi,
     struct cmap_slot *buf, size_t room)
 {
 	const struct cmap_slot *s = slots_of(t);
@@ -414,8 +434,8 @@ cmap_table_collect(const struct cmap_table *t, uint64_t lo, uint64_t *hi,
 again:
 	n = 0;
 	if (t->zkey_present && zhash >= lo && zhash <= *hi)
-		buf[n++] = (struct cmap_slot){ CMAP_TABLE_EMPTY_KEY,
-			t->zkey_value };
+		buf[n++] =
+		    (struct cmap_slot){CMAP_TABLE_EMPTY_KEY, t->zkey_value};
 	/*
 	 * Entries whose hash is in [lo, hi] have their home in
 	 * [home(lo), home(hi)] and, by invariant (1), lie between their home
@@ -449,7 +469,7 @@ again:
 }
 
 bool
-cmap_table_range(struct cmap_table *t, void (*lock)(void *arg),
+cmap__table_range(struct cmap_table *t, void (*lock)(void *arg),
     void (*unlock)(void *arg), void *arg, cmap_range_fn fn, void *ctx)
 {
 	struct cmap_slot buf[CMAP_RANGE_BATCH];
@@ -460,8 +480,8 @@ cmap_table_range(struct cmap_table *t, void (*lock)(void *arg),
 		size_t n;
 
 		lock(arg);
-		hi = cmap_table_chunk_end(t, lo, CMAP_RANGE_BATCH / 2);
-		n = cmap_table_collect(t, lo, &hi, buf, CMAP_RANGE_BATCH);
+		hi = cmap__table_chunk_end(t, lo, CMAP_RANGE_BATCH / 2);
+		n = cmap__table_collect(t, lo, &hi, buf, CMAP_RANGE_BATCH);
 		unlock(arg);
 		for (size_t i = 0; i < n; i++)
 			if (!fn(buf[i].key, buf[i].value, ctx))

@@ -2,7 +2,8 @@
 # Install the Debian 12 packages libcmap needs, if any is missing.
 #   tests/install-deps.sh [build|test|bench]   (default: test)
 # build: compiler, CMake, ck, pkg-config.  test: + cmocka, clang (the
-# fuzzer and the second compiler), valgrind.  bench: + the peers (liburcu,
+# fuzzer and the second compiler), clang-format (the format check),
+# valgrind.  bench: + the peers (liburcu,
 # GLib) and gnuplot.  Runs apt-get only when something is missing, and
 # needs root for that (it uses sudo when not root and sudo exists).
 set -euo pipefail
@@ -10,7 +11,7 @@ what=${1:-test}
 pkgs=(build-essential cmake pkg-config libck-dev)
 case "$what" in
   build) ;;
-  test) pkgs+=(libcmocka-dev clang libclang-rt-14-dev valgrind liburcu-dev libglib2.0-dev) ;;
+  test) pkgs+=(libcmocka-dev clang clang-format libclang-rt-14-dev valgrind liburcu-dev libglib2.0-dev) ;;
   bench) pkgs+=(liburcu-dev libglib2.0-dev gnuplot-nox) ;;
   *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac

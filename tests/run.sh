@@ -4,6 +4,7 @@
 #   tests/run.sh            all four builds below
 #   tests/run.sh quick      the normal build only
 #
+# 0. The format check (tests/format.sh --check).
 # 1. gcc, RelWithDebInfo: every test (contract, stress, fault, death,
 #    lincheck, fuzz replay, smoke; helgrind and DRD over the lock-based backends,
 #    whose locks carry valgrind annotations in this build).
@@ -13,6 +14,9 @@
 #    fuzz-corpus replay and death tests.
 # 4. ThreadSanitizer (gcc, CK_USE_CC_BUILTINS=1, halt_on_error=1): every
 #    concurrent test (label stress).
+# 5. The three consumers of an install moved to another prefix
+#    (tests/consumers/run.sh): find_package, pkg-config (shared and
+#    --static), add_subdirectory without cmocka.
 # Each build goes to build-ci/<name>.  Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +43,7 @@ run_ctest() { # name, then ctest arguments
 }
 
 mkdir -p "$root"
+tests/format.sh --check
 build gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAP_HELGRIND=ON
 run_ctest gcc
 if [ "$mode" != quick ]; then
@@ -50,5 +55,6 @@ if [ "$mode" != quick ]; then
   build tsan -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAP_SANITIZE=thread
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     run_ctest tsan -L stress
+  tests/consumers/run.sh "$root/consumers"
 fi
 echo "=== all test builds passed in $(( $(date +%s) - t0 )) s"

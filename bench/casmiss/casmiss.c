@@ -45,8 +45,7 @@ mix(uint64_t z)
 
 enum { STORE, CAS, LOAD, NMODES };
 static const char *const mode_name[NMODES] = {
-	"load + plain store", "load + cmpxchg16b", "load only"
-};
+    "load + plain store", "load + cmpxchg16b", "load only"};
 
 static double
 run(struct slot *t, uint64_t slots, uint64_t ops, int mode, uint64_t *sink)
@@ -105,8 +104,9 @@ main(int argc, char **argv)
 	for (int m = 0; m < NMODES; m++)
 		ns[m] = run(t, slots, ops, m, &sink);
 	printf("cmap-casmiss: %llu slots (%.1f MiB), %llu random writes per "
-	    "mode\n", (unsigned long long)slots,
-	    (double)(slots * sizeof *t) / 1048576.0, (unsigned long long)ops);
+	       "mode\n",
+	    (unsigned long long)slots, (double)(slots * sizeof *t) / 1048576.0,
+	    (unsigned long long)ops);
 	for (int m = 0; m < NMODES; m++)
 		printf("  %-20s %6.1f ns/op  %.2fx plain store\n", mode_name[m],
 		    ns[m], ns[m] / ns[STORE]);

@@ -23,19 +23,26 @@
 #include <time.h>
 #include <unistd.h>
 
-enum lock_kind { L_PTHREAD_RW, L_PTHREAD_RW_WP, L_MUTEX, L_CK_RW, L_BRLOCK,
-	L_WORDLOCK, L_COUNT };
-static const char *const lock_names[L_COUNT] = { "pthread_rwlock",
-	"pthread_rwlock(writer-pref)", "pthread_mutex", "ck_rwlock",
-	"cmap brlock", "cmap wordlock" };
+enum lock_kind {
+	L_PTHREAD_RW,
+	L_PTHREAD_RW_WP,
+	L_MUTEX,
+	L_CK_RW,
+	L_BRLOCK,
+	L_WORDLOCK,
+	L_COUNT
+};
+static const char *const lock_names[L_COUNT] = {"pthread_rwlock",
+    "pthread_rwlock(writer-pref)", "pthread_mutex", "ck_rwlock", "cmap brlock",
+    "cmap wordlock"};
 
 static struct {
 	enum lock_kind kind;
 	pthread_rwlock_t prw;
 	pthread_mutex_t mtx;
 	ck_rwlock_t ckrw;
-	struct cmap_brlock *br;
-	cmap_wordlock_t wl;
+	struct cmap__brlock *br;
+	cmap__wordlock_t wl;
 	struct cmap_table table;
 	cmap_allocator_t alloc;
 	uint64_t seed;
@@ -84,7 +91,7 @@ static void
 op(uint64_t key, int write)
 {
 	uint64_t hash = cmap__hash(key, g.seed), v;
-	struct cmap_req req = { .kind = CMAP_REQ_STORE, .key = key, .a = key };
+	struct cmap_req req = {.kind = CMAP_REQ_STORE, .key = key, .a = key};
 	unsigned s;
 
 	switch (g.kind) {
@@ -92,52 +99,52 @@ op(uint64_t key, int write)
 	case L_PTHREAD_RW_WP:
 		if (write) {
 			pthread_rwlock_wrlock(&g.prw);
-			cmap_table_exec(&g.table, hash, &req);
+			cmap__table_exec(&g.table, hash, &req);
 		} else {
 			pthread_rwlock_rdlock(&g.prw);
-			cmap_table_load(&g.table, key, hash, &v);
+			cmap__table_load(&g.table, key, hash, &v);
 		}
 		pthread_rwlock_unlock(&g.prw);
 		break;
 	case L_MUTEX:
 		pthread_mutex_lock(&g.mtx);
 		if (write)
-			cmap_table_exec(&g.table, hash, &req);
+			cmap__table_exec(&g.table, hash, &req);
 		else
-			cmap_table_load(&g.table, key, hash, &v);
+			cmap__table_load(&g.table, key, hash, &v);
 		pthread_mutex_unlock(&g.mtx);
 		break;
 	case L_CK_RW:
 		if (write) {
 			ck_rwlock_write_lock(&g.ckrw);
-			cmap_table_exec(&g.table, hash, &req);
+			cmap__table_exec(&g.table, hash, &req);
 			ck_rwlock_write_unlock(&g.ckrw);
 		} else {
 			ck_rwlock_read_lock(&g.ckrw);
-			cmap_table_load(&g.table, key, hash, &v);
+			cmap__table_load(&g.table, key, hash, &v);
 			ck_rwlock_read_unlock(&g.ckrw);
 		}
 		break;
 	case L_BRLOCK:
 		if (write) {
-			cmap_brlock_write_lock(g.br);
-			cmap_table_exec(&g.table, hash, &req);
-			cmap_brlock_write_unlock(g.br);
+			cmap__brlock_write_lock(g.br);
+			cmap__table_exec(&g.table, hash, &req);
+			cmap__brlock_write_unlock(g.br);
 		} else {
-			s = cmap_brlock_read_lock(g.br);
-			cmap_table_load(&g.table, key, hash, &v);
-			cmap_brlock_read_unlock(g.br, s);
+			s = cmap__brlock_read_lock(g.br);
+			cmap__table_load(&g.table, key, hash, &v);
+			cmap__brlock_read_unlock(g.br, s);
 		}
 		break;
 	case L_WORDLOCK:
 		if (write) {
-			cmap_wordlock_write_lock(&g.wl);
-			cmap_table_exec(&g.table, hash, &req);
-			cmap_wordlock_write_unlock(&g.wl);
+			cmap__wordlock_write_lock(&g.wl);
+			cmap__table_exec(&g.table, hash, &req);
+			cmap__wordlock_write_unlock(&g.wl);
 		} else {
-			cmap_wordlock_read_lock(&g.wl);
-			cmap_table_load(&g.table, key, hash, &v);
-			cmap_wordlock_read_unlock(&g.wl);
+			cmap__wordlock_read_lock(&g.wl);
+			cmap__table_load(&g.table, key, hash, &v);
+			cmap__wordlock_read_unlock(&g.wl);
 		}
 		break;
 	case L_COUNT:
@@ -173,8 +180,8 @@ cell(enum lock_kind kind, int threads, double seconds, struct worker *ws)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < threads; i++)
 		pthread_create(&ws[i].th, NULL, run, &ws[i]);
-	struct timespec d = { (time_t)seconds,
-		(long)((seconds - (double)(time_t)seconds) * 1e9) };
+	struct timespec d = {
+	    (time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
 	nanosleep(&d, NULL);
 	atomic_store(&g.stop, 1);
 	for (int i = 0; i < threads; i++) {
@@ -182,8 +189,10 @@ cell(enum lock_kind kind, int threads, double seconds, struct worker *ws)
 		total += ws[i].ops;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)total / ((double)(t1.tv_sec - t0.tv_sec) +
-	    (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9) / 1e6;
+	return (double)total /
+	    ((double)(t1.tv_sec - t0.tv_sec) +
+	        (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9) /
+	    1e6;
 }
 
 int
@@ -191,22 +200,23 @@ main(int argc, char **argv)
 {
 	double seconds = argc > 1 ? atof(argv[1]) : 1.0;
 	size_t nkeys = argc > 2 ? (size_t)atol(argv[2]) : 1000000;
-	const int threads[] = { 1, 2, 16 };
+	const int threads[] = {1, 2, 16};
 	struct worker ws[16];
 	uint64_t rs = 42;
 	pthread_rwlockattr_t wp;
 
-	g.alloc = (cmap_allocator_t){ sys_alloc, sys_free, NULL };
+	g.alloc = (cmap_allocator_t){sys_alloc, sys_free, NULL};
 	g.seed = UINT64_C(0x5eed);
 	g.nkeys = nkeys;
 	g.keys = malloc(nkeys * sizeof *g.keys);
-	if (g.keys == NULL || cmap_table_init(&g.table, &g.alloc, g.seed, 0))
+	if (g.keys == NULL ||
+	    cmap_is_error(cmap__table_init(&g.table, &g.alloc, g.seed, 0)))
 		return 1;
 	for (size_t i = 0; i < nkeys; i++) {
-		struct cmap_req req = { .kind = CMAP_REQ_STORE };
+		struct cmap_req req = {.kind = CMAP_REQ_STORE};
 
 		g.keys[i] = req.key = rng_next(&rs) | 1;
-		cmap_table_exec(&g.table, cmap__hash(req.key, g.seed), &req);
+		cmap__table_exec(&g.table, cmap__hash(req.key, g.seed), &req);
 	}
 	for (int t = 0; t < 16; t++) {
 		memset(&ws[t], 0, sizeof ws[t]);
@@ -220,11 +230,12 @@ main(int argc, char **argv)
 	pthread_rwlock_init(&g.prw, NULL);
 	pthread_mutex_init(&g.mtx, NULL);
 	ck_rwlock_init(&g.ckrw);
-	g.br = aligned_alloc(CMAP_CACHE_LINE,
-	    cmap_brlock_size(cmap_brlock_stripes()));
-	cmap_brlock_init(g.br, cmap_brlock_stripes());
-	cmap_wordlock_init(&g.wl);
-	printf("# 90%% load / 10%% store, %zu keys, %.1f s per cell, %ld cpus\n",
+	g.br = aligned_alloc(
+	    CMAP_CACHE_LINE, cmap__brlock_size(cmap__brlock_stripes()));
+	cmap__brlock_init(g.br, cmap__brlock_stripes());
+	cmap__wordlock_init(&g.wl);
+	printf(
+	    "# 90%% load / 10%% store, %zu keys, %.1f s per cell, %ld cpus\n",
 	    nkeys, seconds, sysconf(_SC_NPROCESSORS_ONLN));
 	printf("%-28s %10s %10s %10s %8s %8s\n", "lock", "1T Mops", "2T Mops",
 	    "16T Mops", "2T/1T", "16T/1T");
@@ -238,8 +249,8 @@ main(int argc, char **argv)
 		if (k == L_PTHREAD_RW_WP) {
 			pthread_rwlock_destroy(&g.prw);
 			pthread_rwlockattr_init(&wp);
-			pthread_rwlockattr_setkind_np(&wp,
-			    PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+			pthread_rwlockattr_setkind_np(
+			    &wp, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 			pthread_rwlock_init(&g.prw, &wp);
 		}
 		for (int i = 0; i < 3; i++)

@@ -8,6 +8,8 @@
  * calls that never allocate (loads, overwrites, deletes, clear, range,
  * stats) must succeed even when every allocation fails.  Every map is
  * destroyed with the counting allocator back at zero live bytes.
+ * Variants: every backend, and each backend that takes the option "shards"
+ * at one shard too; what a variant may do comes from its capabilities.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,13 +26,30 @@
 #define MAX_N 100000 /* no call makes this many allocations */
 
 struct variant {
-	cmap_backend_t backend;
+	const char *backend;
 	uint32_t shards;
-	char name[32];
+	bool sharded; /* the backend takes the option "shards" */
+	char name[48];
 };
 
-static struct variant g_vs[CMAP_BACKEND_COUNT_ + 2];
+static struct variant g_vs[2 * TU_MAX_BACKENDS];
 static size_t g_nv;
+
+/* True when `backend` takes an option called `name`. */
+static bool
+has_option(const char *backend, const char *name)
+{
+	cmap_backend_info_t info;
+	cmap_option_info_t opt;
+
+	if (cmap_backend_info(backend, &info) != CMAP_OK)
+		return false;
+	for (size_t i = 0; i < info.n_options; i++)
+		if (cmap_backend_option(backend, i, &opt) == CMAP_OK &&
+		    strcmp(opt.name, name) == 0)
+			return true;
+	return false;
+}
 
 static void
 cfg_for(const struct variant *v, struct tu_alloc *al, cmap_config_t *cfg,
@@ -98,7 +117,7 @@ test_create_fail(void **state)
 				assert_int_equal(
 				    atomic_load(&al.failed), failed0);
 				assert_int_equal(
-				    cmap_store(out, 1, 1), CMAP_OK);
+				    cmap_store(out, 1, 1), CMAP_INSERTED);
 				cmap_destroy(out);
 				break;
 			}
@@ -123,7 +142,8 @@ store_ctx_cb(uint64_t key, uint64_t *value, bool present, void *ctx)
 	return CMAP_UPDATE_STORE;
 }
 
-/* Insert absent key k with value v through op; returns the status. */
+/* Insert absent key k with value v through op; returns the status, which
+ * is CMAP_INSERTED for every op when the insert succeeds. */
 static cmap_status_t
 do_insert(cmap_t *m, enum iop op, uint64_t k, uint64_t v)
 {
@@ -135,7 +155,7 @@ do_insert(cmap_t *m, enum iop op, uint64_t k, uint64_t v)
 		return cmap_store(m, k, v);
 	case I_LOS:
 		s = cmap_load_or_store(m, k, v, &out);
-		if (s == CMAP_OK)
+		if (s == CMAP_INSERTED)
 			assert_true(out == v);
 		else
 			assert_true(out == SENT);
@@ -143,21 +163,17 @@ do_insert(cmap_t *m, enum iop op, uint64_t k, uint64_t v)
 	case I_SWAP:
 		s = cmap_swap(m, k, v, &out);
 		assert_true(out == SENT);
-		return s == CMAP_NOT_FOUND ? CMAP_OK
-		    : s == CMAP_OK         ? CMAP_EXISTS
-		                           : s;
+		return s;
 	case I_ADD:
 		s = cmap_add(m, k, v, &out);
-		if (s == CMAP_NOT_FOUND)
+		if (s == CMAP_INSERTED)
 			assert_true(out == v);
 		else
 			assert_true(out == SENT);
-		return s == CMAP_NOT_FOUND ? CMAP_OK
-		    : s == CMAP_OK         ? CMAP_EXISTS
-		                           : s;
+		return s;
 	case I_UPDATE:
 		s = cmap_update(m, k, store_ctx_cb, &v, &out);
-		if (s == CMAP_OK)
+		if (s == CMAP_INSERTED)
 			assert_true(out == v);
 		else
 			assert_true(out == SENT);
@@ -226,7 +242,7 @@ insert_with_failures(
 				assert_int_equal(st1.capacity, st0.capacity);
 				continue;
 			}
-			if (s != CMAP_OK)
+			if (s != CMAP_INSERTED)
 				fail_msg("%s/%s key %zu: %s", var->name,
 				    iop_names[op], i, cmap_status_name(s));
 			tu_model_put(&model, k, v);
@@ -279,7 +295,8 @@ test_insert_within_capacity(void **state)
 		cmap_t *m = tu_create_cfg(&cfg);
 		atomic_store(&al.fail_permille, 1000);
 		for (uint64_t i = 0; i < 2000; i++)
-			assert_int_equal(cmap_store(m, i * GOLD, i), CMAP_OK);
+			assert_int_equal(
+			    cmap_store(m, i * GOLD, i), CMAP_INSERTED);
 		assert_int_equal(cmap_len(m), 2000);
 		atomic_store(&al.fail_permille, 0);
 		cmap_destroy(m);
@@ -324,7 +341,7 @@ test_no_alloc_ops(void **state)
 		cmap_t *m = tu_create_cfg(&cfg);
 		tu_model_init(&model);
 		for (uint64_t i = 0; i < n; i++) {
-			assert_int_equal(cmap_store(m, i, i), CMAP_OK);
+			assert_int_equal(cmap_store(m, i, i), CMAP_INSERTED);
 			tu_model_put(&model, i, i);
 		}
 		atomic_store(&al.fail_permille, 1000);
@@ -357,8 +374,7 @@ test_no_alloc_ops(void **state)
 			}
 			case 4:
 				assert_int_equal(
-				    cmap_load_or_store(m, k, 0, &out),
-				    CMAP_EXISTS);
+				    cmap_load_or_store(m, k, 0, &out), CMAP_OK);
 				assert_true(out == k);
 				assert_int_equal(
 				    cmap_store(m, k, k + 1), CMAP_OK);
@@ -417,7 +433,7 @@ test_no_alloc_ops(void **state)
 				cmap_update_action_t a = CMAP_UPDATE_DELETE;
 				assert_int_equal(
 				    cmap_update(m, k, action_cb, &a, NULL),
-				    CMAP_NOT_FOUND);
+				    CMAP_OK);
 				break;
 			}
 			}
@@ -441,7 +457,8 @@ test_no_alloc_ops(void **state)
 		/* allocation works again: the map is usable */
 		atomic_store(&al.fail_permille, 0);
 		for (uint64_t i = 0; i < 5000; i++) {
-			assert_int_equal(cmap_store(m, i * GOLD, i), CMAP_OK);
+			assert_int_equal(
+			    cmap_store(m, i * GOLD, i), CMAP_INSERTED);
 			tu_model_put(&model, i * GOLD, i);
 		}
 		tu_assert_map_equals_model(m, &model);
@@ -468,7 +485,8 @@ test_reserve_fail(void **state)
 		cmap_t *m = tu_create_cfg(&cfg);
 		tu_model_init(&model);
 		for (uint64_t i = 0; i < 500; i++) {
-			assert_int_equal(cmap_store(m, i * GOLD, i), CMAP_OK);
+			assert_int_equal(
+			    cmap_store(m, i * GOLD, i), CMAP_INSERTED);
 			tu_model_put(&model, i * GOLD, i);
 		}
 		cmap_stats_t before;
@@ -487,7 +505,7 @@ test_reserve_fail(void **state)
 				assert_int_equal(cmap_stats(m, &st), CMAP_OK);
 				assert_int_equal((long)st.bytes,
 				    atomic_load(&al.live_bytes));
-				if (g_vs[vi].backend == CMAP_BACKEND_SHARDED) {
+				if (g_vs[vi].sharded) {
 					/* cmap.h: shards reserved before the
 					 * failure keep their larger tables */
 					assert_true(
@@ -515,7 +533,8 @@ test_reserve_fail(void **state)
 		/* the reservation holds: filling needs no allocation */
 		atomic_store(&al.fail_permille, 1000);
 		for (uint64_t i = 500; i < 50000; i++)
-			assert_int_equal(cmap_store(m, i * GOLD, i), CMAP_OK);
+			assert_int_equal(
+			    cmap_store(m, i * GOLD, i), CMAP_INSERTED);
 		atomic_store(&al.fail_permille, 0);
 		assert_int_equal(cmap_len(m), 50000);
 		cmap_destroy(m);
@@ -555,12 +574,14 @@ test_random_failures(void **state)
 			if (deleting && tu_rng_below(&r, 20) < 19)
 				sel = 5;
 			if (tu_rng_below(&r, 20000) == 0) {
-				/* clear never fails for lack of memory, but on
-				 * lockfree (two failures in a row: no table, no
+				/* clear never fails for lack of memory on the
+				 * lock-based backends; a lock-free one may
+				 * (two failures in a row: no table, no
 				 * spare), and then it removed nothing */
 				s = cmap_clear(m);
-				if (s == CMAP_ENOMEM && g_vs[vi].backend ==
-				    CMAP_BACKEND_LOCKFREE) {
+				if (s == CMAP_ENOMEM &&
+				    tu_has(
+				        g_vs[vi].backend, CMAP_CAP_LOCK_FREE)) {
 					tu_assert_map_equals_model(m, &model);
 					continue;
 				}
@@ -574,22 +595,19 @@ test_random_failures(void **state)
 				break;
 			case 1:
 				s = cmap_load_or_store(m, k, v, &out);
-				if (s == CMAP_EXISTS) {
-					assert_true(present);
+				if (present) {
+					/* nothing to insert: never ENOMEM */
+					assert_int_equal(s, CMAP_OK);
 					assert_true(out == mv);
 					continue;
 				}
 				break;
 			case 2:
 				s = cmap_swap(m, k, v, &out);
-				if (s == CMAP_NOT_FOUND)
-					s = CMAP_OK;
 				break;
 			case 3:
 				s = cmap_add(m, k, v, &out);
 				v += present ? mv : 0;
-				if (s == CMAP_NOT_FOUND)
-					s = CMAP_OK;
 				break;
 			case 4: {
 				s = cmap_update(m, k, store_ctx_cb, &v, &out);
@@ -623,7 +641,7 @@ test_random_failures(void **state)
 				enomem++;
 				continue;
 			}
-			assert_int_equal(s, CMAP_OK);
+			assert_int_equal(s, present ? CMAP_OK : CMAP_INSERTED);
 			tu_model_put(&model, k, v);
 			if (op % 10000 == 0)
 				tu_assert_map_equals_model(m, &model);
@@ -648,52 +666,62 @@ test_random_failures(void **state)
 }
 
 /*
- * Lockfree clear needs a table: a new one, or the spare each map keeps.
- * With every allocation failing, the first clear uses the spare, the
- * second returns CMAP_ENOMEM having removed nothing; once allocation
- * works, clear succeeds again and the spare is back.
+ * On a lock-free backend clear needs a table: a new one, or the spare each
+ * map keeps (cmap.h, cmap_clear).  With every allocation failing, the
+ * first clear uses the spare, the second returns CMAP_ENOMEM having
+ * removed nothing; once allocation works, clear succeeds again and the
+ * spare is back.  The lock-based backends never fail here (the "clear
+ * never fails" checks of test_no_alloc_ops).
  */
 static void
-test_lockfree_clear_spare(void **state)
+test_lock_free_clear_spare(void **state)
 {
-	struct tu_alloc al;
-	cmap_config_t cfg;
-	cmap_t *m;
-	uint64_t v = 0;
+	const char *lf[TU_MAX_BACKENDS];
+	size_t nlf = tu_backends_with(CMAP_CAP_LOCK_FREE, lf);
 
 	(void)state;
-	if (!cmap_backend_available(CMAP_BACKEND_LOCKFREE))
+	if (nlf == 0)
 		skip();
-	tu_alloc_init(&al);
-	cmap_config_init(&cfg);
-	cfg.backend = CMAP_BACKEND_LOCKFREE;
-	tu_alloc_install(&al, &cfg);
-	m = tu_create_cfg(&cfg);
-	for (int round = 0; round < 2; round++) {
-		for (uint64_t i = 0; i < 1000; i++)
-			assert_int_equal(cmap_store(m, i * GOLD, i), CMAP_OK);
-		atomic_store(&al.fail_permille, 1000);
-		assert_int_equal(cmap_clear(m), CMAP_OK); /* the spare */
-		assert_int_equal(cmap_len(m), 0);
-		assert_int_equal(cmap_load(m, GOLD, &v), CMAP_NOT_FOUND);
-		/* fits in the spare (64 slots): no allocation */
-		assert_int_equal(cmap_store(m, 7, 7), CMAP_OK);
-		assert_int_equal(cmap_clear(m), CMAP_ENOMEM);
-		assert_int_equal(cmap_len(m), 1);
-		assert_int_equal(cmap_load(m, 7, &v), CMAP_OK);
-		assert_int_equal(v, 7);
-		atomic_store(&al.fail_permille, 0);
-		assert_int_equal(cmap_clear(m), CMAP_OK); /* refills */
-		assert_int_equal(cmap_len(m), 0);
+	for (size_t b = 0; b < nlf; b++) {
+		struct tu_alloc al;
+		cmap_config_t cfg;
+		cmap_t *m;
+		uint64_t v = 0;
+
+		print_message("  backend %s\n", lf[b]);
+		tu_alloc_init(&al);
+		cmap_config_init(&cfg);
+		cfg.backend = lf[b];
+		tu_alloc_install(&al, &cfg);
+		m = tu_create_cfg(&cfg);
+		for (int round = 0; round < 2; round++) {
+			for (uint64_t i = 0; i < 1000; i++)
+				assert_int_equal(
+				    cmap_store(m, i * GOLD, i), CMAP_INSERTED);
+			atomic_store(&al.fail_permille, 1000);
+			assert_int_equal(cmap_clear(m), CMAP_OK); /* spare */
+			assert_int_equal(cmap_len(m), 0);
+			assert_int_equal(
+			    cmap_load(m, GOLD, &v), CMAP_NOT_FOUND);
+			/* fits in the spare: no allocation */
+			assert_int_equal(cmap_store(m, 7, 7), CMAP_INSERTED);
+			assert_int_equal(cmap_clear(m), CMAP_ENOMEM);
+			assert_int_equal(cmap_len(m), 1);
+			assert_int_equal(cmap_load(m, 7, &v), CMAP_OK);
+			assert_int_equal(v, 7);
+			atomic_store(&al.fail_permille, 0);
+			assert_int_equal(cmap_clear(m), CMAP_OK); /* refills */
+			assert_int_equal(cmap_len(m), 0);
+		}
+		cmap_destroy(m);
+		assert_no_leak(&al);
 	}
-	cmap_destroy(m);
-	assert_no_leak(&al);
 }
 
 int
 main(void)
 {
-	cmap_backend_t all[CMAP_BACKEND_COUNT_];
+	const char *all[TU_MAX_BACKENDS];
 	size_t nb = tu_backends(all);
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_create_fail),
@@ -702,16 +730,19 @@ main(void)
 	    cmocka_unit_test(test_no_alloc_ops),
 	    cmocka_unit_test(test_reserve_fail),
 	    cmocka_unit_test(test_random_failures),
-	    cmocka_unit_test(test_lockfree_clear_spare),
+	    cmocka_unit_test(test_lock_free_clear_spare),
 	};
 
 	for (size_t i = 0; i < nb; i++) {
-		g_vs[g_nv] = (struct variant){all[i], 0, ""};
-		snprintf(g_vs[g_nv].name, sizeof g_vs[g_nv].name, "%s",
-		    cmap_backend_name(all[i]));
+		bool sharded = has_option(all[i], "shards");
+
+		g_vs[g_nv] = (struct variant){all[i], 0, sharded, ""};
+		snprintf(g_vs[g_nv].name, sizeof g_vs[g_nv].name, "%s", all[i]);
 		g_nv++;
-		if (all[i] == CMAP_BACKEND_SHARDED) {
-			g_vs[g_nv] = (struct variant){all[i], 1, "sharded/1"};
+		if (sharded) {
+			g_vs[g_nv] = (struct variant){all[i], 1, true, ""};
+			snprintf(g_vs[g_nv].name, sizeof g_vs[g_nv].name,
+			    "%s/1", all[i]);
 			g_nv++;
 		}
 	}

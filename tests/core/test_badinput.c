@@ -1,7 +1,8 @@
 /*
  * test_badinput.c - every public function given bad input: NULL map, NULL
- * required out pointer, NULL callback, NULL config, unknown backend, bad
- * shard counts, unknown flags, half-set allocator hooks, absurd sizes.
+ * required out pointer, NULL callback, NULL config, unknown backend names,
+ * bad shard counts, unknown flags, half-set allocator hooks, absurd sizes.
+ * Backends are chosen by what they advertise, never by name.
  *
  * What must hold (cmap.h, RESULTS): the call returns its own error, does
  * not crash or print, leaves *out unchanged, and the map holds exactly
@@ -20,8 +21,47 @@
 
 #define SENT UINT64_C(0x5e5e5e5e5e5e5e5e)
 
-static cmap_backend_t g_backends[CMAP_BACKEND_COUNT_];
+static const char *g_backends[TU_MAX_BACKENDS];
 static size_t g_nbackends;
+
+/* True when `backend` takes an option called `name`. */
+static bool
+has_option(const char *backend, const char *name)
+{
+	cmap_backend_info_t info;
+	cmap_option_info_t opt;
+
+	if (cmap_backend_info(backend, &info) != CMAP_OK)
+		return false;
+	for (size_t i = 0; i < info.n_options; i++) {
+		assert_int_equal(
+		    cmap_backend_option(backend, i, &opt), CMAP_OK);
+		if (strcmp(opt.name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The default of the UINT option `name` of `backend`. */
+static uint64_t
+option_default(const char *backend, const char *name)
+{
+	cmap_backend_info_t info;
+	cmap_option_info_t opt;
+
+	assert_int_equal(cmap_backend_info(backend, &info), CMAP_OK);
+	for (size_t i = 0; i < info.n_options; i++) {
+		assert_int_equal(
+		    cmap_backend_option(backend, i, &opt), CMAP_OK);
+		if (strcmp(opt.name, name) == 0) {
+			assert_int_equal(opt.type, CMAP_OPTION_UINT);
+			assert_non_null(opt.default_value);
+			return strtoull(opt.default_value, NULL, 0);
+		}
+	}
+	fail_msg("backend %s has no option %s", backend, name);
+	return 0;
+}
 
 static cmap_update_action_t
 store_cb(uint64_t key, uint64_t *value, bool present, void *ctx)
@@ -46,11 +86,12 @@ static void
 fill(cmap_t *m, struct tu_model *model)
 {
 	for (size_t i = 0; i < tu_n_edge_values; i++) {
-		assert_int_equal(cmap_store(m, tu_edge_values[i], i), CMAP_OK);
+		assert_int_equal(
+		    cmap_store(m, tu_edge_values[i], i), CMAP_INSERTED);
 		tu_model_put(model, tu_edge_values[i], i);
 	}
 	for (uint64_t i = 100; i < 400; i++) {
-		assert_int_equal(cmap_store(m, i, ~i), CMAP_OK);
+		assert_int_equal(cmap_store(m, i, ~i), CMAP_INSERTED);
 		tu_model_put(model, i, ~i);
 	}
 }
@@ -62,7 +103,7 @@ check_usable(cmap_t *m, struct tu_model *model)
 	static uint64_t next = 1000000;
 
 	tu_assert_map_equals_model(m, model);
-	assert_int_equal(cmap_store(m, next, 1), CMAP_OK);
+	assert_int_equal(cmap_store(m, next, 1), CMAP_INSERTED);
 	tu_model_put(model, next, 1);
 	assert_int_equal(cmap_delete(m, next), CMAP_OK);
 	tu_model_del(model, next);
@@ -105,8 +146,7 @@ test_null_map(void **state)
 	assert_int_equal(cmap_stats(NULL, NULL), CMAP_EINVAL);
 	assert_true(v == SENT);
 	cmap_destroy(NULL);
-	/* cmap_backend(NULL) has no documented result; it must not crash */
-	(void)cmap_backend(NULL);
+	assert_null(cmap_backend(NULL));
 }
 
 /* NULL out pointers and NULL callbacks on a live map of every backend. */
@@ -204,19 +244,21 @@ expect_create(const cmap_config_t *cfg, cmap_status_t want)
 	cmap_status_t s = cmap_create(cfg, &out);
 
 	if (s != want)
-		fail_msg("cmap_create(backend %d, shards %u, flags %#x) = "
-		         "%s, want %s",
-		    cfg ? (int)cfg->backend : -1,
+		fail_msg("cmap_create(backend %s, shards %u, flags %#x) = "
+		         "%s, want %s (%s)",
+		    cfg && cfg->backend ? cfg->backend : "(null)",
 		    cfg ? (unsigned)cfg->shards : 0,
 		    cfg ? (unsigned)cfg->flags : 0, cmap_status_name(s),
-		    cmap_status_name(want));
+		    cmap_status_name(want), cmap_last_error());
 	if (want == CMAP_OK) {
 		assert_true(out != sentinel);
 		assert_non_null(out);
-		assert_int_equal(cmap_store(out, 1, 2), CMAP_OK);
+		assert_int_equal(cmap_store(out, 1, 2), CMAP_INSERTED);
 		cmap_destroy(out);
 	} else {
 		assert_ptr_equal(out, sentinel);
+		/* cmap_last_error says what was wrong */
+		assert_true(cmap_last_error()[0] != '\0');
 	}
 }
 
@@ -235,26 +277,44 @@ test_create_bad(void **state)
 	assert_int_equal(cmap_create(&cfg, NULL), CMAP_EINVAL);
 	assert_int_equal(cmap_create(NULL, NULL), CMAP_EINVAL);
 
-	/* unknown backends */
-	const int badb[] = {CMAP_BACKEND_COUNT_, CMAP_BACKEND_COUNT_ + 1, 99,
-	    1000, INT_MAX, -1};
+	/* unknown backends: EBACKEND, and cmap_last_error names them */
+	static const char *const badb[] = {"", "PLAIN", "Plain", "plain ",
+	    " plain", "plai", "plainx", "shard", "rw", "lock-free",
+	    "lockfree\n", "none", "count", "99", "no such backend"};
 	for (size_t i = 0; i < sizeof badb / sizeof badb[0]; i++) {
 		cmap_config_init(&cfg);
 		tu_alloc_install(&al, &cfg);
-		cfg.backend = (cmap_backend_t)badb[i];
+		cfg.backend = badb[i];
 		expect_create(&cfg, CMAP_EBACKEND);
+		if (badb[i][0] != '\0' && strchr(badb[i], '\n') == NULL)
+			assert_non_null(strstr(cmap_last_error(), badb[i]));
 	}
-	/* known but not built */
-	for (int b = 0; b < CMAP_BACKEND_COUNT_; b++) {
+	/* every backend the build lists, and NULL (plain) */
+	for (size_t b = 0; b < g_nbackends; b++) {
 		cmap_config_init(&cfg);
 		tu_alloc_install(&al, &cfg);
-		cfg.backend = (cmap_backend_t)b;
+		cfg.backend = g_backends[b];
+		expect_create(&cfg, CMAP_OK);
+	}
+	cmap_config_init(&cfg);
+	tu_alloc_install(&al, &cfg);
+	cfg.backend = NULL;
+	expect_create(&cfg, CMAP_OK);
+	/* the built-in names: OK when built, EBACKEND when left out */
+	static const char *const builtin[] = {CMAP_BACKEND_PLAIN,
+	    CMAP_BACKEND_RWLOCK, CMAP_BACKEND_SHARDED, CMAP_BACKEND_LOCKFREE};
+	for (size_t b = 0; b < sizeof builtin / sizeof builtin[0]; b++) {
+		cmap_config_init(&cfg);
+		tu_alloc_install(&al, &cfg);
+		cfg.backend = builtin[b];
 		expect_create(&cfg,
-		    cmap_backend_available((cmap_backend_t)b) ? CMAP_OK
-		                                              : CMAP_EBACKEND);
+		    cmap_backend_available(builtin[b]) ? CMAP_OK
+		                                       : CMAP_EBACKEND);
 	}
 
-	/* shard counts */
+	/* shard counts (cfg.shards): a power of two in [1, CMAP_MAX_SHARDS]
+	 * for a backend with the option "shards", CMAP_EINVAL naming the
+	 * option otherwise; ignored by the other backends */
 	const struct {
 		uint32_t shards;
 		cmap_status_t want;
@@ -262,40 +322,49 @@ test_create_bad(void **state)
 	    {0, CMAP_OK},
 	    {1, CMAP_OK},
 	    {2, CMAP_OK},
-	    {3, CMAP_ESHARDS},
-	    {6, CMAP_ESHARDS},
-	    {12, CMAP_ESHARDS},
-	    {33, CMAP_ESHARDS},
+	    {3, CMAP_EINVAL},
+	    {6, CMAP_EINVAL},
+	    {12, CMAP_EINVAL},
+	    {33, CMAP_EINVAL},
 	    {64, CMAP_OK},
-	    {65535, CMAP_ESHARDS},
+	    {65535, CMAP_EINVAL},
 	    {CMAP_MAX_SHARDS, CMAP_OK},
-	    {CMAP_MAX_SHARDS + 1, CMAP_ESHARDS},
-	    {CMAP_MAX_SHARDS * 2, CMAP_ESHARDS},
-	    {UINT32_C(1) << 31, CMAP_ESHARDS},
-	    {UINT32_MAX, CMAP_ESHARDS},
+	    {CMAP_MAX_SHARDS + 1, CMAP_EINVAL},
+	    {CMAP_MAX_SHARDS * 2, CMAP_EINVAL},
+	    {UINT32_C(1) << 31, CMAP_EINVAL},
+	    {UINT32_MAX, CMAP_EINVAL},
 	};
-	for (size_t i = 0; i < sizeof sh / sizeof sh[0]; i++) {
-		cmap_config_init(&cfg);
-		tu_alloc_install(&al, &cfg);
-		cfg.backend = CMAP_BACKEND_SHARDED;
-		cfg.shards = sh[i].shards;
-		expect_create(&cfg, sh[i].want);
-		if (sh[i].want == CMAP_OK) {
+	size_t with_shards = 0;
+	for (size_t b = 0; b < g_nbackends; b++) {
+		bool takes = has_option(g_backends[b], "shards");
+
+		with_shards += takes;
+		for (size_t i = 0; i < sizeof sh / sizeof sh[0]; i++) {
+			cmap_config_init(&cfg);
+			tu_alloc_install(&al, &cfg);
+			cfg.backend = g_backends[b];
+			cfg.shards = sh[i].shards;
+			if (!takes) {
+				expect_create(&cfg, CMAP_OK);
+				continue;
+			}
+			expect_create(&cfg, sh[i].want);
+			if (sh[i].want != CMAP_OK) {
+				assert_non_null(
+				    strstr(cmap_last_error(), "shards"));
+				continue;
+			}
 			cmap_stats_t st;
 			assert_int_equal(cmap_create(&cfg, &out), CMAP_OK);
 			assert_int_equal(cmap_stats(out, &st), CMAP_OK);
 			assert_int_equal(st.shards,
-			    sh[i].shards ? sh[i].shards : CMAP_DEFAULT_SHARDS);
+			    sh[i].shards
+			        ? sh[i].shards
+			        : option_default(g_backends[b], "shards"));
 			cmap_destroy(out);
 		}
-		/* other backends ignore the shard count */
-		for (size_t b = 0; b < g_nbackends; b++) {
-			if (g_backends[b] == CMAP_BACKEND_SHARDED)
-				continue;
-			cfg.backend = g_backends[b];
-			expect_create(&cfg, CMAP_OK);
-		}
 	}
+	assert_true(with_shards >= 1);
 
 	/* flags: only CMAP_FLAG_NO_MISUSE_CHECK is known */
 	const uint32_t badf[] = {1u << 1, 1u << 2, 1u << 31, 0xffffffffu,
@@ -312,6 +381,46 @@ test_create_bad(void **state)
 		cfg.backend = g_backends[b];
 		cfg.flags = CMAP_FLAG_NO_MISUSE_CHECK;
 		expect_create(&cfg, CMAP_OK);
+		/* a bad option value is EINVAL on every backend */
+		cmap_config_init(&cfg);
+		cfg.backend = g_backends[b];
+		tu_alloc_install(&al, &cfg);
+		assert_int_equal(
+		    cmap_config_set(&cfg, "capacity", "lots"), CMAP_OK);
+		expect_create(&cfg, CMAP_EINVAL);
+		assert_non_null(strstr(cmap_last_error(), "capacity"));
+		cmap_config_init(&cfg);
+		cfg.backend = g_backends[b];
+		tu_alloc_install(&al, &cfg);
+		assert_int_equal(
+		    cmap_config_set(&cfg, "no_such_option", "1"), CMAP_OK);
+		expect_create(&cfg, CMAP_EINVAL);
+		assert_non_null(strstr(cmap_last_error(), "no_such_option"));
+		/* an option of another backend is unknown to this one */
+		for (size_t o = 0; o < g_nbackends; o++) {
+			cmap_backend_info_t info;
+			cmap_option_info_t opt;
+
+			assert_int_equal(
+			    cmap_backend_info(g_backends[o], &info), CMAP_OK);
+			for (size_t i = 0; i < info.n_options; i++) {
+				assert_int_equal(
+				    cmap_backend_option(g_backends[o], i, &opt),
+				    CMAP_OK);
+				if (opt.default_value == NULL ||
+				    has_option(g_backends[b], opt.name))
+					continue;
+				cmap_config_init(&cfg);
+				cfg.backend = g_backends[b];
+				tu_alloc_install(&al, &cfg);
+				assert_int_equal(cmap_config_set(&cfg, opt.name,
+				                     opt.default_value),
+				    CMAP_OK);
+				expect_create(&cfg, CMAP_EINVAL);
+				assert_non_null(
+				    strstr(cmap_last_error(), opt.name));
+			}
+		}
 
 		/* only one allocator hook */
 		cmap_config_init(&cfg);
@@ -354,30 +463,78 @@ test_create_null_out_any_config(void **state)
 	cmap_config_t cfg;
 
 	cmap_config_init(&cfg);
-	cfg.backend = (cmap_backend_t)99;
+	cfg.backend = "no such backend";
 	assert_true(cmap_is_error(cmap_create(&cfg, NULL)));
-	cmap_config_init(&cfg);
-	cfg.backend = CMAP_BACKEND_SHARDED;
-	cfg.shards = 3;
-	assert_true(cmap_is_error(cmap_create(&cfg, NULL)));
+	for (size_t b = 0; b < g_nbackends; b++) {
+		cmap_config_init(&cfg);
+		cfg.backend = g_backends[b];
+		cfg.shards = 3;
+		assert_true(cmap_is_error(cmap_create(&cfg, NULL)));
+		cmap_config_init(&cfg);
+		cfg.backend = g_backends[b];
+		cfg.flags = 1u << 30;
+		assert_true(cmap_is_error(cmap_create(&cfg, NULL)));
+		cmap_config_init(&cfg);
+		cfg.backend = g_backends[b];
+		assert_int_equal(cmap_create(&cfg, NULL), CMAP_EINVAL);
+	}
 }
 
 static void
 test_names_bad(void **state)
 {
 	(void)state;
-	cmap_backend_t b = (cmap_backend_t)55;
+	cmap_backend_info_t info, before;
+	cmap_option_info_t opt;
+	cmap_config_t cfg, cfg0;
 
-	assert_int_equal(cmap_backend_from_name(NULL, NULL), CMAP_EINVAL);
-	assert_int_equal(cmap_backend_from_name(NULL, &b), CMAP_EINVAL);
-	assert_int_equal(b, 55);
-	assert_int_equal(cmap_backend_from_name("x", &b), CMAP_EBACKEND);
-	assert_int_equal(b, 55);
-	assert_null(cmap_backend_name((cmap_backend_t)12345));
-	assert_false(cmap_backend_available((cmap_backend_t)12345));
+	memset(&info, 0x55, sizeof info);
+	before = info;
+	assert_int_equal(cmap_backend_info(NULL, NULL), CMAP_EINVAL);
+	assert_int_equal(cmap_backend_info(NULL, &info), CMAP_EINVAL);
+	assert_int_equal(cmap_backend_info(g_backends[0], NULL), CMAP_EINVAL);
+	assert_int_equal(cmap_backend_info("x", &info), CMAP_EBACKEND);
+	assert_memory_equal(&info, &before, sizeof info);
+	assert_int_equal(cmap_backend_option(NULL, 0, &opt), CMAP_EINVAL);
+	assert_int_equal(
+	    cmap_backend_option(g_backends[0], 0, NULL), CMAP_EINVAL);
+	assert_int_equal(cmap_backend_option("x", 0, &opt), CMAP_EBACKEND);
+	for (size_t b = 0; b < g_nbackends; b++) {
+		assert_int_equal(
+		    cmap_backend_info(g_backends[b], &info), CMAP_OK);
+		assert_int_equal(
+		    cmap_backend_option(g_backends[b], info.n_options, &opt),
+		    CMAP_EINVAL);
+		assert_int_equal(
+		    cmap_backend_option(g_backends[b], SIZE_MAX, &opt),
+		    CMAP_EINVAL);
+	}
+	assert_false(cmap_backend_available("x"));
+	assert_false(cmap_backend_available(""));
+	assert_false(cmap_backend_available(NULL));
+	assert_null(cmap_backend_at(SIZE_MAX));
 	assert_string_equal(
 	    cmap_strerror((cmap_status_t)12345), "unknown status");
 	assert_string_equal(cmap_status_name((cmap_status_t)-12345), "UNKNOWN");
+
+	/* cmap_config_set: bad arguments change nothing */
+	cmap_config_init(&cfg);
+	assert_int_equal(cmap_config_set(&cfg, "capacity", "10"), CMAP_OK);
+	memcpy(&cfg0, &cfg, sizeof cfg);
+	assert_int_equal(cmap_config_set(NULL, "capacity", "1"), CMAP_EINVAL);
+	assert_int_equal(cmap_config_set(&cfg, NULL, "1"), CMAP_EINVAL);
+	assert_int_equal(cmap_config_set(&cfg, "capacity", NULL), CMAP_EINVAL);
+	assert_int_equal(cmap_config_set(&cfg, "", "1"), CMAP_EINVAL);
+	assert_int_equal(cmap_config_set(&cfg, "a=b", "1"), CMAP_EINVAL);
+	assert_int_equal(cmap_config_set(&cfg, "=", "1"), CMAP_EINVAL);
+	assert_int_equal(cmap_config_set(&cfg, "capacity=", "1"), CMAP_EINVAL);
+	assert_memory_equal(&cfg, &cfg0, sizeof cfg);
+	assert_null(cmap_config_get(NULL, "capacity"));
+	assert_null(cmap_config_get(&cfg, NULL));
+	assert_null(cmap_config_get(&cfg, ""));
+	assert_null(cmap_config_get(&cfg, "capacit"));
+	assert_null(cmap_config_get(&cfg, "capacityx"));
+	assert_string_equal(cmap_config_get(&cfg, "capacity"), "10");
 }
 
 int

@@ -1,18 +1,22 @@
 /*
- * test_misuse.c - the plain backend's misuse detector (label "death").
+ * test_misuse.c - the misuse detector of the backends that advertise
+ * CMAP_CAP_MISUSE_CHECK (plain in this build; label "death").
  *
  * Each case runs in a forked child with its stderr on a pipe and an
  * alarm(60) safety net; the parent checks how the child ended and what it
  * printed:
- *   - two threads writing one plain map: SIGABRT and "cmap: fatal error:
- *     concurrent map writes (backend plain, map 0x...)", every run;
+ *   - two threads writing one map: SIGABRT and "cmap: fatal error:
+ *     concurrent map writes (backend <name>, map 0x...)", every run;
  *   - a reader beside a writer (load, and range): SIGABRT and "concurrent
  *     map read and map write" (best effort: the threads loop until caught);
  *   - no false alarm: single-threaded programs (with and without
- *     CMAP_FLAG_NO_MISUSE_CHECK) that write from range callbacks, recurse
+ *     CMAP_FLAG_NO_MISUSE_CHECK, and with the option misuse_check where
+ *     the backend takes it) that write from range callbacks, recurse
  *     from update callbacks (CMAP_ERECURSE, not a crash), clear and
  *     reserve; concurrent readers only; a map handed between threads
- *     under a mutex.
+ *     under a mutex;
+ *   - the thread-safe backends (no CMAP_CAP_MISUSE_CHECK needed): the
+ *     same two writers are simply correct.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -70,9 +74,48 @@ run_child(int (*fn)(void *), void *arg, struct child_result *res)
 	assert_int_equal(waitpid(pid, &res->status, 0), pid);
 }
 
+/* The backend under test (one with CMAP_CAP_MISUSE_CHECK), and the text
+ * of its option misuse_check to set (NULL: not set).  Set before each
+ * fork; the child inherits them. */
+static const char *g_backend;
+static const char *g_misuse_opt;
+
+/* The backends with a misuse detector; skips the test when none. */
+static size_t
+checked_backends(const char *out[TU_MAX_BACKENDS])
+{
+	size_t n = tu_backends_with(CMAP_CAP_MISUSE_CHECK, out);
+
+	for (size_t i = 0; i < n; i++)
+		/* a detector only makes sense without thread safety */
+		assert_false(tu_has(out[i], CMAP_CAP_THREAD_SAFE));
+	if (n == 0)
+		skip();
+	return n;
+}
+
+/* True when `backend` takes an option called `name`. */
+static bool
+has_option(const char *backend, const char *name)
+{
+	cmap_backend_info_t info;
+	cmap_option_info_t opt;
+
+	if (cmap_backend_info(backend, &info) != CMAP_OK)
+		return false;
+	for (size_t i = 0; i < info.n_options; i++)
+		if (cmap_backend_option(backend, i, &opt) == CMAP_OK &&
+		    strcmp(opt.name, name) == 0)
+			return true;
+	return false;
+}
+
 static void
 assert_aborted_with(const struct child_result *r, const char *what)
 {
+	char tag[128];
+
+	snprintf(tag, sizeof tag, "(backend %s, map 0x", g_backend);
 	if (!WIFSIGNALED(r->status) || WTERMSIG(r->status) != SIGABRT)
 		fail_msg("child did not abort: %s %d; stderr: %s",
 		    WIFSIGNALED(r->status) ? "signal" : "exit",
@@ -80,9 +123,9 @@ assert_aborted_with(const struct child_result *r, const char *what)
 		                           : WEXITSTATUS(r->status),
 		    r->err);
 	if (strstr(r->err, "cmap: fatal error: ") == NULL ||
-	    strstr(r->err, what) == NULL ||
-	    strstr(r->err, "(backend plain, map 0x") == NULL)
-		fail_msg("unexpected message (want \"%s\"): %s", what, r->err);
+	    strstr(r->err, what) == NULL || strstr(r->err, tag) == NULL)
+		fail_msg("unexpected message (want \"%s\" and \"%s\"): %s",
+		    what, tag, r->err);
 }
 
 static void
@@ -98,15 +141,19 @@ assert_exited_ok(const struct child_result *r)
 	assert_string_equal(r->err, "");
 }
 
+/* A map of g_backend (in the child: exits 125 on failure). */
 static cmap_t *
-plain_map(uint32_t flags)
+checked_map(uint32_t flags)
 {
 	cmap_config_t cfg;
 	cmap_t *m = NULL;
 
 	cmap_config_init(&cfg);
-	cfg.backend = CMAP_BACKEND_PLAIN;
+	cfg.backend = g_backend;
 	cfg.flags = flags;
+	if (g_misuse_opt != NULL &&
+	    cmap_config_set(&cfg, "misuse_check", g_misuse_opt) != CMAP_OK)
+		_exit(125);
 	if (cmap_create(&cfg, &m) != CMAP_OK)
 		_exit(125);
 	return m;
@@ -169,7 +216,7 @@ two_threads_box(void *arg)
 	void *(*second)(void *) = ((struct fnbox *)arg)->fn;
 	pthread_t a, b;
 
-	g_m = plain_map(0);
+	g_m = checked_map(0);
 	/* some content, so reads and writes take a while */
 	for (uint64_t i = 0; i < 4096; i++)
 		(void)cmap_store(g_m, (1ull << 32) | i, i);
@@ -185,13 +232,26 @@ static void
 test_two_writers(void **state)
 {
 	(void)state;
+	const char *bs[TU_MAX_BACKENDS];
+	size_t n = checked_backends(bs);
 	struct fnbox box = {writer_forever};
 	struct child_result r;
 
-	/* caught every time: run it several times */
-	for (int i = 0; i < 5; i++) {
-		run_child(two_threads_box, &box, &r);
-		assert_aborted_with(&r, "concurrent map writes");
+	for (size_t b = 0; b < n; b++) {
+		g_backend = bs[b];
+		g_misuse_opt = NULL;
+		/* caught every time: run it several times */
+		for (int i = 0; i < 5; i++) {
+			run_child(two_threads_box, &box, &r);
+			assert_aborted_with(&r, "concurrent map writes");
+		}
+		/* the option's "on" keeps the detector on */
+		if (has_option(bs[b], "misuse_check")) {
+			g_misuse_opt = "true";
+			run_child(two_threads_box, &box, &r);
+			assert_aborted_with(&r, "concurrent map writes");
+			g_misuse_opt = NULL;
+		}
 	}
 }
 
@@ -199,22 +259,34 @@ static void
 test_reader_beside_writer(void **state)
 {
 	(void)state;
+	const char *bs[TU_MAX_BACKENDS];
+	size_t n = checked_backends(bs);
 	struct fnbox box = {loader_forever};
 	struct child_result r;
 
-	run_child(two_threads_box, &box, &r);
-	assert_aborted_with(&r, "concurrent map read and map write");
+	for (size_t b = 0; b < n; b++) {
+		g_backend = bs[b];
+		g_misuse_opt = NULL;
+		run_child(two_threads_box, &box, &r);
+		assert_aborted_with(&r, "concurrent map read and map write");
+	}
 }
 
 static void
 test_range_beside_writer(void **state)
 {
 	(void)state;
+	const char *bs[TU_MAX_BACKENDS];
+	size_t n = checked_backends(bs);
 	struct fnbox box = {ranger_forever};
 	struct child_result r;
 
-	run_child(two_threads_box, &box, &r);
-	assert_aborted_with(&r, "concurrent map read and map write");
+	for (size_t b = 0; b < n; b++) {
+		g_backend = bs[b];
+		g_misuse_opt = NULL;
+		run_child(two_threads_box, &box, &r);
+		assert_aborted_with(&r, "concurrent map read and map write");
+	}
 }
 
 /* ---- no false alarms ---- */
@@ -263,17 +335,20 @@ static int
 single_thread_child(void *arg)
 {
 	uint32_t flags = (uint32_t)(uintptr_t)arg;
-	struct st_ctx c = {plain_map(flags), 0};
+	struct st_ctx c = {checked_map(flags), 0};
 
 	for (int round = 0; round < 3; round++) {
+		/* the map was cleared: every store inserts */
 		for (uint64_t i = 0; i < 20000; i++)
-			if (cmap_store(c.m, i, i) != CMAP_OK)
+			if (cmap_store(c.m, i, i) != CMAP_INSERTED)
 				return 10;
 		if (cmap_range(c.m, writing_range_cb, &c) != CMAP_OK)
 			return 11;
+		/* the range visited each key below 20000 once and deleted
+		 * those divisible by 3: update stores into them again */
 		for (uint64_t i = 0; i < 1000; i++)
 			if (cmap_update(c.m, i, recurse_cb, &c, NULL) !=
-			    CMAP_OK)
+			    (i % 3 == 0 ? CMAP_INSERTED : CMAP_OK))
 				return 12;
 		if (cmap_reserve(c.m, 100000) != CMAP_OK)
 			return 13;
@@ -290,13 +365,30 @@ static void
 test_single_thread_no_abort(void **state)
 {
 	(void)state;
+	const char *bs[TU_MAX_BACKENDS];
+	size_t n = checked_backends(bs);
 	struct child_result r;
 
-	run_child(single_thread_child, (void *)(uintptr_t)0, &r);
-	assert_exited_ok(&r);
-	run_child(single_thread_child,
-	    (void *)(uintptr_t)CMAP_FLAG_NO_MISUSE_CHECK, &r);
-	assert_exited_ok(&r);
+	for (size_t b = 0; b < n; b++) {
+		g_backend = bs[b];
+		g_misuse_opt = NULL;
+		run_child(single_thread_child, (void *)(uintptr_t)0, &r);
+		assert_exited_ok(&r);
+		run_child(single_thread_child,
+		    (void *)(uintptr_t)CMAP_FLAG_NO_MISUSE_CHECK, &r);
+		assert_exited_ok(&r);
+		if (has_option(bs[b], "misuse_check")) {
+			static const char *const vals[] = {
+			    "true", "false", "1", "0", "on", "off"};
+			for (size_t v = 0; v < 6; v++) {
+				g_misuse_opt = vals[v];
+				run_child(single_thread_child,
+				    (void *)(uintptr_t)0, &r);
+				assert_exited_ok(&r);
+			}
+			g_misuse_opt = NULL;
+		}
+	}
 }
 
 /* Concurrent readers only (like Go, reads alone are fine). */
@@ -323,7 +415,7 @@ readers_child(void *arg)
 	void *ret;
 	int bad = 0;
 
-	g_m = plain_map((uint32_t)(uintptr_t)arg);
+	g_m = checked_map((uint32_t)(uintptr_t)arg);
 	for (uint64_t i = 0; i < 1000; i++)
 		(void)cmap_store(g_m, i, i);
 	for (int i = 0; i < 3; i++)
@@ -343,13 +435,19 @@ static void
 test_concurrent_readers_no_abort(void **state)
 {
 	(void)state;
+	const char *bs[TU_MAX_BACKENDS];
+	size_t n = checked_backends(bs);
 	struct child_result r;
 
-	run_child(readers_child, (void *)(uintptr_t)0, &r);
-	assert_exited_ok(&r);
+	for (size_t b = 0; b < n; b++) {
+		g_backend = bs[b];
+		g_misuse_opt = NULL;
+		run_child(readers_child, (void *)(uintptr_t)0, &r);
+		assert_exited_ok(&r);
+	}
 }
 
-/* A plain map handed between threads under a mutex is not misuse. */
+/* A map handed between threads under a mutex is not misuse. */
 #define HO_THREADS 4
 #define HO_TURNS 300
 
@@ -381,7 +479,7 @@ handover_child(void *arg)
 	uint64_t v = 0;
 
 	(void)arg;
-	g_m = plain_map(0);
+	g_m = checked_map(0);
 	for (int i = 0; i < HO_THREADS; i++)
 		if (pthread_create(&th[i], NULL, handover_worker,
 		        (void *)(uintptr_t)(i + 1)))
@@ -399,14 +497,20 @@ static void
 test_handover_no_abort(void **state)
 {
 	(void)state;
+	const char *bs[TU_MAX_BACKENDS];
+	size_t n = checked_backends(bs);
 	struct child_result r;
 
-	run_child(handover_child, NULL, &r);
-	assert_exited_ok(&r);
+	for (size_t b = 0; b < n; b++) {
+		g_backend = bs[b];
+		g_misuse_opt = NULL;
+		run_child(handover_child, NULL, &r);
+		assert_exited_ok(&r);
+	}
 }
 
-/* The detector is plain's alone: the same two writers on rwlock and
- * sharded are simply correct. */
+/* The detector belongs to the backends that are not thread-safe: the same
+ * two writers on a thread-safe backend are simply correct. */
 static void *
 counted_writer(void *arg)
 {
@@ -427,7 +531,7 @@ safe_backend_child(void *arg)
 	uint64_t v = 0;
 
 	cmap_config_init(&cfg);
-	cfg.backend = (cmap_backend_t)(uintptr_t)arg;
+	cfg.backend = (const char *)arg;
 	if (cmap_create(&cfg, &g_m) != CMAP_OK)
 		return 40;
 	if (pthread_create(&a, NULL, counted_writer, (void *)(uintptr_t)1) ||
@@ -445,10 +549,11 @@ static void
 test_thread_safe_backends_no_abort(void **state)
 {
 	(void)state;
-	cmap_backend_t ts[CMAP_BACKEND_COUNT_];
+	const char *ts[TU_MAX_BACKENDS];
 	size_t n = tu_thread_safe_backends(ts);
 	struct child_result r;
 
+	assert_true(n >= 1);
 	for (size_t i = 0; i < n; i++) {
 		run_child(safe_backend_child, (void *)(uintptr_t)ts[i], &r);
 		assert_exited_ok(&r);

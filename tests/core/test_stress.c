@@ -22,8 +22,10 @@
  *   oversub      16 threads on 2 cores complete a fixed amount of work
  *   guard        the re-entrancy guard is per thread: another thread's
  *                calls during an update callback never get CMAP_ERECURSE
- * over every thread-safe backend, and the sharded backend at 1, 2 and 1024
- * shards.
+ * over every backend with CMAP_CAP_THREAD_SAFE, and each of those that
+ * takes the option "shards" at 1, 2 and 1024 shards too.  What a case
+ * allows a backend (an update callback run again, slack in len) comes
+ * from its capabilities, never from its name.
  *
  * Worker threads never call cmocka: they count failures in an atomic that
  * the main thread asserts after joining.  Op counts scale with the
@@ -46,12 +48,13 @@
 #define NT 4 /* threads in most cases */
 
 struct variant {
-	cmap_backend_t backend;
-	uint32_t shards;
-	char name[32];
+	const char *backend;
+	uint32_t shards;      /* cfg.shards; 0 = default */
+	uint32_t shard_count; /* the shards its maps have (1 if unsharded) */
+	char name[48];
 };
 
-static struct variant g_vs[CMAP_BACKEND_COUNT_ + 3];
+static struct variant g_vs[4 * TU_MAX_BACKENDS];
 static size_t g_nv;
 static const struct variant *g_cur;
 
@@ -86,9 +89,22 @@ mk(size_t capacity)
 static uint32_t
 shard_count(void)
 {
-	if (g_cur->backend != CMAP_BACKEND_SHARDED)
-		return 1;
-	return g_cur->shards ? g_cur->shards : CMAP_DEFAULT_SHARDS;
+	return g_cur->shard_count;
+}
+
+/* The option "shards" of `backend` in *opt; false when it has none. */
+static bool
+shards_option(const char *backend, cmap_option_info_t *opt)
+{
+	cmap_backend_info_t info;
+
+	if (cmap_backend_info(backend, &info) != CMAP_OK)
+		return false;
+	for (size_t i = 0; i < info.n_options; i++)
+		if (cmap_backend_option(backend, i, opt) == CMAP_OK &&
+		    strcmp(opt->name, "shards") == 0)
+			return true;
+	return false;
 }
 
 static void
@@ -127,9 +143,10 @@ disjoint_worker(int t, void *arg)
 
 	for (long r = 0; r < d->rounds; r++) {
 		uint64_t base = (uint64_t)r << 32;
+		/* the keys are absent at the start of every round */
 		for (long j = 0; j < d->k; j++)
 			WCHECK(cmap_store(d->m, dkey(t, j),
-			           base + (uint64_t)j) == CMAP_OK);
+			           base + (uint64_t)j) == CMAP_INSERTED);
 		for (long j = 0; j < d->k; j++) {
 			uint64_t out = SENT;
 			WCHECK(cmap_add(d->m, dkey(t, j), 1, &out) == CMAP_OK);
@@ -229,7 +246,7 @@ swap_chain_worker(int t, void *arg)
 			WCHECK((prev >> 56) >= 1 && (prev >> 56) <= NT);
 			c->prev[t][c->nprev[t]++] = prev;
 		} else {
-			WCHECK(s == CMAP_NOT_FOUND);
+			WCHECK(s == CMAP_INSERTED);
 			WCHECK(prev == SENT);
 			c->inserts[t]++;
 		}
@@ -321,8 +338,8 @@ add_worker(int t, void *arg)
 		uint64_t out = SENT;
 		cmap_status_t s = cmap_add(a->m, k, 1, &out);
 
-		WCHECK(s == CMAP_OK || s == CMAP_NOT_FOUND);
-		if (s == CMAP_NOT_FOUND) {
+		WCHECK(s == CMAP_OK || s == CMAP_INSERTED);
+		if (s == CMAP_INSERTED) {
 			WCHECK(out == 1);
 			atomic_fetch_add(&a->inserted, 1);
 		}
@@ -395,11 +412,11 @@ los_worker(int t, void *arg)
 		cmap_status_t s =
 		    cmap_load_or_store(l->m, (uint64_t)k * GOLD, mine, &out);
 
-		if (s == CMAP_OK) {
+		if (s == CMAP_INSERTED) {
 			WCHECK(out == mine);
 			atomic_fetch_add(&l->wins[k], 1);
 		} else {
-			WCHECK(s == CMAP_EXISTS);
+			WCHECK(s == CMAP_OK);
 			WCHECK(out >> 8 == (uint64_t)k);
 		}
 		l->actual[(size_t)t * (size_t)l->keys + (size_t)k] = out;
@@ -452,6 +469,7 @@ struct incr {
 	long ops;
 	atomic_long cb_calls;
 	atomic_long retries;
+	atomic_long inserted; /* updates that returned CMAP_INSERTED */
 };
 
 static void
@@ -495,8 +513,15 @@ update_worker(int t, void *arg)
 	for (long i = 0; i < c->ops; i++) {
 		uint64_t k = (uint64_t)(i + t) % INC_KEYS + 100;
 		uint64_t out = 0;
-		WCHECK(cmap_update(c->m, k, incr_cb, c, &out) == CMAP_OK);
-		WCHECK(out >= 1);
+		cmap_status_t s = cmap_update(c->m, k, incr_cb, c, &out);
+		WCHECK(s == CMAP_OK || s == CMAP_INSERTED);
+		if (s == CMAP_INSERTED) {
+			/* the first increment of the key */
+			WCHECK(out == 1);
+			atomic_fetch_add(&c->inserted, 1);
+		} else {
+			WCHECK(out >= 2);
+		}
 	}
 }
 
@@ -519,7 +544,7 @@ case_cas_incr(void)
 	uint64_t sum = 0;
 
 	for (uint64_t k = 0; k < INC_KEYS; k++)
-		assert_int_equal(cmap_store(c.m, k, 0), CMAP_OK);
+		assert_int_equal(cmap_store(c.m, k, 0), CMAP_INSERTED);
 	begin();
 	tu_run_threads(NT, cas_worker, &c);
 	end();
@@ -546,10 +571,12 @@ case_update_incr(void)
 		assert_int_equal(cmap_load(c.m, k + 100, &v), CMAP_OK);
 		assert_true(v == incr_expected(c.ops, k));
 	}
-	if (g_cur->backend == CMAP_BACKEND_LOCKFREE)
-		assert_true(atomic_load(&c.cb_calls) >= NT * c.ops);
-	else
+	/* one insert per key */
+	assert_int_equal(atomic_load(&c.inserted), INC_KEYS);
+	if (tu_has(g_cur->backend, CMAP_CAP_UPDATE_ONCE))
 		assert_int_equal(atomic_load(&c.cb_calls), NT * c.ops);
+	else
+		assert_true(atomic_load(&c.cb_calls) >= NT * c.ops);
 	assert_int_equal(cmap_len(c.m), INC_KEYS);
 	cmap_destroy(c.m);
 }
@@ -612,10 +639,12 @@ rg_cb(uint64_t key, uint64_t value, void *ctx)
 	if (v->write_in_cb) {
 		/* the callback writes too (no lock is held) */
 		uint64_t k = RG_CHURN_BASE + tu_rng_below(&v->r, v->nchurn);
-		if (tu_rng_below(&v->r, 2))
-			WCHECK(cmap_store(v->m, k, rg_churn_value(k, 7)) ==
-			    CMAP_OK);
-		else
+		if (tu_rng_below(&v->r, 2)) {
+			/* present or not: a writer may have it */
+			cmap_status_t s =
+			    cmap_store(v->m, k, rg_churn_value(k, 7));
+			WCHECK(s == CMAP_OK || s == CMAP_INSERTED);
+		} else
 			(void)cmap_delete(v->m, k);
 	}
 	return true;
@@ -668,9 +697,12 @@ rg_worker(int t, void *arg)
 	long ops = 0;
 	do {
 		ver++;
-		for (uint64_t j = 0; j < RG_CHURN_PER_THREAD; j++)
-			WCHECK(cmap_store(g->m, base + j,
-			           rg_churn_value(base + j, ver)) == CMAP_OK);
+		/* absent unless the ranger's callback stored it since */
+		for (uint64_t j = 0; j < RG_CHURN_PER_THREAD; j++) {
+			cmap_status_t s = cmap_store(
+			    g->m, base + j, rg_churn_value(base + j, ver));
+			WCHECK(s == CMAP_OK || s == CMAP_INSERTED);
+		}
 		for (int i = 0; i < RG_CHURN_PER_THREAD; i++) {
 			uint64_t k =
 			    base + tu_rng_below(&r, RG_CHURN_PER_THREAD);
@@ -708,7 +740,7 @@ case_range(void)
 
 	for (uint64_t k = 0; k < RG_STABLE; k++)
 		assert_int_equal(
-		    cmap_store(g.m, k, rg_stable_value(k)), CMAP_OK);
+		    cmap_store(g.m, k, rg_stable_value(k)), CMAP_INSERTED);
 	begin();
 	tu_run_threads(NT, rg_worker, &g);
 	end();
@@ -760,7 +792,8 @@ len_worker(int t, void *arg)
 	do {
 		uint64_t k = (uint64_t)1 << 50 | (uint64_t)t << 32 |
 		    (c->moving ? seq : 0);
-		WCHECK(cmap_store(c->m, k * GOLD, seq) == CMAP_OK);
+		/* the writer's own key, absent between its calls */
+		WCHECK(cmap_store(c->m, k * GOLD, seq) == CMAP_INSERTED);
 		WCHECK(cmap_delete(c->m, k * GOLD) == CMAP_OK);
 		seq++;
 	} while (!atomic_load(&c->done));
@@ -777,18 +810,20 @@ case_len(void)
 		    .moving = moving};
 		uint64_t writers = NT - 1;
 
-		/* exact bound for one lock; one key per writer means one
-		 * shard per writer; keys that move may be counted once per
-		 * shard (or stripe) the reader walks past */
-		if (g_cur->backend == CMAP_BACKEND_RWLOCK || !moving)
+		/* exact bound for one count (CMAP_CAP_LEN_EXACT, one
+		 * shard); one key per writer means one shard per writer;
+		 * keys that move may be counted once per shard the reader
+		 * walks past (LEN_EXACT), or once per per-thread count or
+		 * stripe (without it) */
+		if (!moving)
 			c.hi = LEN_BASE + writers;
-		else if (g_cur->backend == CMAP_BACKEND_SHARDED)
+		else if (tu_has(g_cur->backend, CMAP_CAP_LEN_EXACT))
 			c.hi = LEN_BASE + writers * shard_count();
 		else
 			c.hi = LEN_BASE + writers * 4096;
-		atomic_store(&c.seen_min, UINT64_MAX);
 		for (uint64_t k = 0; k < LEN_BASE; k++)
-			assert_int_equal(cmap_store(c.m, k, k), CMAP_OK);
+			assert_int_equal(cmap_store(c.m, k, k), CMAP_INSERTED);
+		atomic_store(&c.seen_min, UINT64_MAX);
 		begin();
 		tu_run_threads(NT, len_worker, &c);
 		end();
@@ -866,7 +901,13 @@ whole_worker(int t, void *arg)
 		else
 			WCHECK(s == CMAP_NOT_FOUND && v == SENT);
 		last = (uint64_t)t << 56 | ++seq;
-		WCHECK(cmap_store(w->m, key, last) == CMAP_OK);
+		/* only this thread inserts its key: absent before means
+		 * INSERTED; present may have been cleared since */
+		cmap_status_t s2 = cmap_store(w->m, key, last);
+		if (s == CMAP_OK)
+			WCHECK(s2 == CMAP_OK || s2 == CMAP_INSERTED);
+		else
+			WCHECK(s2 == CMAP_INSERTED);
 		have = true;
 		for (int j = 0; j < 50; j++)
 			(void)cmap_store(w->m,
@@ -896,6 +937,8 @@ struct oversub {
 	cmap_t *m;
 	long ops;
 	atomic_long incs;
+	atomic_long inserted; /* adds and updates that returned INSERTED */
+	atomic_long stored;   /* stores that returned INSERTED */
 };
 
 static cmap_update_action_t
@@ -926,15 +969,19 @@ oversub_worker(int t, void *arg)
 			if (s == CMAP_OK && k < OV_KEYS / 2)
 				WCHECK(v == k * 3);
 		} else if (p < 80) {
-			WCHECK(cmap_store(o->m, k % (OV_KEYS / 2),
-			           k % (OV_KEYS / 2) * 3) == CMAP_OK);
-		} else if (p < 90) {
-			WCHECK(cmap_add(o->m, OV_KEYS + k % 8, 1, NULL) !=
-			    CMAP_ENOMEM);
-			incs++;
+			cmap_status_t s = cmap_store(
+			    o->m, k % (OV_KEYS / 2), k % (OV_KEYS / 2) * 3);
+			WCHECK(s == CMAP_OK || s == CMAP_INSERTED);
+			if (s == CMAP_INSERTED)
+				atomic_fetch_add(&o->stored, 1);
 		} else {
-			WCHECK(cmap_update(o->m, OV_KEYS + k % 8, ov_cb, NULL,
-			           NULL) == CMAP_OK);
+			cmap_status_t s = p < 90
+			    ? cmap_add(o->m, OV_KEYS + k % 8, 1, NULL)
+			    : cmap_update(
+			          o->m, OV_KEYS + k % 8, ov_cb, NULL, NULL);
+			WCHECK(s == CMAP_OK || s == CMAP_INSERTED);
+			if (s == CMAP_INSERTED)
+				atomic_fetch_add(&o->inserted, 1);
 			incs++;
 		}
 	}
@@ -946,16 +993,28 @@ case_oversub(void)
 {
 	struct oversub o = {.m = mk(0), .ops = tu_scaled(10000)};
 	uint64_t sum = 0;
+	long present = 0;
 
 	begin();
 	tu_run_threads(OV_THREADS, oversub_worker, &o);
 	end();
 	for (uint64_t k = OV_KEYS; k < OV_KEYS + 8; k++) {
 		uint64_t v = 0;
-		if (cmap_load(o.m, k, &v) == CMAP_OK)
+		if (cmap_load(o.m, k, &v) == CMAP_OK) {
 			sum += v;
+			present++;
+		}
 	}
 	assert_true(sum == (uint64_t)atomic_load(&o.incs));
+	/* each counter key was inserted exactly once */
+	assert_int_equal(atomic_load(&o.inserted), present);
+	/* and each stored key */
+	present = 0;
+	for (uint64_t k = 0; k < OV_KEYS / 2; k++) {
+		uint64_t v = 0;
+		present += cmap_load(o.m, k, &v) == CMAP_OK;
+	}
+	assert_int_equal(atomic_load(&o.stored), present);
 	cmap_destroy(o.m);
 }
 
@@ -1011,7 +1070,8 @@ guard_worker(int t, void *arg)
 
 	if (t == 0) {
 		uint64_t out = 0;
-		WCHECK(cmap_update(g->m, 1, guard_cb, g, &out) == CMAP_OK);
+		WCHECK(
+		    cmap_update(g->m, 1, guard_cb, g, &out) == CMAP_INSERTED);
 		WCHECK(out == 42);
 		return;
 	}
@@ -1019,11 +1079,11 @@ guard_worker(int t, void *arg)
 	atomic_store(&g->b_started, 1);
 	uint64_t v = 0;
 	cmap_status_t s = cmap_store(g->m, 2, 2);
-	WCHECK(s == CMAP_OK);
+	WCHECK(s == CMAP_INSERTED);
 	s = cmap_load(g->m, 1, &v);
 	WCHECK(s == CMAP_OK || s == CMAP_NOT_FOUND);
 	WCHECK(cmap_range(g->m, guard_range_cb, NULL) == CMAP_OK);
-	WCHECK(cmap_add(g->m, 3, 1, NULL) == CMAP_NOT_FOUND);
+	WCHECK(cmap_add(g->m, 3, 1, NULL) == CMAP_INSERTED);
 }
 
 static void
@@ -1080,7 +1140,7 @@ CASE(guard)
 int
 main(void)
 {
-	cmap_backend_t ts[CMAP_BACKEND_COUNT_];
+	const char *ts[TU_MAX_BACKENDS];
 	size_t n = tu_thread_safe_backends(ts);
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_disjoint),
@@ -1097,17 +1157,24 @@ main(void)
 	};
 
 	for (size_t i = 0; i < n; i++) {
-		g_vs[g_nv] = (struct variant){ts[i], 0, ""};
-		snprintf(g_vs[g_nv].name, sizeof g_vs[g_nv].name, "%s",
-		    cmap_backend_name(ts[i]));
+		cmap_option_info_t opt;
+		bool sharded = shards_option(ts[i], &opt);
+		uint32_t def = sharded && opt.default_value
+		    ? (uint32_t)strtoul(opt.default_value, NULL, 0)
+		    : 1;
+
+		g_vs[g_nv] = (struct variant){ts[i], 0, def, ""};
+		snprintf(g_vs[g_nv].name, sizeof g_vs[g_nv].name, "%s", ts[i]);
 		g_nv++;
-		if (ts[i] == CMAP_BACKEND_SHARDED) {
+		if (sharded) {
 			const uint32_t extra[] = {1, 2, 1024};
 			for (size_t e = 0; e < 3; e++) {
-				g_vs[g_nv] =
-				    (struct variant){ts[i], extra[e], ""};
+				if (extra[e] < opt.min || extra[e] > opt.max)
+					continue;
+				g_vs[g_nv] = (struct variant){
+				    ts[i], extra[e], extra[e], ""};
 				snprintf(g_vs[g_nv].name,
-				    sizeof g_vs[g_nv].name, "sharded/%u",
+				    sizeof g_vs[g_nv].name, "%s/%u", ts[i],
 				    (unsigned)extra[e]);
 				g_nv++;
 			}

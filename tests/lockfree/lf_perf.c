@@ -45,8 +45,8 @@ c_alloc(void *ctx, size_t size, size_t align)
 	if (posix_memalign(&p, align, size) != 0)
 		return NULL;
 	l = atomic_fetch_add(&g_live, (long)size) + (long)size;
-	for (long pk = atomic_load(&g_peak); l > pk &&
-	    !atomic_compare_exchange_weak(&g_peak, &pk, l);)
+	for (long pk = atomic_load(&g_peak);
+	     l > pk && !atomic_compare_exchange_weak(&g_peak, &pk, l);)
 		;
 	return p;
 }
@@ -60,7 +60,7 @@ c_free(void *ctx, void *p, size_t size)
 }
 
 static cmap_t *
-mk(cmap_backend_t b, size_t cap)
+mk(const char *b, size_t cap)
 {
 	cmap_config_t cfg;
 	cmap_t *m;
@@ -72,7 +72,8 @@ mk(cmap_backend_t b, size_t cap)
 	cfg.allocator.alloc = c_alloc;
 	cfg.allocator.free = c_free;
 	if (cmap_create(&cfg, &m) != CMAP_OK) {
-		fprintf(stderr, "create failed\n");
+		fprintf(
+		    stderr, "create(%s) failed: %s\n", b, cmap_last_error());
 		exit(1);
 	}
 	return m;
@@ -111,7 +112,8 @@ worker(void *arg)
 		;
 	while (!atomic_load_explicit(t->stop, memory_order_relaxed)) {
 		for (int j = 0; j < 256; j++) {
-			x = x * UINT64_C(6364136223846793005) + 1442695040888963407u;
+			x = x * UINT64_C(6364136223846793005) +
+			    1442695040888963407u;
 			uint64_t k = key((x >> 20) % g_n);
 
 			if (t->kind == 0) {
@@ -142,12 +144,12 @@ run_threads(cmap_t *m, int kind, int n)
 	struct thr t[64];
 	atomic_int go = 0, stop = 0;
 	uint64_t total = 0;
-	struct timespec ts = { (time_t)g_secs,
-		(long)((g_secs - (double)(time_t)g_secs) * 1e9) };
+	struct timespec ts = {
+	    (time_t)g_secs, (long)((g_secs - (double)(time_t)g_secs) * 1e9)};
 	double t0;
 
 	for (int i = 0; i < n; i++) {
-		t[i] = (struct thr){ m, kind, i, &go, &stop, 0, 0 };
+		t[i] = (struct thr){m, kind, i, &go, &stop, 0, 0};
 		pthread_create(&th[i], NULL, worker, &t[i]);
 	}
 	t0 = now();
@@ -170,7 +172,7 @@ fill(cmap_t *m, uint64_t n)
 
 /* Growth from empty: Mops/s, bytes/entry at the end, peak/final. */
 static double
-grow(cmap_backend_t b, uint64_t n, double *bpe, double *peak_ratio)
+grow(const char *b, uint64_t n, double *bpe, double *peak_ratio)
 {
 	long live0 = atomic_load(&g_live);
 	cmap_t *m;
@@ -195,8 +197,7 @@ grow(cmap_backend_t b, uint64_t n, double *bpe, double *peak_ratio)
 
 /* ops = delete + insert pairs; *peak and *left relative to the fill. */
 static double
-churn(cmap_backend_t b, uint64_t n, uint64_t ops, double *peak,
-    double *left)
+churn(const char *b, uint64_t n, uint64_t ops, double *peak, double *left)
 {
 	cmap_t *m = mk(b, 0);
 	long live_fill;
@@ -236,11 +237,12 @@ main(int argc, char **argv)
 	pm = grow(CMAP_BACKEND_PLAIN, n, &bpe_p, &pk_p);
 	lm = grow(CMAP_BACKEND_LOCKFREE, n, &bpe_l, &pk_l);
 	printf("grow from empty      plain %7.2f  lockfree %7.2f Mops/s  "
-	    "ratio %.2f\n", pm, lm, lm / pm);
-	printf("bytes/entry          plain %7.2f  lockfree %7.2f\n", bpe_p,
-	    bpe_l);
-	printf("growth peak/final    plain %7.2f  lockfree %7.2f\n", pk_p,
-	    pk_l);
+	       "ratio %.2f\n",
+	    pm, lm, lm / pm);
+	printf(
+	    "bytes/entry          plain %7.2f  lockfree %7.2f\n", bpe_p, bpe_l);
+	printf(
+	    "growth peak/final    plain %7.2f  lockfree %7.2f\n", pk_p, pk_l);
 
 	p = mk(CMAP_BACKEND_PLAIN, 0);
 	l = mk(CMAP_BACKEND_LOCKFREE, 0);
@@ -249,11 +251,13 @@ main(int argc, char **argv)
 	pm = run_threads(p, 0, 1);
 	lm = run_threads(l, 0, 1);
 	printf("load 1 thread        plain %7.2f  lockfree %7.2f Mops/s  "
-	    "ratio %.2f\n", pm, lm, lm / pm);
+	       "ratio %.2f\n",
+	    pm, lm, lm / pm);
 	pm = run_threads(p, 0, 16);
 	lm = run_threads(l, 0, 16);
 	printf("load 16 threads      plain %7.2f  lockfree %7.2f Mops/s  "
-	    "ratio %.2f\n", pm, lm, lm / pm);
+	       "ratio %.2f\n",
+	    pm, lm, lm / pm);
 	cmap_destroy(p);
 	{
 		double m1 = run_threads(l, 1, 1);
@@ -261,18 +265,18 @@ main(int argc, char **argv)
 		double m16 = run_threads(l, 1, 16);
 
 		printf("90/5/5 lockfree      1t %7.2f  2t %7.2f (x%.2f)  16t "
-		    "%7.2f (x%.2f of 2t) Mops/s\n", m1, m2, m2 / m1, m16,
-		    m16 / m2);
+		       "%7.2f (x%.2f of 2t) Mops/s\n",
+		    m1, m2, m2 / m1, m16, m16 / m2);
 	}
 	cmap_destroy(l);
 
 	pm = churn(CMAP_BACKEND_PLAIN, n, churn_ops / 2, &pk_p, &left_p);
 	lm = churn(CMAP_BACKEND_LOCKFREE, n, churn_ops / 2, &pk_l, &left_l);
 	printf("churn 1 thread       plain %7.2f  lockfree %7.2f Mops/s  "
-	    "ratio %.2f  (%llu ops)\n", pm, lm, lm / pm,
-	    (unsigned long long)churn_ops);
-	printf("churn peak/fill      plain %7.3f  lockfree %7.3f\n", pk_p,
-	    pk_l);
+	       "ratio %.2f  (%llu ops)\n",
+	    pm, lm, lm / pm, (unsigned long long)churn_ops);
+	printf(
+	    "churn peak/fill      plain %7.3f  lockfree %7.3f\n", pk_p, pk_l);
 	printf("all deleted/fill     plain %7.2f  lockfree %7.2f\n", left_p,
 	    left_l);
 
@@ -284,7 +288,8 @@ main(int argc, char **argv)
 	pm = run_threads(p, 0, 1);
 	lm = run_threads(l, 0, 1);
 	printf("load 10K 1 thread    plain %7.2f  lockfree %7.2f Mops/s  "
-	    "ratio %.2f\n", pm, lm, lm / pm);
+	       "ratio %.2f\n",
+	    pm, lm, lm / pm);
 	cmap_destroy(p);
 	cmap_destroy(l);
 	return 0;

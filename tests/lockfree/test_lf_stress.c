@@ -43,7 +43,7 @@ static atomic_long g_fails;
 	do {                                                                   \
 		if (!(c)) {                                                    \
 			if (atomic_fetch_add(&g_fails, 1) < 20)                \
-				fprintf(stderr, "%s:%d: check failed: %s\n", \
+				fprintf(stderr, "%s:%d: check failed: %s\n",   \
 				    __FILE__, __LINE__, #c);                   \
 		}                                                              \
 	} while (0)
@@ -126,30 +126,34 @@ test_edges(void)
 		uint64_t expect = 0;
 
 		for (size_t i = 0; i < nk; i++) {
-			uint64_t v = i < 8 ? i : tu_edge_values[i %
-			    tu_n_edge_values];
+			uint64_t v =
+			    i < 8 ? i : tu_edge_values[i % tu_n_edge_values];
 
-			CHECK(cmap_store(m, keys[i], v) == CMAP_OK);
+			CHECK(cmap_store(m, keys[i], v) == CMAP_INSERTED);
 		}
 		/* Grow past several migrations with other keys. */
 		for (uint64_t i = 0; i < 20000; i++)
-			CHECK(cmap_store(m, i * UINT64_C(0x9e3779b97f4a7c15) + 99,
-			    i) == CMAP_OK);
+			CHECK(
+			    cmap_store(m, i * UINT64_C(0x9e3779b97f4a7c15) + 99,
+			        i) == CMAP_INSERTED);
 		for (size_t i = 0; i < nk; i++) {
-			uint64_t v = 0, want = i < 8 ? i :
-			    tu_edge_values[i % tu_n_edge_values];
+			uint64_t v = 0,
+			         want = i < 8
+			    ? i
+			    : tu_edge_values[i % tu_n_edge_values];
 
 			CHECK(cmap_load(m, keys[i], &v) == CMAP_OK);
 			CHECK(v == want);
 			expect += keys[i] ^ want;
 		}
 		for (uint64_t i = 0; i < 20000; i++)
-			CHECK(cmap_delete(m, i * UINT64_C(0x9e3779b97f4a7c15) +
-			    99) == CMAP_OK);
+			CHECK(cmap_delete(
+			          m, i * UINT64_C(0x9e3779b97f4a7c15) + 99) ==
+			    CMAP_OK);
 		for (uint64_t i = 0; i < 5000; i++) /* shrink checks */
 			(void)cmap_delete(m, (UINT64_C(1) << 55) | i);
 		{
-			struct count_ctx c = { 0, 0 };
+			struct count_ctx c = {0, 0};
 
 			CHECK(cmap_range(m, count_cb, &c) == CMAP_OK);
 			CHECK(c.n == nk);
@@ -159,13 +163,14 @@ test_edges(void)
 		for (size_t i = 0; i < nk; i++) {
 			uint64_t v = 0;
 
-			CHECK(cmap_compare_and_swap(m, keys[i], i < 8 ? i :
-			    tu_edge_values[i % tu_n_edge_values], ~keys[i]) ==
-			    CMAP_OK);
+			CHECK(cmap_compare_and_swap(m, keys[i],
+			          i < 8 ? i
+			                : tu_edge_values[i % tu_n_edge_values],
+			          ~keys[i]) == CMAP_OK);
 			CHECK(cmap_load_and_delete(m, keys[i], &v) == CMAP_OK);
 			CHECK(v == ~keys[i]);
 			CHECK(cmap_load(m, keys[i], &v) == CMAP_NOT_FOUND);
-			CHECK(cmap_add(m, keys[i], 5, &v) == CMAP_NOT_FOUND);
+			CHECK(cmap_add(m, keys[i], 5, &v) == CMAP_INSERTED);
 			CHECK(v == 5);
 		}
 		CHECK(cmap_len(m) == nk);
@@ -183,10 +188,10 @@ test_edges(void)
 /* ------------------------------------------------------------ resize */
 struct resize_ctx {
 	cmap_t *m;
-	long n;             /* keys per phase */
+	long n; /* keys per phase */
 	int writers;
-	atomic_int phase;   /* 0 grow, 1 shrink, 2 stop */
-	atomic_long grown;  /* writers done with the grow phase */
+	atomic_int phase;  /* 0 grow, 1 shrink, 2 stop */
+	atomic_long grown; /* writers done with the grow phase */
 	atomic_long shrunk;
 	atomic_int stop_readers;
 };
@@ -212,7 +217,8 @@ resize_writer(int t, struct resize_ctx *c)
 
 	for (long i = 0; i < per; i++)
 		CHECK(cmap_store(c->m, mov_key(t, (uint64_t)i),
-		    val_for(mov_key(t, (uint64_t)i), (uint64_t)i)) == CMAP_OK);
+		          val_for(mov_key(t, (uint64_t)i), (uint64_t)i)) ==
+		    CMAP_INSERTED);
 	atomic_fetch_add(&c->grown, 1);
 	for (long i = 0; i < per; i++) {
 		uint64_t v = 0, k = mov_key(t, (uint64_t)i);
@@ -226,7 +232,7 @@ resize_writer(int t, struct resize_ctx *c)
 static void
 resize_reader(int t, struct resize_ctx *c)
 {
-	tu_rng_t r = { (uint64_t)t * 77 + 1 };
+	tu_rng_t r = {(uint64_t)t * 77 + 1};
 	long rounds = 0;
 
 	while (!atomic_load(&c->stop_readers) || rounds < 1000) {
@@ -246,7 +252,7 @@ resize_reader(int t, struct resize_ctx *c)
 		/* Overwrites of a stable key with the same value. */
 		if ((rounds & 15) == 0)
 			CHECK(cmap_store(c->m, stable_key(i),
-			    val_for(stable_key(i), i)) == CMAP_OK);
+			          val_for(stable_key(i), i)) == CMAP_OK);
 		rounds++;
 	}
 }
@@ -268,7 +274,7 @@ short_lived(void *arg)
 		uint64_t k = (UINT64_C(3) << 60) | ((uint64_t)s->id << 20) | i;
 		uint64_t v;
 
-		CHECK(cmap_store(m, k, val_for(k, i)) == CMAP_OK);
+		CHECK(cmap_store(m, k, val_for(k, i)) == CMAP_INSERTED);
 		CHECK(cmap_load(m, stable_key(i % STABLE), &v) == CMAP_OK);
 		CHECK(cmap_delete(m, k) == CMAP_OK);
 	}
@@ -323,16 +329,18 @@ test_resize(void)
 	c.n = tu_scaled(4L << 20);
 	c.writers = 2;
 	for (uint64_t i = 0; i < STABLE; i++)
-		CHECK(cmap_store(c.m, stable_key(i), val_for(stable_key(i), i)) ==
-		    CMAP_OK);
+		CHECK(cmap_store(c.m, stable_key(i),
+		          val_for(stable_key(i), i)) == CMAP_INSERTED);
 	tu_run_threads(c.writers + 3, resize_thread, &c);
 	CHECK(cmap_len(c.m) == STABLE);
 	CHECK(cmap_stats(c.m, &st) == CMAP_OK);
 	CHECK(st.grows > 0);
 	CHECK(st.shrinks > 0);
-	fprintf(stderr, "resize: %ld keys, grows %llu shrinks %llu, final "
-	    "capacity %llu\n", c.n, (unsigned long long)st.grows,
-	    (unsigned long long)st.shrinks, (unsigned long long)st.capacity);
+	fprintf(stderr,
+	    "resize: %ld keys, grows %llu shrinks %llu, final "
+	    "capacity %llu\n",
+	    c.n, (unsigned long long)st.grows, (unsigned long long)st.shrinks,
+	    (unsigned long long)st.capacity);
 	for (uint64_t i = 0; i < STABLE; i++) {
 		uint64_t v = 0;
 
@@ -355,7 +363,7 @@ static void
 add_thread(int t, void *arg)
 {
 	struct add_ctx *c = arg;
-	tu_rng_t r = { (uint64_t)t + 100 };
+	tu_rng_t r = {(uint64_t)t + 100};
 
 	for (long i = 0; i < c->per; i++) {
 		uint64_t k = tu_rng_below(&r, (uint64_t)c->nkeys);
@@ -367,12 +375,13 @@ add_thread(int t, void *arg)
 		uint64_t mine = ((uint64_t)t << 32) | (uint64_t)i;
 		cmap_status_t s = cmap_load_or_store(c->m, lk, mine, &actual);
 
-		if (s == CMAP_OK) {
+		if (s == CMAP_INSERTED) {
 			atomic_fetch_add(&c->wins[i % c->nkeys], 1);
 			c->winner_val[i % c->nkeys] = mine;
 			CHECK(actual == mine);
 		} else {
-			CHECK(s == CMAP_EXISTS);
+			CHECK(s == CMAP_OK);
+			CHECK(actual != mine); /* another thread's value */
 		}
 	}
 }
@@ -419,7 +428,7 @@ enomem_thread(int t, void *arg)
 	struct enomem_ctx *c = arg;
 
 	if (t == 3) { /* a reader */
-		tu_rng_t r = { 9 };
+		tu_rng_t r = {9};
 
 		while (!atomic_load(&c->stop)) {
 			uint64_t v, i = tu_rng_below(&r, (uint64_t)c->per);
@@ -444,11 +453,11 @@ enomem_thread(int t, void *arg)
 			atomic_fetch_add(&c->enomem, 1);
 			CHECK(cmap_load(c->m, k, &v) == CMAP_NOT_FOUND);
 		}
-		CHECK(s == CMAP_OK);
+		CHECK(s == CMAP_INSERTED);
 		if (i % 3 == 0) {
 			CHECK(cmap_delete(c->m, k) == CMAP_OK);
-			CHECK(cmap_store(c->m, k, val_for(k, (uint64_t)i)) !=
-			    CMAP_EINVAL);
+			s = cmap_store(c->m, k, val_for(k, (uint64_t)i));
+			CHECK(s == CMAP_INSERTED || s == CMAP_ENOMEM);
 		}
 	}
 	if (atomic_fetch_add(&c->writers_done, 1) == 2)
@@ -493,13 +502,14 @@ test_enomem(void)
 		missing += miss;
 		/* Still usable. */
 		for (uint64_t i = 0; i < 1000; i++)
-			CHECK(cmap_store(m, i, i) == CMAP_OK);
+			CHECK(cmap_store(m, i, i) == CMAP_INSERTED);
 		CHECK(cmap_clear(m) == CMAP_OK);
 		CHECK(cmap_len(m) == 0);
 	}
-	fprintf(stderr, "enomem: %ld inserts refused, %ld re-stores lost "
-	    "to ENOMEM, %ld allocations failed\n", refused, missing,
-	    atomic_load(&al.failed));
+	fprintf(stderr,
+	    "enomem: %ld inserts refused, %ld re-stores lost "
+	    "to ENOMEM, %ld allocations failed\n",
+	    refused, missing, atomic_load(&al.failed));
 	CHECK(refused > 0);
 	cmap_destroy(m);
 	CHECK(atomic_load(&al.live_bytes) == 0);
@@ -519,7 +529,8 @@ over_thread(int t, void *arg)
 	for (long i = 0; i < c->per; i++) {
 		uint64_t k = mov_key(t, (uint64_t)i), v = 0;
 
-		CHECK(cmap_store(c->m, k, val_for(k, (uint64_t)i)) == CMAP_OK);
+		CHECK(cmap_store(c->m, k, val_for(k, (uint64_t)i)) ==
+		    CMAP_INSERTED);
 		CHECK(cmap_load(c->m, k, &v) == CMAP_OK);
 		CHECK(v == val_for(k, (uint64_t)i));
 		CHECK(!cmap_is_error(cmap_add(c->m, 7, 1, NULL)));
@@ -531,7 +542,7 @@ over_thread(int t, void *arg)
 static void
 test_oversub(void)
 {
-	struct over_ctx c = { mk(0, 0, NULL), scaled(20000) };
+	struct over_ctx c = {mk(0, 0, NULL), scaled(20000)};
 	uint64_t v = 0;
 
 	tu_run_threads(64, over_thread, &c);

@@ -21,27 +21,42 @@ const uint64_t tu_edge_values[] = {
 const size_t tu_n_edge_values =
     sizeof(tu_edge_values) / sizeof(tu_edge_values[0]);
 
-size_t
-tu_backends(cmap_backend_t out[CMAP_BACKEND_COUNT_])
+uint64_t
+tu_caps(const char *backend)
 {
+	cmap_backend_info_t info;
+
+	return cmap_backend_info(backend, &info) == CMAP_OK ? info.caps : 0;
+}
+
+bool
+tu_has(const char *backend, uint64_t caps)
+{
+	return (tu_caps(backend) & caps) == caps;
+}
+
+size_t
+tu_backends_with(uint64_t caps, const char *out[TU_MAX_BACKENDS])
+{
+	const char *name;
 	size_t n = 0;
 
-	for (int b = 0; b < CMAP_BACKEND_COUNT_; b++)
-		if (cmap_backend_available((cmap_backend_t)b))
-			out[n++] = (cmap_backend_t)b;
+	for (size_t i = 0; (name = cmap_backend_at(i)) != NULL; i++)
+		if (n < TU_MAX_BACKENDS && tu_has(name, caps))
+			out[n++] = name;
 	return n;
 }
 
 size_t
-tu_thread_safe_backends(cmap_backend_t out[CMAP_BACKEND_COUNT_])
+tu_backends(const char *out[TU_MAX_BACKENDS])
 {
-	size_t n = 0;
+	return tu_backends_with(0, out);
+}
 
-	for (int b = 0; b < CMAP_BACKEND_COUNT_; b++)
-		if (b != CMAP_BACKEND_PLAIN &&
-		    cmap_backend_available((cmap_backend_t)b))
-			out[n++] = (cmap_backend_t)b;
-	return n;
+size_t
+tu_thread_safe_backends(const char *out[TU_MAX_BACKENDS])
+{
+	return tu_backends_with(CMAP_CAP_THREAD_SAFE, out);
 }
 
 cmap_t *
@@ -56,7 +71,7 @@ tu_create_cfg(const cmap_config_t *cfg)
 }
 
 cmap_t *
-tu_create(cmap_backend_t backend, size_t capacity)
+tu_create(const char *backend, size_t capacity)
 {
 	cmap_config_t cfg;
 

@@ -18,13 +18,24 @@
 
 #include "cmap.h"
 
-/* ---- backends ---- */
-/* Fills out[] with every available backend; returns how many. */
-size_t tu_backends(cmap_backend_t out[CMAP_BACKEND_COUNT_]);
-/* Same, but only thread-safe ones (all but plain). */
-size_t tu_thread_safe_backends(cmap_backend_t out[CMAP_BACKEND_COUNT_]);
+/* ---- backends ----
+ * Tests choose backends by what they advertise (cmap_backend_info), never
+ * by name: a backend added to the registry is picked up by every test
+ * whose capabilities it has. */
+#define TU_MAX_BACKENDS 32
+/* Fills out[] with the name of every backend of the build; returns how
+ * many. */
+size_t tu_backends(const char *out[TU_MAX_BACKENDS]);
+/* Same, but only those with every capability bit of `caps`. */
+size_t tu_backends_with(uint64_t caps, const char *out[TU_MAX_BACKENDS]);
+/* Same as tu_backends_with(CMAP_CAP_THREAD_SAFE, out). */
+size_t tu_thread_safe_backends(const char *out[TU_MAX_BACKENDS]);
+/* The capability bits of a backend (0 when unknown). */
+uint64_t tu_caps(const char *backend);
+/* True when the backend has every bit of `caps`. */
+bool tu_has(const char *backend, uint64_t caps);
 /* Create a map or fail the test (cmocka assert). */
-cmap_t *tu_create(cmap_backend_t backend, size_t capacity);
+cmap_t *tu_create(const char *backend, size_t capacity);
 cmap_t *tu_create_cfg(const cmap_config_t *cfg);
 
 /* ---- counting / failing allocator ---- */

@@ -13,11 +13,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct fuzz_counts {
-	unsigned long inputs;      /* inputs run */
-	unsigned long ops;         /* operations applied, all backends */
-	unsigned long armed;       /* allocation failures armed */
-	unsigned long injected;    /* allocations actually refused */
-	unsigned long enomem;      /* CMAP_ENOMEM results checked */
+	unsigned long inputs;   /* inputs run */
+	unsigned long ops;      /* operations applied, all backends */
+	unsigned long armed;    /* allocation failures armed */
+	unsigned long injected; /* allocations actually refused */
+	unsigned long enomem;   /* CMAP_ENOMEM results checked */
 };
 extern struct fuzz_counts fuzz_counts;
 

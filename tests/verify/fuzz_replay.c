@@ -78,8 +78,8 @@ main(int argc, char **argv)
 	if (argc >= 4 && strcmp(argv[1], "--write-corpus") == 0)
 		return write_corpus(argv[2], strtol(argv[3], NULL, 10));
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s CORPUS_DIR [FRESH [SEED]]\n",
-		    argv[0]);
+		fprintf(
+		    stderr, "usage: %s CORPUS_DIR [FRESH [SEED]]\n", argv[0]);
 		return 2;
 	}
 	dir = argv[1];
@@ -132,8 +132,8 @@ main(int argc, char **argv)
 		size_t n;
 
 		if (i % 2 == 0) {
-			n = fuzz_generate(seed * 1000003u + (unsigned long)i,
-			    buf, 4096);
+			n = fuzz_generate(
+			    seed * 1000003u + (unsigned long)i, buf, 4096);
 		} else {
 			/* Raw random bytes: every byte string is an input. */
 			uint64_t s = seed * 7919u + (uint64_t)i * 104729u + 1;
@@ -158,9 +158,9 @@ main(int argc, char **argv)
 	}
 	remove("fuzz-failure.bin");
 	printf("SUMMARY fuzz: corpus inputs replayed=%ld fresh inputs=%ld "
-	    "ops=%lu (all backends) allocation failures armed=%lu "
-	    "injected=%lu ENOMEM results checked=%lu; %.1fs\n", files, fresh,
-	    fuzz_counts.ops, fuzz_counts.armed, fuzz_counts.injected,
-	    fuzz_counts.enomem, now_s() - t0);
+	       "ops=%lu (all backends) allocation failures armed=%lu "
+	       "injected=%lu ENOMEM results checked=%lu; %.1fs\n",
+	    files, fresh, fuzz_counts.ops, fuzz_counts.armed,
+	    fuzz_counts.injected, fuzz_counts.enomem, now_s() - t0);
 	return 0;
 }

@@ -28,18 +28,38 @@
 
 /* Values the workload writes (CAS-friendly: few, with edge values). */
 static const uint64_t lc_values[8] = {
-	0, 1, 2, UINT64_MAX, 3, UINT64_C(1) << 63, UINT64_MAX - 1, 5,
+    0,
+    1,
+    2,
+    UINT64_MAX,
+    3,
+    UINT64_C(1) << 63,
+    UINT64_MAX - 1,
+    5,
 };
 
 /* Keys: edge values first (0 lives in the table core's side slot). */
 static const uint64_t lc_edge_keys[] = {
-	0, 1, UINT64_MAX, UINT64_C(1) << 63, UINT64_MAX - 1,
+    0,
+    1,
+    UINT64_MAX,
+    UINT64_C(1) << 63,
+    UINT64_MAX - 1,
 };
 
 static const char *const lc_kind_names[LC_KIND_COUNT] = {
-	"load", "store", "load_or_store", "load_and_delete", "delete",
-	"swap", "cas", "compare_and_delete", "add", "update", "range-visit",
-	"clear",
+    "load",
+    "store",
+    "load_or_store",
+    "load_and_delete",
+    "delete",
+    "swap",
+    "cas",
+    "compare_and_delete",
+    "add",
+    "update",
+    "range-visit",
+    "clear",
 };
 
 const char *
@@ -49,15 +69,21 @@ lc_kind_name(enum lc_kind k)
 }
 
 bool
-lc_len_slack(cmap_backend_t b)
+lc_len_slack(const char *backend)
 {
-	return b != CMAP_BACKEND_PLAIN && b != CMAP_BACKEND_RWLOCK &&
-	    b != CMAP_BACKEND_SHARDED;
+	return !tu_has(backend, CMAP_CAP_LEN_EXACT);
+}
+
+int
+lc_threads_for(const char *backend, int want)
+{
+	return tu_has(backend, CMAP_CAP_THREAD_SAFE | CMAP_CAP_LINEARIZABLE)
+	    ? want
+	    : 1;
 }
 
 cmap_t *
-lc_map_new(cmap_backend_t b, uint32_t shards, struct tu_alloc *al,
-    uint64_t rng)
+lc_map_new(const char *b, uint32_t shards, struct tu_alloc *al, uint64_t rng)
 {
 	cmap_config_t cfg;
 	cmap_t *m = NULL;
@@ -69,8 +95,8 @@ lc_map_new(cmap_backend_t b, uint32_t shards, struct tu_alloc *al,
 	cfg.shards = shards;
 	tu_alloc_install(al, &cfg);
 	if (cmap_create(&cfg, &m) != CMAP_OK) {
-		fprintf(stderr, "cmap_create(%s) failed\n",
-		    cmap_backend_name(b));
+		fprintf(stderr, "cmap_create(%s) failed: %s\n", b,
+		    cmap_last_error());
 		return NULL;
 	}
 	return m;
@@ -95,11 +121,20 @@ void
 lc_workload_default(struct lc_workload *w)
 {
 	static const unsigned mix[LC_M_COUNT] = {
-		[LC_M_LOAD] = 190, [LC_M_STORE] = 120, [LC_M_LOS] = 80,
-		[LC_M_LAD] = 60, [LC_M_DELETE] = 60, [LC_M_SWAP] = 80,
-		[LC_M_CAS] = 150, [LC_M_CAD] = 60, [LC_M_ADD] = 80,
-		[LC_M_UPDATE] = 100, [LC_M_RANGE] = 5, [LC_M_LEN] = 13,
-		[LC_M_CLEAR] = 2, [LC_M_RESERVE] = 2,
+	    [LC_M_LOAD] = 190,
+	    [LC_M_STORE] = 120,
+	    [LC_M_LOS] = 80,
+	    [LC_M_LAD] = 60,
+	    [LC_M_DELETE] = 60,
+	    [LC_M_SWAP] = 80,
+	    [LC_M_CAS] = 150,
+	    [LC_M_CAD] = 60,
+	    [LC_M_ADD] = 80,
+	    [LC_M_UPDATE] = 100,
+	    [LC_M_RANGE] = 5,
+	    [LC_M_LEN] = 13,
+	    [LC_M_CLEAR] = 2,
+	    [LC_M_RESERVE] = 2,
 	};
 
 	memset(w, 0, sizeof *w);
@@ -113,7 +148,8 @@ lc_workload_default(struct lc_workload *w)
 
 /*
  * Update modes (deterministic functions of the old value, so the model
- * can replay them; on lockfree the callback may run more than once):
+ * can replay them; without CMAP_CAP_UPDATE_ONCE the callback may run more
+ * than once):
  *   0: absent -> keep;   present odd -> delete; even -> store old + 1
  *   1: absent -> store 1; present -> store old ^ 1
  *   2: absent -> store 0; present -> keep
@@ -232,15 +268,16 @@ lc_range_cb(uint64_t key, uint64_t value, void *p)
 			break;
 	if (i == rc->nkeys) {
 		char m[128];
-		snprintf(m, sizeof m, "range showed key 0x%" PRIx64
-		    " that was never stored", key);
+		snprintf(m, sizeof m,
+		    "range showed key 0x%" PRIx64 " that was never stored",
+		    key);
 		lc_log_error(L, m);
 		return true;
 	}
 	if (L->seen[i]) {
 		char m[128];
-		snprintf(m, sizeof m, "range showed key 0x%" PRIx64 " twice",
-		    key);
+		snprintf(
+		    m, sizeof m, "range showed key 0x%" PRIx64 " twice", key);
 		lc_log_error(L, m);
 		return true;
 	}
@@ -275,7 +312,7 @@ lc_one_op(struct lc_run_ctx *c, struct lc_log *L, int tid, tu_rng_t *r,
 	}
 
 	if (slot == LC_M_RANGE) {
-		struct lc_range_ctx rc = { L, c->keys, w->nkeys };
+		struct lc_range_ctx rc = {L, c->keys, w->nkeys};
 
 		memset(L->seen, 0, w->nkeys);
 		L->nv = 0;
@@ -286,10 +323,13 @@ lc_one_op(struct lc_run_ctx *c, struct lc_log *L, int tid, tu_rng_t *r,
 			lc_log_error(L, "cmap_range did not return CMAP_OK");
 		for (size_t i = 0; i < L->nv; i++) {
 			op = lc_log_push(L);
-			*op = (struct lc_op){ .call = call, .ret = ret,
-				.key = L->vk[i], .out = L->vv[i],
-				.status = CMAP_OK, .thread = (uint16_t)tid,
-				.kind = LC_VISIT };
+			*op = (struct lc_op){.call = call,
+			    .ret = ret,
+			    .key = L->vk[i],
+			    .out = L->vv[i],
+			    .status = CMAP_OK,
+			    .thread = (uint16_t)tid,
+			    .kind = LC_VISIT};
 		}
 		L->ranges++;
 		return;
@@ -302,10 +342,11 @@ lc_one_op(struct lc_run_ctx *c, struct lc_log *L, int tid, tu_rng_t *r,
 		ret = lc_tick(c);
 		if (L->nl == L->capl) {
 			L->capl = L->capl ? 2 * L->capl : 64;
-			L->lens = lc_xrealloc(L->lens, L->capl * sizeof *L->lens);
+			L->lens =
+			    lc_xrealloc(L->lens, L->capl * sizeof *L->lens);
 		}
-		L->lens[L->nl++] = (struct lc_len){ call, ret, (uint64_t)n,
-			(uint16_t)tid, false };
+		L->lens[L->nl++] = (struct lc_len){
+		    call, ret, (uint64_t)n, (uint16_t)tid, false};
 		return;
 	}
 	if (slot == LC_M_RESERVE) {
@@ -321,34 +362,40 @@ lc_one_op(struct lc_run_ctx *c, struct lc_log *L, int tid, tu_rng_t *r,
 		st = cmap_reserve(map, entries);
 		ret = lc_tick(c);
 		if (st == CMAP_ENOMEM)
-			L->enomem++; /* test_lincheck: never legal with malloc */
+			L->enomem++; /* test_lincheck: never legal with malloc
+			              */
 		else if (st != CMAP_OK)
 			lc_log_error(L, "cmap_reserve returned an error");
 		if (L->nl == L->capl) {
 			L->capl = L->capl ? 2 * L->capl : 64;
-			L->lens = lc_xrealloc(L->lens, L->capl * sizeof *L->lens);
+			L->lens =
+			    lc_xrealloc(L->lens, L->capl * sizeof *L->lens);
 		}
-		L->lens[L->nl++] = (struct lc_len){ call, ret, 0,
-			(uint16_t)tid, true };
+		L->lens[L->nl++] =
+		    (struct lc_len){call, ret, 0, (uint16_t)tid, true};
 		return;
 	}
 	if (slot == LC_M_CLEAR) {
 		call = lc_tick(c);
 		st = cmap_clear(map);
 		ret = lc_tick(c);
-		/* Lockfree: CMAP_ENOMEM, a no-op, when no table can be had
-		 * (src/backend_lockfree.c, lf_clear). */
+		/* CMAP_ENOMEM, a no-op, where the backend documents it
+		 * (lockfree, when no table can be had: cmap.h, cmap_clear). */
 		if (st == CMAP_ENOMEM)
 			L->enomem++;
 		else if (st != CMAP_OK)
-			lc_log_error(L, "cmap_clear returned neither CMAP_OK "
+			lc_log_error(L,
+			    "cmap_clear returned neither CMAP_OK "
 			    "nor CMAP_ENOMEM");
 		for (size_t i = 0; i < w->nkeys; i++) {
 			op = lc_log_push(L);
-			*op = (struct lc_op){ .call = call, .ret = ret,
-				.key = c->keys[i], .out = LC_SENTINEL,
-				.status = st, .thread = (uint16_t)tid,
-				.kind = LC_CLEAR };
+			*op = (struct lc_op){.call = call,
+			    .ret = ret,
+			    .key = c->keys[i],
+			    .out = LC_SENTINEL,
+			    .status = st,
+			    .thread = (uint16_t)tid,
+			    .kind = LC_CLEAR};
 		}
 		L->clears++;
 		return;
@@ -396,7 +443,7 @@ lc_one_op(struct lc_run_ctx *c, struct lc_log *L, int tid, tu_rng_t *r,
 		st = cmap_compare_and_delete(map, key, a);
 		break;
 	case LC_M_ADD: {
-		static const uint64_t deltas[3] = { 1, UINT64_MAX, 2 };
+		static const uint64_t deltas[3] = {1, UINT64_MAX, 2};
 		kind = LC_ADD;
 		a = deltas[tu_rng_below(r, 3)];
 		call = lc_tick(c);
@@ -407,17 +454,23 @@ lc_one_op(struct lc_run_ctx *c, struct lc_log *L, int tid, tu_rng_t *r,
 		kind = LC_UPDATE;
 		a = tu_rng_below(r, LC_UPDATE_MODES);
 		call = lc_tick(c);
-		st = cmap_update(map, key, lc_update_cb, (void *)(uintptr_t)a,
-		    &out);
+		st = cmap_update(
+		    map, key, lc_update_cb, (void *)(uintptr_t)a, &out);
 		break;
 	}
 	ret = lc_tick(c);
 	if (st == CMAP_ENOMEM)
 		L->enomem++;
 	op = lc_log_push(L);
-	*op = (struct lc_op){ .call = call, .ret = ret, .key = key, .a = a,
-		.b = b, .out = out, .status = st, .thread = (uint16_t)tid,
-		.kind = (uint8_t)kind };
+	*op = (struct lc_op){.call = call,
+	    .ret = ret,
+	    .key = key,
+	    .a = a,
+	    .b = b,
+	    .out = out,
+	    .status = st,
+	    .thread = (uint16_t)tid,
+	    .kind = (uint8_t)kind};
 }
 
 static void *
@@ -426,8 +479,8 @@ lc_thread_main(void *p)
 	struct lc_thread *t = p;
 	struct lc_run_ctx *c = t->c;
 	struct lc_log *L = &c->logs[t->tid];
-	tu_rng_t r = { c->w->seed * UINT64_C(0x9e3779b97f4a7c15) +
-		(uint64_t)t->tid * UINT64_C(0xd1342543de82ef95) + 1 };
+	tu_rng_t r = {c->w->seed * UINT64_C(0x9e3779b97f4a7c15) +
+	    (uint64_t)t->tid * UINT64_C(0xd1342543de82ef95) + 1};
 	unsigned total = 0;
 
 	for (int i = 0; i < LC_M_COUNT; i++)
@@ -458,7 +511,7 @@ lc_run(cmap_t *map, const struct lc_workload *w, struct lc_history *h)
 	struct lc_run_ctx *c = calloc(1, sizeof *c);
 	struct lc_thread th[LC_MAX_THREADS];
 	pthread_t tids[LC_MAX_THREADS];
-	tu_rng_t r = { w->seed ^ UINT64_C(0x5851f42d4c957f2d) };
+	tu_rng_t r = {w->seed ^ UINT64_C(0x5851f42d4c957f2d)};
 	int n = w->nthreads;
 
 	if (c == NULL || n < 1 || n > LC_MAX_THREADS || w->nkeys < 1 ||
@@ -473,8 +526,9 @@ lc_run(cmap_t *map, const struct lc_workload *w, struct lc_history *h)
 		bool dup;
 
 		do {
-			k = i < sizeof lc_edge_keys / sizeof lc_edge_keys[0] ?
-			    lc_edge_keys[i] : tu_rng_next(&r);
+			k = i < sizeof lc_edge_keys / sizeof lc_edge_keys[0]
+			    ? lc_edge_keys[i]
+			    : tu_rng_next(&r);
 			dup = false;
 			for (size_t j = 0; j < i; j++)
 				dup |= h->keys[j] == k;
@@ -498,8 +552,9 @@ lc_run(cmap_t *map, const struct lc_workload *w, struct lc_history *h)
 		L->vk = lc_xrealloc(NULL, L->capv * sizeof *L->vk);
 		L->vv = lc_xrealloc(NULL, L->capv * sizeof *L->vv);
 		L->seen = lc_xrealloc(NULL, w->nkeys);
-		th[i] = (struct lc_thread){ c, i };
-		if (pthread_create(&tids[i], NULL, lc_thread_main, &th[i]) != 0) {
+		th[i] = (struct lc_thread){c, i};
+		if (pthread_create(&tids[i], NULL, lc_thread_main, &th[i]) !=
+		    0) {
 			fprintf(stderr, "lincheck: pthread_create failed\n");
 			abort();
 		}
@@ -513,15 +568,16 @@ lc_run(cmap_t *map, const struct lc_workload *w, struct lc_history *h)
 
 		if (h->nops + L->n > h->capops) {
 			h->capops = 2 * (h->nops + L->n);
-			h->ops = lc_xrealloc(h->ops, h->capops * sizeof *h->ops);
+			h->ops =
+			    lc_xrealloc(h->ops, h->capops * sizeof *h->ops);
 		}
 		if (L->n)
 			memcpy(h->ops + h->nops, L->ops, L->n * sizeof *L->ops);
 		h->nops += L->n;
 		if (h->nlens + L->nl > h->caplens) {
 			h->caplens = 2 * (h->nlens + L->nl);
-			h->lens = lc_xrealloc(h->lens,
-			    h->caplens * sizeof *h->lens);
+			h->lens =
+			    lc_xrealloc(h->lens, h->caplens * sizeof *h->lens);
 		}
 		if (L->nl)
 			memcpy(h->lens + h->nlens, L->lens,
@@ -547,8 +603,11 @@ lc_run(cmap_t *map, const struct lc_workload *w, struct lc_history *h)
 
 /*
  * Apply op to the one-key model (present, value).  Returns true when the
- * recorded result is what a sequential map in that state returns, and
- * sets the state after it.
+ * recorded result is what a sequential map in that state returns (the
+ * RESULTS table of cmap.h: OK for a present key, INSERTED for an absent
+ * one the call inserted, NOT_FOUND for an absent one that stays absent,
+ * MISMATCH for a present one with another value), and sets the state
+ * after it.
  */
 static bool
 lc_step(const struct lc_op *op, bool present, uint64_t value, bool *np,
@@ -567,15 +626,15 @@ lc_step(const struct lc_op *op, bool present, uint64_t value, bool *np,
 			return !present;
 		*np = true;
 		*nv = op->a;
-		return op->status == CMAP_OK;
+		return op->status == (present ? CMAP_OK : CMAP_INSERTED);
 	case LC_LOS:
 		if (op->status == CMAP_ENOMEM)
 			return !present;
-		if (op->status == CMAP_EXISTS)
-			return present && op->out == value;
+		if (present)
+			return op->status == CMAP_OK && op->out == value;
 		*np = true;
 		*nv = op->a;
-		return op->status == CMAP_OK && !present && op->out == op->a;
+		return op->status == CMAP_INSERTED && op->out == op->a;
 	case LC_LAD:
 	case LC_DELETE:
 		if (op->status == CMAP_NOT_FOUND)
@@ -588,9 +647,9 @@ lc_step(const struct lc_op *op, bool present, uint64_t value, bool *np,
 			return !present;
 		*np = true;
 		*nv = op->a;
-		if (op->status == CMAP_NOT_FOUND)
-			return !present;
-		return op->status == CMAP_OK && present && op->out == value;
+		if (!present)
+			return op->status == CMAP_INSERTED;
+		return op->status == CMAP_OK && op->out == value;
 	case LC_CAS:
 	case LC_CAD:
 		if (op->status == CMAP_NOT_FOUND)
@@ -611,7 +670,7 @@ lc_step(const struct lc_op *op, bool present, uint64_t value, bool *np,
 		*nv = (present ? value : 0) + op->a;
 		if (op->out != *nv)
 			return false;
-		return op->status == (present ? CMAP_OK : CMAP_NOT_FOUND);
+		return op->status == (present ? CMAP_OK : CMAP_INSERTED);
 	case LC_UPDATE: {
 		uint64_t v = present ? value : 0;
 		cmap_update_action_t act =
@@ -627,10 +686,13 @@ lc_step(const struct lc_op *op, bool present, uint64_t value, bool *np,
 		if (act == CMAP_UPDATE_STORE) {
 			*np = true;
 			*nv = v;
-			return op->status == CMAP_OK && op->out == v;
+			return op->status ==
+			    (present ? CMAP_OK : CMAP_INSERTED) &&
+			    op->out == v;
 		}
+		/* DELETE: OK when it removed the key, NOT_FOUND otherwise. */
 		*np = false;
-		return op->status == CMAP_NOT_FOUND;
+		return op->status == (present ? CMAP_OK : CMAP_NOT_FOUND);
 	}
 	case LC_CLEAR:
 		if (op->status == CMAP_ENOMEM)
@@ -650,15 +712,20 @@ lc_out_must_be_untouched(const struct lc_op *op)
 	switch ((enum lc_kind)op->kind) {
 	case LC_LOAD:
 	case LC_LAD:
-	case LC_SWAP:
 		return op->status == CMAP_NOT_FOUND ||
 		    op->status == CMAP_ENOMEM;
+	case LC_SWAP:
+		return op->status == CMAP_INSERTED || op->status == CMAP_ENOMEM;
 	default:
 		return false;
 	}
 }
 
-/* May this op change the key's presence (for the len bounds)? */
+/*
+ * May this op have changed the key's presence (for the len bounds)?  The
+ * result says it: INSERTED inserted, OK of a removal removed; of the update
+ * modes only mode 0 deletes a present key (and returns OK then).
+ */
 static bool
 lc_may_change_presence(const struct lc_op *op)
 {
@@ -667,13 +734,13 @@ lc_may_change_presence(const struct lc_op *op)
 	case LC_LOS:
 	case LC_ADD:
 	case LC_SWAP:
+		return op->status == CMAP_INSERTED;
 	case LC_UPDATE:
-		return op->status != CMAP_ENOMEM &&
-		    op->status != CMAP_EXISTS;
+		return op->status == CMAP_INSERTED ||
+		    (op->status == CMAP_OK && op->a == 0);
 	case LC_LAD:
 	case LC_DELETE:
 	case LC_CAD:
-		return op->status == CMAP_OK;
 	case LC_CLEAR:
 		return op->status == CMAP_OK;
 	default:
@@ -681,37 +748,44 @@ lc_may_change_presence(const struct lc_op *op)
 	}
 }
 
-/* Is the key present right after op (a function of its result)? */
-static bool
+/* Is the key present right after op, as a function of its result?
+ * 1 present, 0 absent, -1 the result does not say (an update of mode 0
+ * that returned OK may have stored or deleted; a failed clear). */
+static int
 lc_present_after(const struct lc_op *op)
 {
 	if (op->status == CMAP_ENOMEM)
-		return false; /* only legal when absent, and a no-op */
+		/* Only legal when absent, and a no-op; a clear's is a no-op
+		 * whatever the state. */
+		return op->kind == LC_CLEAR ? -1 : 0;
 	switch ((enum lc_kind)op->kind) {
 	case LC_LOAD:
 	case LC_VISIT:
-	case LC_UPDATE:
 		return op->status == CMAP_OK;
+	case LC_UPDATE:
+		if (op->status == CMAP_OK && op->a == 0)
+			return -1;
+		return op->status == CMAP_OK || op->status == CMAP_INSERTED;
 	case LC_STORE:
 	case LC_LOS:
 	case LC_SWAP:
 	case LC_ADD:
-		return true;
+		return 1;
 	case LC_CAS:
 		return op->status != CMAP_NOT_FOUND;
 	case LC_CAD:
 		return op->status == CMAP_MISMATCH;
 	default:
-		return false;
+		return 0;
 	}
 }
 
 /* ----------------------------------------------------------- the search */
 
 struct lc_memo {
-	uint32_t *slot;   /* entry index + 1, 0 = empty */
+	uint32_t *slot; /* entry index + 1, 0 = empty */
 	size_t mask;
-	uint32_t *ent;    /* W words per entry */
+	uint32_t *ent; /* W words per entry */
 	size_t nent, capent;
 	unsigned W;
 };
@@ -763,14 +837,13 @@ lc_memo_insert(struct lc_memo *m, const uint32_t *key)
 		if (e == 0)
 			break;
 		if (memcmp(m->ent + (size_t)(e - 1) * m->W, key,
-		    m->W * sizeof *key) == 0)
+		        m->W * sizeof *key) == 0)
 			return false;
 		i = (i + 1) & m->mask;
 	}
 	if (m->nent == m->capent) {
 		m->capent = m->capent ? 2 * m->capent : 4096;
-		m->ent = lc_xrealloc(m->ent,
-		    m->capent * m->W * sizeof *m->ent);
+		m->ent = lc_xrealloc(m->ent, m->capent * m->W * sizeof *m->ent);
 	}
 	memcpy(m->ent + m->nent * m->W, key, m->W * sizeof *key);
 	m->slot[i] = (uint32_t)++m->nent;
@@ -787,8 +860,8 @@ lc_memo_grow(struct lc_memo *m)
 	memset(m->slot, 0, cap * sizeof *m->slot);
 	m->mask = cap - 1;
 	for (size_t e = 0; e < m->nent; e++) {
-		size_t i = (size_t)lc_hash_words(m->ent + e * m->W, m->W) &
-		    m->mask;
+		size_t i =
+		    (size_t)lc_hash_words(m->ent + e * m->W, m->W) & m->mask;
 
 		while (m->slot[i] != 0)
 			i = (i + 1) & m->mask;
@@ -799,8 +872,8 @@ lc_memo_grow(struct lc_memo *m)
 struct lc_frame {
 	uint64_t value;
 	uint8_t present;
-	int8_t chosen;   /* thread whose op led here; -1 at the root */
-	uint8_t next;    /* next thread to try from here */
+	int8_t chosen; /* thread whose op led here; -1 at the root */
+	uint8_t next;  /* next thread to try from here */
 };
 
 /* Budget per key: a history that needs more is reported, not searched
@@ -822,17 +895,16 @@ struct lc_search {
 };
 
 static bool
-lc_search_key(struct lc_search *s, struct lc_memo *memo,
-    struct lc_frame *stack)
+lc_search_key(struct lc_search *s, struct lc_memo *memo, struct lc_frame *stack)
 {
-	uint32_t idx[LC_MAX_THREADS] = { 0 };
+	uint32_t idx[LC_MAX_THREADS] = {0};
 	uint32_t mkey[LC_MAX_THREADS + 3];
 	const unsigned W = (unsigned)s->T + 3;
 	size_t depth = 0;
 	int T = s->T;
 
 	lc_memo_reset(memo, W, s->total * 4);
-	stack[0] = (struct lc_frame){ 0, 0, -1, 0 };
+	stack[0] = (struct lc_frame){0, 0, -1, 0};
 	s->states = 0;
 	s->best_depth = 0;
 	s->best_present = false;
@@ -878,7 +950,7 @@ lc_search_key(struct lc_search *s, struct lc_memo *memo,
 				return false;
 			}
 			depth++;
-			stack[depth] = (struct lc_frame){ nv, np, (int8_t)t, 0 };
+			stack[depth] = (struct lc_frame){nv, np, (int8_t)t, 0};
 			if (depth > s->best_depth) {
 				s->best_depth = depth;
 				memcpy(s->best_idx, idx, sizeof idx);
@@ -950,19 +1022,22 @@ lc_print_counterexample(FILE *out, uint64_t key, const struct lc_search *s)
 	size_t n = 0;
 
 	if (s->budget_exceeded) {
-		fprintf(out, "lincheck: key %#" PRIx64 ": search budget of %lu "
-		    "states exceeded (%zu ops); inconclusive\n", key,
-		    LC_STATE_BUDGET, s->total);
+		fprintf(out,
+		    "lincheck: key %#" PRIx64 ": search budget of %lu "
+		    "states exceeded (%zu ops); inconclusive\n",
+		    key, LC_STATE_BUDGET, s->total);
 		return;
 	}
-	fprintf(out, "lincheck: key %#" PRIx64 " is NOT linearizable: %zu ops "
+	fprintf(out,
+	    "lincheck: key %#" PRIx64 " is NOT linearizable: %zu ops "
 	    "on %d threads; the longest linearizable prefix has %zu ops, "
 	    "after which the key is %s",
 	    key, s->total, s->T, s->best_depth,
 	    s->best_present ? "present with value " : "absent");
 	if (s->best_present)
 		fprintf(out, "%#" PRIx64, s->best_value);
-	fprintf(out, ";\n  no pending operation below can take effect next "
+	fprintf(out,
+	    ";\n  no pending operation below can take effect next "
 	    "(timestamps from one shared counter):\n");
 	for (int t = 0; t < s->T; t++) {
 		uint32_t i = s->best_idx[t];
@@ -978,8 +1053,9 @@ lc_print_counterexample(FILE *out, uint64_t key, const struct lc_search *s)
 	}
 	/* Sort by call, carrying tags along. */
 	for (size_t i = 1; i < n; i++)
-		for (size_t j = i; j > 0 && lc_cmp_ptr_call(&show[j - 1],
-		    &show[j]) > 0; j--) {
+		for (size_t j = i;
+		     j > 0 && lc_cmp_ptr_call(&show[j - 1], &show[j]) > 0;
+		     j--) {
 			const struct lc_op *o = show[j];
 			const char *g = tag[j];
 
@@ -1067,10 +1143,11 @@ lc_len_key_bounds(const struct lc_op *ops, size_t n, const struct lc_len *L,
 			const struct lc_op *o = &ops[i];
 
 			if (o->ret < L->call && o->ret > maxcall) {
-				if (o->kind == LC_CLEAR &&
-				    o->status == CMAP_ENOMEM)
-					uncertain = true; /* a no-op */
-				else if (lc_present_after(o))
+				int pa = lc_present_after(o);
+
+				if (pa < 0)
+					uncertain = true;
+				else if (pa)
 					sawp = true;
 				else
 					sawa = true;
@@ -1105,8 +1182,8 @@ lc_busy_threads(const struct lc_history *h, const struct lc_len *L)
 	for (size_t i = 0; i < h->nlens; i++) {
 		const struct lc_len *o = &h->lens[i];
 
-		if (o->reserve && o->thread != L->thread &&
-		    o->call < L->ret && o->ret > L->call)
+		if (o->reserve && o->thread != L->thread && o->call < L->ret &&
+		    o->ret > L->call)
 			mask |= UINT32_C(1) << o->thread;
 	}
 	for (; mask != 0; mask &= mask - 1)
@@ -1119,12 +1196,12 @@ lc_check(const struct lc_history *h, bool len_slack_writes, FILE *out,
     struct lc_stats *st)
 {
 	struct lc_op *ops;
-	struct lc_memo memo = { 0 };
+	struct lc_memo memo = {0};
 	struct lc_frame *stack;
 	struct lc_search *s = calloc(1, sizeof *s);
 	bool ok = true, printed_one = false;
 	size_t i, j, nkeys_seen = 0;
-	size_t (*seg)[2];
+	size_t(*seg)[2];
 
 	st->histories++;
 	st->ranges += h->nranges;
@@ -1132,8 +1209,10 @@ lc_check(const struct lc_history *h, bool len_slack_writes, FILE *out,
 	st->enomem += h->nenomem;
 	if (h->record_errors) {
 		if (out)
-			fprintf(out, "lincheck: %lu error(s) while recording; "
-			    "first: %s\n", h->record_errors, h->record_msg);
+			fprintf(out,
+			    "lincheck: %lu error(s) while recording; "
+			    "first: %s\n",
+			    h->record_errors, h->record_msg);
 		ok = false;
 	}
 	ops = lc_xrealloc(NULL, h->nops * sizeof *ops);
@@ -1150,7 +1229,8 @@ lc_check(const struct lc_history *h, bool len_slack_writes, FILE *out,
 			if (lc_out_must_be_untouched(&ops[j]) &&
 			    ops[j].out != LC_SENTINEL) {
 				if (out) {
-					fprintf(out, "lincheck: an out "
+					fprintf(out,
+					    "lincheck: an out "
 					    "parameter was written although "
 					    "the result says it is not:\n");
 					lc_print_op(out, &ops[j], "BAD");
@@ -1196,15 +1276,16 @@ lc_check(const struct lc_history *h, bool len_slack_writes, FILE *out,
 			    seg[k][1] - seg[k][0], L, &lo, &hi, &writes);
 		if (len_slack_writes) {
 			/*
-			 * A backend whose len sums per-thread counters (the
-			 * lockfree one) may be off by one per operation in
-			 * progress that is not a load: a thread counts an
-			 * entry it moved (into a clear's target, say) right
-			 * after its CAS, and may be preempted in between,
-			 * whatever its own operation is (range and clear
-			 * included).  The documented bound (cmap.h, cmap_len)
-			 * is that number, counted here as the other threads
-			 * with such an operation overlapping the len call.
+			 * A backend without CMAP_CAP_LEN_EXACT (whose len sums
+			 * per-thread counters, say) may be off by one per
+			 * operation in progress that is not a load: a thread
+			 * counts an entry it moved (into a clear's target,
+			 * say) right after its CAS, and may be preempted in
+			 * between, whatever its own operation is (range and
+			 * clear included).  The documented bound (cmap.h,
+			 * cmap_len) is that number, counted here as the other
+			 * threads with such an operation overlapping the len
+			 * call.
 			 */
 			uint64_t busy = lc_busy_threads(h, L);
 
@@ -1216,9 +1297,10 @@ lc_check(const struct lc_history *h, bool len_slack_writes, FILE *out,
 		st->lens++;
 		if (L->value < lo || L->value > hi) {
 			if (out)
-				fprintf(out, "lincheck: cmap_len returned %"
-				    PRIu64 " by thread %u in [%" PRIu64 " .. %"
-				    PRIu64 "], outside the bounds [%" PRIu64
+				fprintf(out,
+				    "lincheck: cmap_len returned %" PRIu64
+				    " by thread %u in [%" PRIu64 " .. %" PRIu64
+				    "], outside the bounds [%" PRIu64
 				    ", %" PRIu64 "] the history allows\n",
 				    L->value, L->thread, L->call, L->ret, lo,
 				    hi);

@@ -65,12 +65,12 @@ struct tu_alloc; /* testutil.h */
 enum lc_kind {
 	LC_LOAD,
 	LC_STORE,
-	LC_LOS,   /* load_or_store */
-	LC_LAD,   /* load_and_delete */
+	LC_LOS, /* load_or_store */
+	LC_LAD, /* load_and_delete */
 	LC_DELETE,
 	LC_SWAP,
 	LC_CAS,
-	LC_CAD,   /* compare_and_delete */
+	LC_CAD, /* compare_and_delete */
 	LC_ADD,
 	LC_UPDATE, /* a = mode of lc_update_apply */
 	LC_VISIT,  /* one entry shown by cmap_range (a read) */
@@ -83,10 +83,10 @@ struct lc_op {
 	uint64_t call, ret; /* shared-counter timestamps */
 	uint64_t key, a, b; /* arguments */
 	uint64_t out;       /* out parameter after the call (LC_SENTINEL
-			       before it) */
+	                       before it) */
 	int32_t status;     /* cmap_status_t returned */
 	uint16_t thread;
-	uint8_t kind;       /* enum lc_kind */
+	uint8_t kind; /* enum lc_kind */
 	uint8_t pad;
 };
 
@@ -116,16 +116,28 @@ struct lc_history {
 
 /* The operation mix, in weights (any scale). */
 enum lc_mix_slot {
-	LC_M_LOAD, LC_M_STORE, LC_M_LOS, LC_M_LAD, LC_M_DELETE, LC_M_SWAP,
-	LC_M_CAS, LC_M_CAD, LC_M_ADD, LC_M_UPDATE, LC_M_RANGE, LC_M_LEN,
-	LC_M_CLEAR, LC_M_RESERVE, LC_M_COUNT
+	LC_M_LOAD,
+	LC_M_STORE,
+	LC_M_LOS,
+	LC_M_LAD,
+	LC_M_DELETE,
+	LC_M_SWAP,
+	LC_M_CAS,
+	LC_M_CAD,
+	LC_M_ADD,
+	LC_M_UPDATE,
+	LC_M_RANGE,
+	LC_M_LEN,
+	LC_M_CLEAR,
+	LC_M_RESERVE,
+	LC_M_COUNT
 };
 
 struct lc_workload {
-	int nthreads;       /* 1..LC_MAX_THREADS */
+	int nthreads; /* 1..LC_MAX_THREADS */
 	int ops_per_thread;
-	size_t nkeys;       /* 1..LC_MAX_KEYS */
-	unsigned nvalues;   /* values come from a set of this size (1..8) */
+	size_t nkeys;     /* 1..LC_MAX_KEYS */
+	unsigned nvalues; /* values come from a set of this size (1..8) */
 	unsigned mix[LC_M_COUNT];
 	uint64_t seed;
 };
@@ -143,20 +155,20 @@ void lc_run(cmap_t *map, const struct lc_workload *w, struct lc_history *h);
 /* The deterministic update callback used by the workload, and the same
  * function for the model.  Modes: see lincheck.c. */
 #define LC_UPDATE_MODES 3
-cmap_update_action_t lc_update_apply(unsigned mode, bool present,
-    uint64_t *value);
+cmap_update_action_t lc_update_apply(
+    unsigned mode, bool present, uint64_t *value);
 
 struct lc_stats {
 	unsigned long histories;    /* histories checked */
 	unsigned long subhistories; /* (history, key) pairs checked */
 	unsigned long ops;          /* operations, including range visits
-				       and per-key clear events */
+	                               and per-key clear events */
 	unsigned long overlapping;  /* ops overlapping another thread's op
-				       on the same key */
+	                               on the same key */
 	unsigned long states;       /* search states explored */
 	unsigned long lens;         /* len calls checked */
 	unsigned long ranges, clears, enomem;
-	unsigned long failures;     /* histories found not linearizable */
+	unsigned long failures; /* histories found not linearizable */
 };
 
 /*
@@ -170,16 +182,23 @@ bool lc_check(const struct lc_history *h, bool len_slack_writes, FILE *out,
     struct lc_stats *st);
 
 /* The len_slack_writes a backend's histories are checked with: exact
- * bounds for the lock-based backends, the documented slack otherwise. */
-bool lc_len_slack(cmap_backend_t b);
+ * bounds for a backend with CMAP_CAP_LEN_EXACT, the documented slack
+ * otherwise. */
+bool lc_len_slack(const char *backend);
+
+/* How many threads a history of this backend may use: `want` for a
+ * thread-safe linearizable backend, 1 otherwise (a sequential history is
+ * checked against the same model). */
+int lc_threads_for(const char *backend, int want);
 
 /*
- * A map of backend b (shards as given) whose allocations go through *al,
+ * A map of the backend (shards as given: the option "shards" where the
+ * backend has it, ignored otherwise) whose allocations go through *al,
  * initialised here with its failure generator seeded by rng; NULL (and a
  * message on stderr) if it cannot be created.
  */
-cmap_t *lc_map_new(cmap_backend_t b, uint32_t shards, struct tu_alloc *al,
-    uint64_t rng);
+cmap_t *lc_map_new(
+    const char *backend, uint32_t shards, struct tu_alloc *al, uint64_t rng);
 
 /* CMAP_VERIFY_SCALE from the environment (default `dflt`), clamped to
  * [0.001, 1000]. */

@@ -3,16 +3,20 @@
  * them for per-key linearizability (see lincheck.h); then prove that the
  * checker catches planted bugs.
  *
- * Per thread-safe backend: H histories (H = 2000 x CMAP_VERIFY_SCALE;
- * the ThreadSanitizer build defaults to scale 0.25, 500 histories), each
- * of 4 threads x 2,000 operations over 8 to 64 keys with a small value
- * set, a quarter of them on a map created with the smallest capacity so
- * that they span resizes (clear shrinks the table back, so they span
- * several).  The plain backend, which is not thread-safe, gets
- * single-threaded histories of 8,000 operations.
+ * Every backend of the build, chosen by its capabilities (cmap.h,
+ * GUARANTEES).  Per thread-safe linearizable backend: H histories (H =
+ * 2000 x CMAP_VERIFY_SCALE; the ThreadSanitizer build defaults to scale
+ * 0.25, 500 histories), each of 4 threads x 2,000 operations over 8 to 64
+ * keys with a small value set, a quarter of them on a map created with the
+ * smallest capacity so that they span resizes (clear shrinks the table
+ * back, so they span several).  A backend that is not thread-safe (plain)
+ * gets single-threaded histories of 8,000 operations.  cmap_len is checked
+ * against exact bounds where the backend has CMAP_CAP_LEN_EXACT, with the
+ * documented slack otherwise.
  *
- * Planted bugs: a test-only backend wrapper forwards to a real rwlock map
- * but (1) does CAS as load, yield, store; (2) now and then answers a load
+ * Planted bugs: a test-only backend wrapper forwards to a real map of the
+ * first backend that is thread-safe, linearizable and exact in len, but
+ * (1) does CAS as load, yield, store; (2) now and then answers a load
  * with a value the thread read earlier; (3) does add as load, yield,
  * store.  Each must be flagged; a wrapper with no bug must pass.
  *
@@ -40,12 +44,14 @@
 
 enum bug { BUG_NONE, BUG_CAS, BUG_STALE, BUG_ADD, BUG_COUNT };
 static const char *const bug_names[BUG_COUNT] = {
-	"none (control)", "cas-as-load-then-store", "stale-read",
-	"add-as-load-then-store",
+    "none (control)",
+    "cas-as-load-then-store",
+    "stale-read",
+    "add-as-load-then-store",
 };
 
-static const struct cmap_backend_ops *real_ops;
-static struct cmap_backend_ops broken_ops;
+static const struct cmap__backend *real_be;
+static struct cmap__backend broken_be;
 static atomic_int bug_mode;
 
 struct stale_slot {
@@ -55,55 +61,83 @@ struct stale_slot {
 static _Thread_local struct stale_slot stale_cache[64];
 static _Thread_local uint64_t stale_rng = 0x9e3779b97f4a7c15u;
 
+/* BUG_STALE: now and then answer a successful load of a key with a value
+ * this thread read for it earlier. */
+static void
+stale_filter(uint64_t key, uint64_t *value)
+{
+	struct stale_slot *c = &stale_cache[(key * 0x9e3779b97f4a7c15u) >> 58];
+	tu_rng_t r = {stale_rng};
+
+	stale_rng = tu_rng_next(&r);
+	if (c->valid && c->key == key && c->value != *value &&
+	    stale_rng % 8 == 0) {
+		*value = c->value; /* an older value of this key */
+	} else {
+		c->key = key;
+		c->value = *value;
+		c->valid = true;
+	}
+}
+
+static cmap_status_t
+broken_load(cmap_t *map, uint64_t key, uint64_t *value)
+{
+	int mode = atomic_load_explicit(&bug_mode, memory_order_relaxed);
+	cmap_status_t st = real_be->load(map, key, value);
+
+	if (mode == BUG_STALE && st == CMAP_OK)
+		stale_filter(key, value);
+	return st;
+}
+
 static cmap_status_t
 broken_exec(cmap_t *map, struct cmap_req *req)
 {
 	int mode = atomic_load_explicit(&bug_mode, memory_order_relaxed);
-	struct cmap_req l = { .kind = CMAP_REQ_LOAD, .key = req->key };
-	struct cmap_req s = { .kind = CMAP_REQ_STORE, .key = req->key };
+	uint64_t old = 0;
 	cmap_status_t st;
 
 	if (mode == BUG_CAS && req->kind == CMAP_REQ_CAS) {
-		st = real_ops->exec(map, &l);
+		st = real_be->load(map, req->key, &old);
 		if (st != CMAP_OK)
 			return st;
-		req->out = l.out;
-		if (l.out != req->a)
+		if (old != req->a)
 			return CMAP_MISMATCH;
 		sched_yield();
-		s.a = req->b;
-		return real_ops->exec(map, &s);
+		/* What a correct CAS returns when it swapped: the race
+		 * alone must give the bug away, not the result code. */
+		st = real_be->store(map, req->key, req->b);
+		return cmap_is_error(st) ? st : CMAP_OK;
 	}
 	if (mode == BUG_ADD && req->kind == CMAP_REQ_ADD) {
-		uint64_t old;
-
-		st = real_ops->exec(map, &l);
-		old = st == CMAP_OK ? l.out : 0;
+		st = real_be->load(map, req->key, &old);
+		if (st != CMAP_OK)
+			old = 0;
 		sched_yield();
-		s.a = old + req->a;
-		if (real_ops->exec(map, &s) != CMAP_OK)
+		if (cmap_is_error(real_be->store(map, req->key, old + req->a)))
 			return CMAP_ENOMEM;
-		req->out = s.a;
-		return st == CMAP_OK ? CMAP_OK : CMAP_NOT_FOUND;
+		req->out = old + req->a;
+		return st == CMAP_OK ? CMAP_OK : CMAP_INSERTED;
 	}
-	st = real_ops->exec(map, req);
-	if (mode == BUG_STALE && req->kind == CMAP_REQ_LOAD &&
-	    st == CMAP_OK) {
-		struct stale_slot *c =
-		    &stale_cache[(req->key * 0x9e3779b97f4a7c15u) >> 58];
-		tu_rng_t r = { stale_rng };
-
-		stale_rng = tu_rng_next(&r);
-		if (c->valid && c->key == req->key && c->value != req->out &&
-		    stale_rng % 8 == 0) {
-			req->out = c->value; /* an older value of this key */
-		} else {
-			c->key = req->key;
-			c->value = req->out;
-			c->valid = true;
-		}
-	}
+	st = real_be->exec(map, req);
+	if (mode == BUG_STALE && req->kind == CMAP_REQ_LOAD && st == CMAP_OK)
+		stale_filter(req->key, &req->out);
 	return st;
+}
+
+/* The backend the planted bugs wrap: the first one that promises what
+ * the control run is checked against (linearizable, exact len). */
+static const char *
+wrapped_backend(void)
+{
+	const char *bs[TU_MAX_BACKENDS];
+	size_t n =
+	    tu_backends_with(CMAP_CAP_THREAD_SAFE | CMAP_CAP_LINEARIZABLE |
+	            CMAP_CAP_LEN_EXACT | CMAP_CAP_UPDATE_ONCE,
+	        bs);
+
+	return n > 0 ? bs[0] : NULL;
 }
 
 static cmap_t *
@@ -113,16 +147,18 @@ make_broken(enum bug mode, struct lc_workload *w)
 	cmap_t *m = NULL;
 
 	cmap_config_init(&cfg);
-	cfg.backend = CMAP_BACKEND_RWLOCK;
+	cfg.backend = wrapped_backend();
 	if (cmap_create(&cfg, &m) != CMAP_OK) {
-		fprintf(stderr, "cannot create the wrapped map\n");
+		fprintf(stderr, "cannot create the wrapped map: %s\n",
+		    cmap_last_error());
 		exit(1);
 	}
-	real_ops = m->ops;
-	broken_ops = *real_ops;
-	broken_ops.exec = broken_exec;
-	broken_ops.name = "broken";
-	m->ops = &broken_ops;
+	real_be = m->be;
+	broken_be = *real_be;
+	broken_be.load = broken_load;
+	broken_be.exec = broken_exec;
+	broken_be.name = "broken";
+	m->be = &broken_be;
 	atomic_store(&bug_mode, mode);
 	memset(stale_cache, 0, sizeof stale_cache);
 
@@ -156,7 +192,7 @@ make_broken(enum bug mode, struct lc_workload *w)
 static void
 destroy_broken(cmap_t *m)
 {
-	m->ops = real_ops;
+	m->be = real_be;
 	cmap_destroy(m);
 }
 
@@ -167,10 +203,10 @@ main(void)
 {
 	double scale = lc_scale(LC_DEFAULT_SCALE);
 	long H = (long)(2000 * scale + 0.5);
-	cmap_backend_t bs[CMAP_BACKEND_COUNT_];
+	const char *bs[TU_MAX_BACKENDS];
 	size_t nb = tu_backends(bs);
 	struct lc_history h;
-	struct lc_stats total = { 0 };
+	struct lc_stats total = {0};
 	int failed = 0;
 	char summary[1024];
 	size_t sl = 0;
@@ -182,23 +218,25 @@ main(void)
 	printf("lincheck: %ld histories per backend (CMAP_VERIFY_SCALE=%g)\n",
 	    H, scale);
 	for (size_t bi = 0; bi < nb; bi++) {
-		cmap_backend_t b = bs[bi];
-		bool ts = b != CMAP_BACKEND_PLAIN;
+		const char *b = bs[bi];
+		int nthreads = lc_threads_for(b, 4);
+		bool ts = nthreads > 1;
 		bool slack = lc_len_slack(b);
-		struct lc_stats st = { 0 };
+		struct lc_stats st = {0};
 		unsigned long resized = 0, printed = 0;
 		double tb = tu_now_s();
 		long Hb = H;
 
 #if defined(CMAP_TSAN)
-		/* plain is single-threaded: ThreadSanitizer has nothing to
-		 * find there, so spend its time on the others. */
+		/* A backend checked with single-threaded histories gives
+		 * ThreadSanitizer nothing to find: spend its time on the
+		 * others. */
 		if (!ts && Hb > 100)
 			Hb = 100;
 #endif
 		for (long i = 0; i < Hb; i++) {
-			static const size_t nkeys[4] = { 8, 16, 32, 64 };
-			static const uint32_t shards[3] = { 1, 4, 32 };
+			static const size_t nkeys[4] = {8, 16, 32, 64};
+			static const uint32_t shards[3] = {1, 4, 32};
 			struct lc_workload w;
 			cmap_config_t cfg;
 			cmap_stats_t sts;
@@ -209,43 +247,44 @@ main(void)
 			cfg.capacity = i % 4 == 0 ? 1 : i % 4 == 1 ? 0 : 64;
 			cfg.shards = shards[i % 3];
 			if (cmap_create(&cfg, &m) != CMAP_OK) {
-				fprintf(stderr, "cmap_create(%s) failed\n",
-				    cmap_backend_name(b));
+				fprintf(stderr, "cmap_create(%s) failed: %s\n",
+				    b, cmap_last_error());
 				return 1;
 			}
 			lc_workload_default(&w);
-			w.nthreads = ts ? 4 : 1;
+			w.nthreads = nthreads;
 			w.ops_per_thread = ts ? 2000 : 8000;
 			w.nkeys = nkeys[(i / 4) % 4];
 			w.nvalues = 3 + (unsigned)(i % 3);
-			w.seed = (uint64_t)i + 1 + (uint64_t)b * 1000003u;
+			w.seed = (uint64_t)i + 1 + (uint64_t)bi * 1000003u;
 			lc_run(m, &w, &h);
 			if (cmap_stats(m, &sts) == CMAP_OK &&
 			    sts.grows + sts.shrinks > 0)
 				resized++;
-			if (!lc_check(&h, slack, printed < 3 ? stdout : NULL,
-			    &st)) {
+			if (!lc_check(
+			        &h, slack, printed < 3 ? stdout : NULL, &st)) {
 				printf("lincheck: FAIL backend %s history %ld "
-				    "(seed %" PRIu64 ", %zu keys, capacity "
-				    "%zu, shards %u)\n", cmap_backend_name(b),
-				    i, w.seed, w.nkeys, cfg.capacity,
+				       "(seed %" PRIu64 ", %zu keys, capacity "
+				       "%zu, shards %u)\n",
+				    b, i, w.seed, w.nkeys, cfg.capacity,
 				    cfg.shards);
 				printed++;
 				failed = 1;
 			}
 			cmap_destroy(m);
 		}
-		printf("lincheck: %-8s histories=%lu (with resizes %lu) "
+		printf(
+		    "lincheck: %-8s histories=%lu (with resizes %lu) "
 		    "per-key=%lu ops=%lu (overlapping %lu) states=%lu len=%lu "
 		    "range=%lu clear=%lu failures=%lu  %.1fs\n",
-		    cmap_backend_name(b), st.histories, resized,
-		    st.subhistories, st.ops, st.overlapping, st.states,
-		    st.lens, st.ranges, st.clears, st.failures, tu_now_s() - tb);
+		    b, st.histories, resized, st.subhistories, st.ops,
+		    st.overlapping, st.states, st.lens, st.ranges, st.clears,
+		    st.failures, tu_now_s() - tb);
 		if (st.enomem != 0) {
 			/* The allocator here never fails (malloc). */
 			printf("lincheck: FAIL backend %s returned CMAP_ENOMEM "
-			    "%lu times with no allocation failing\n",
-			    cmap_backend_name(b), st.enomem);
+			       "%lu times with no allocation failing\n",
+			    b, st.enomem);
 			failed = 1;
 		}
 		total.histories += st.histories;
@@ -255,54 +294,68 @@ main(void)
 		total.states += st.states;
 		total.failures += st.failures;
 		sl += (size_t)snprintf(summary + sl, sizeof summary - sl,
-		    "%s%s=%lu", bi ? " " : "", cmap_backend_name(b),
-		    st.histories);
+		    "%s%s=%lu", bi ? " " : "", b, st.histories);
 	}
 
 	/* Planted bugs: each must be caught; the control must pass. */
 	{
 		const long N = 10;
-		char bugsum[256];
+		char bugsum[256] = "";
 		size_t bl = 0;
 
-		for (int bug = 0; bug < BUG_COUNT; bug++) {
+		if (wrapped_backend() == NULL) {
+			printf(
+			    "lincheck: FAIL: no backend is thread-safe, "
+			    "linearizable and exact in len: the planted bugs "
+			    "have nothing to wrap\n");
+			failed = 1;
+		} else {
+			printf("lincheck: planted bugs wrap backend %s\n",
+			    wrapped_backend());
+		}
+		for (int bug = 0; bug < BUG_COUNT && wrapped_backend(); bug++) {
 			long caught = 0;
 
 			for (long i = 0; i < N; i++) {
 				struct lc_workload w;
-				struct lc_stats st = { 0 };
+				struct lc_stats st = {0};
 				cmap_t *m = make_broken((enum bug)bug, &w);
 
 				w.seed = 777 + (uint64_t)i;
 				lc_run(m, &w, &h);
 				if (!lc_check(&h, false,
-				    caught == 0 && bug != BUG_NONE ? stdout :
-				    NULL, &st))
+				        caught == 0 && bug != BUG_NONE ? stdout
+				                                       : NULL,
+				        &st))
 					caught++;
 				destroy_broken(m);
 			}
 			printf("lincheck: planted bug %-24s flagged in %ld/%ld "
-			    "histories\n", bug_names[bug], caught, N);
+			       "histories\n",
+			    bug_names[bug], caught, N);
 			if (bug == BUG_NONE ? caught != 0 : caught == 0) {
-				printf("lincheck: FAIL: %s\n", bug == BUG_NONE ?
-				    "the bug-free wrapper was flagged" :
-				    "a planted bug went undetected");
+				printf("lincheck: FAIL: %s\n",
+				    bug == BUG_NONE
+				        ? "the bug-free wrapper was flagged"
+				        : "a planted bug went undetected");
 				failed = 1;
 			}
 			if (bug != BUG_NONE)
 				bl += (size_t)snprintf(bugsum + bl,
 				    sizeof bugsum - bl, " %s=%ld/%ld",
-				    bug == BUG_CAS ? "cas" :
-				    bug == BUG_STALE ? "stale" : "add",
+				    bug == BUG_CAS         ? "cas"
+				        : bug == BUG_STALE ? "stale"
+				                           : "add",
 				    caught, N);
 		}
 		printf("SUMMARY lincheck: histories=%lu (%s) per-key "
-		    "sub-histories=%lu ops=%lu (overlapping %lu) search-states=%lu "
-		    "failures=%lu; "
-		    "planted bugs flagged:%s; %.1fs\n", total.histories,
-		    summary, total.subhistories, total.ops, total.overlapping,
-		    total.states,
-		    total.failures, bugsum, tu_now_s() - t0);
+		       "sub-histories=%lu ops=%lu (overlapping %lu) "
+		       "search-states=%lu "
+		       "failures=%lu; "
+		       "planted bugs flagged:%s; %.1fs\n",
+		    total.histories, summary, total.subhistories, total.ops,
+		    total.overlapping, total.states, total.failures, bugsum,
+		    tu_now_s() - t0);
 	}
 	lc_history_fini(&h);
 	return failed;

@@ -1,0 +1,80 @@
+/*
+ * opcost.c - instructions per operation, for callgrind.
+ *
+ *   valgrind --tool=callgrind --toggle-collect=op_load \
+ *       build/bench/opcost/cmap-opcost lockfree 200000
+ *
+ * fills a map of BACKEND with 131,072 keys, then runs N operations of
+ * each kind in its own function (op_load, op_miss, op_store, op_add,
+ * op_load_or_store), so that callgrind's --toggle-collect=FUNCTION counts
+ * the instructions of one kind alone: Ir / N is the cost of one call,
+ * the loop's few instructions included.  bench/opcost/run.sh prints the
+ * table for every backend of the build.  It measures instructions, not
+ * time: repeatable to the instruction whatever else the machine does.
+ */
+#include <cmap.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NKEYS (1u << 17)
+
+static uint64_t keys[NKEYS];
+
+#define OP_FN(name, expr)                                                      \
+	__attribute__((noinline)) static uint64_t name(cmap_t *m, long n)      \
+	{                                                                      \
+		uint64_t s = 0, v = 0;                                         \
+		for (long i = 0; i < n; i++) {                                 \
+			uint64_t k = keys[i & (NKEYS - 1)];                    \
+			s += (uint64_t)(expr) + v;                             \
+		}                                                              \
+		return s;                                                      \
+	}
+
+OP_FN(op_load, cmap_load(m, k, &v))
+OP_FN(op_miss, cmap_load(m, ~k, &v))
+OP_FN(op_store, cmap_store(m, k, (uint64_t)i))
+OP_FN(op_add, cmap_add(m, k, 1, &v))
+OP_FN(op_load_or_store, cmap_load_or_store(m, k, 1, &v))
+
+int
+main(int argc, char **argv)
+{
+	uint64_t x = UINT64_C(88172645463325252), s = 0;
+	cmap_config_t cfg;
+	cmap_t *m;
+	long n;
+
+	if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+		const char *b;
+
+		for (size_t i = 0; (b = cmap_backend_at(i)) != NULL; i++)
+			printf("%s\n", b);
+		return 0;
+	}
+	if (argc != 3 || (n = atol(argv[2])) <= 0) {
+		fprintf(stderr, "usage: %s BACKEND N\n", argv[0]);
+		return 2;
+	}
+	cmap_config_init(&cfg);
+	cfg.backend = argv[1];
+	if (cmap_create(&cfg, &m) < 0) {
+		fprintf(stderr, "%s: %s\n", argv[1], cmap_last_error());
+		return 1;
+	}
+	for (unsigned i = 0; i < NKEYS; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		keys[i] = x;
+		if (cmap_store(m, x, i) < 0)
+			return 1;
+	}
+	s += op_load(m, n) + op_miss(m, n) + op_store(m, n) + op_add(m, n) +
+	    op_load_or_store(m, n);
+	printf("%llu\n", (unsigned long long)s);
+	cmap_destroy(m);
+	return 0;
+}
