@@ -35,22 +35,6 @@ struct variant {
 static struct variant g_vs[2 * TU_MAX_BACKENDS];
 static size_t g_nv;
 
-/* True when `backend` takes an option called `name`. */
-static bool
-has_option(const char *backend, const char *name)
-{
-	cmap_backend_info_t info;
-	cmap_option_info_t opt;
-
-	if (cmap_backend_info(backend, &info) != CMAP_OK)
-		return false;
-	for (size_t i = 0; i < info.n_options; i++)
-		if (cmap_backend_option(backend, i, &opt) == CMAP_OK &&
-		    strcmp(opt.name, name) == 0)
-			return true;
-	return false;
-}
-
 static void
 cfg_for(const struct variant *v, struct tu_alloc *al, cmap_config_t *cfg,
     size_t capacity)
@@ -734,7 +718,7 @@ main(void)
 	};
 
 	for (size_t i = 0; i < nb; i++) {
-		bool sharded = has_option(all[i], "shards");
+		bool sharded = tu_option(all[i], "shards", NULL);
 
 		g_vs[g_nv] = (struct variant){all[i], 0, sharded, ""};
 		snprintf(g_vs[g_nv].name, sizeof g_vs[g_nv].name, "%s", all[i]);

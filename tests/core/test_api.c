@@ -54,22 +54,6 @@ is_pow2(uint64_t v)
 	return v != 0 && (v & (v - 1)) == 0;
 }
 
-/* The option `name` of `backend` in *opt; false when it takes none. */
-static bool
-find_option(const char *backend, const char *name, cmap_option_info_t *opt)
-{
-	cmap_backend_info_t info;
-
-	if (cmap_backend_info(backend, &info) != CMAP_OK)
-		return false;
-	for (size_t i = 0; i < info.n_options; i++) {
-		assert_int_equal(cmap_backend_option(backend, i, opt), CMAP_OK);
-		if (strcmp(opt->name, name) == 0)
-			return true;
-	}
-	return false;
-}
-
 static void
 cfg_of(cmap_config_t *cfg, const char *backend)
 {
@@ -1063,7 +1047,7 @@ test_shards_option(void **state)
 		const char *be = g_backends[b];
 		cmap_option_info_t o;
 
-		if (!find_option(be, "shards", &o)) {
+		if (!tu_option(be, "shards", &o)) {
 			/* not its option: EINVAL, named; cfg.shards is
 			 * ignored */
 			cfg_opt(&cfg, be, "shards", "64");

@@ -24,24 +24,6 @@
 static const char *g_backends[TU_MAX_BACKENDS];
 static size_t g_nbackends;
 
-/* True when `backend` takes an option called `name`. */
-static bool
-has_option(const char *backend, const char *name)
-{
-	cmap_backend_info_t info;
-	cmap_option_info_t opt;
-
-	if (cmap_backend_info(backend, &info) != CMAP_OK)
-		return false;
-	for (size_t i = 0; i < info.n_options; i++) {
-		assert_int_equal(
-		    cmap_backend_option(backend, i, &opt), CMAP_OK);
-		if (strcmp(opt.name, name) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* The default of the UINT option `name` of `backend`. */
 static uint64_t
 option_default(const char *backend, const char *name)
@@ -336,7 +318,7 @@ test_create_bad(void **state)
 	};
 	size_t with_shards = 0;
 	for (size_t b = 0; b < g_nbackends; b++) {
-		bool takes = has_option(g_backends[b], "shards");
+		bool takes = tu_option(g_backends[b], "shards", NULL);
 
 		with_shards += takes;
 		for (size_t i = 0; i < sizeof sh / sizeof sh[0]; i++) {
@@ -408,7 +390,7 @@ test_create_bad(void **state)
 				    cmap_backend_option(g_backends[o], i, &opt),
 				    CMAP_OK);
 				if (opt.default_value == NULL ||
-				    has_option(g_backends[b], opt.name))
+				    tu_option(g_backends[b], opt.name, NULL))
 					continue;
 				cmap_config_init(&cfg);
 				cfg.backend = g_backends[b];

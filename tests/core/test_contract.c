@@ -73,22 +73,6 @@ stats_of(cmap_t *m)
 	return s;
 }
 
-/* The option `name` of `backend` in *opt; false when it takes none. */
-static bool
-find_option(const char *backend, const char *name, cmap_option_info_t *opt)
-{
-	cmap_backend_info_t info;
-
-	if (cmap_backend_info(backend, &info) != CMAP_OK)
-		return false;
-	for (size_t i = 0; i < info.n_options; i++) {
-		assert_int_equal(cmap_backend_option(backend, i, opt), CMAP_OK);
-		if (strcmp(opt->name, name) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* The shard count a map of `backend` gets from cfg.shards == shards: 1
  * for a backend without the option "shards", else shards or the option's
  * default. */
@@ -97,7 +81,7 @@ shards_of(const char *backend, uint32_t shards)
 {
 	cmap_option_info_t opt;
 
-	if (!find_option(backend, "shards", &opt))
+	if (!tu_option(backend, "shards", &opt))
 		return 1;
 	if (shards != 0)
 		return shards;
@@ -2157,7 +2141,7 @@ test_config_defaults(void **state)
 		cfg.backend = all[b];
 		m = tu_create_cfg(&cfg);
 		assert_string_equal(cmap_backend(m), all[b]);
-		if (find_option(all[b], "shards", &opt)) {
+		if (tu_option(all[b], "shards", &opt)) {
 			with_shards++;
 			assert_int_equal(
 			    stats_of(m).shards, shards_of(all[b], cfg.shards));
@@ -2242,7 +2226,7 @@ main(int argc, char **argv)
 		vs[nv] = (struct variant){all[i], 0, ""};
 		snprintf(vs[nv].name, sizeof vs[nv].name, "%s", all[i]);
 		nv++;
-		if (find_option(all[i], "shards", &opt)) {
+		if (tu_option(all[i], "shards", &opt)) {
 			const uint32_t extra[] = {1, 1024};
 			for (size_t e = 0; e < 2; e++) {
 				if (extra[e] < opt.min || extra[e] > opt.max)

@@ -94,22 +94,6 @@ checked_backends(const char *out[TU_MAX_BACKENDS])
 	return n;
 }
 
-/* True when `backend` takes an option called `name`. */
-static bool
-has_option(const char *backend, const char *name)
-{
-	cmap_backend_info_t info;
-	cmap_option_info_t opt;
-
-	if (cmap_backend_info(backend, &info) != CMAP_OK)
-		return false;
-	for (size_t i = 0; i < info.n_options; i++)
-		if (cmap_backend_option(backend, i, &opt) == CMAP_OK &&
-		    strcmp(opt.name, name) == 0)
-			return true;
-	return false;
-}
-
 static void
 assert_aborted_with(const struct child_result *r, const char *what)
 {
@@ -246,7 +230,7 @@ test_two_writers(void **state)
 			assert_aborted_with(&r, "concurrent map writes");
 		}
 		/* the option's "on" keeps the detector on */
-		if (has_option(bs[b], "misuse_check")) {
+		if (tu_option(bs[b], "misuse_check", NULL)) {
 			g_misuse_opt = "true";
 			run_child(two_threads_box, &box, &r);
 			assert_aborted_with(&r, "concurrent map writes");
@@ -377,7 +361,7 @@ test_single_thread_no_abort(void **state)
 		run_child(single_thread_child,
 		    (void *)(uintptr_t)CMAP_FLAG_NO_MISUSE_CHECK, &r);
 		assert_exited_ok(&r);
-		if (has_option(bs[b], "misuse_check")) {
+		if (tu_option(bs[b], "misuse_check", NULL)) {
 			static const char *const vals[] = {
 			    "true", "false", "1", "0", "on", "off"};
 			for (size_t v = 0; v < 6; v++) {

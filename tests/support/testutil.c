@@ -35,6 +35,24 @@ tu_has(const char *backend, uint64_t caps)
 	return (tu_caps(backend) & caps) == caps;
 }
 
+bool
+tu_option(const char *backend, const char *name, cmap_option_info_t *opt)
+{
+	cmap_backend_info_t info;
+	cmap_option_info_t o;
+
+	if (cmap_backend_info(backend, &info) != CMAP_OK)
+		return false;
+	for (size_t i = 0; i < info.n_options; i++)
+		if (cmap_backend_option(backend, i, &o) == CMAP_OK &&
+		    strcmp(o.name, name) == 0) {
+			if (opt != NULL)
+				*opt = o;
+			return true;
+		}
+	return false;
+}
+
 size_t
 tu_backends_with(uint64_t caps, const char *out[TU_MAX_BACKENDS])
 {

@@ -34,6 +34,9 @@ size_t tu_thread_safe_backends(const char *out[TU_MAX_BACKENDS]);
 uint64_t tu_caps(const char *backend);
 /* True when the backend has every bit of `caps`. */
 bool tu_has(const char *backend, uint64_t caps);
+/* True when the backend takes an option called `name`; its description
+ * goes to *opt when opt is not NULL. */
+bool tu_option(const char *backend, const char *name, cmap_option_info_t *opt);
 /* Create a map or fail the test (cmocka assert). */
 cmap_t *tu_create(const char *backend, size_t capacity);
 cmap_t *tu_create_cfg(const cmap_config_t *cfg);
