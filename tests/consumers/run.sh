@@ -14,6 +14,7 @@ here=$src/tests/consumers
 work=${1:?usage: run.sh WORKDIR}
 rm -rf "$work"
 mkdir -p "$work"
+work=$(cd "$work" && pwd)
 log=$work/log
 jobs=$(nproc)
 step() { echo "--- [consumers] $*"; }
