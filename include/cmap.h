@@ -551,6 +551,40 @@ CMAP_API cmap_status_t cmap_update(cmap_t *map, uint64_t key, cmap_update_fn fn,
     void *ctx, uint64_t *value_out);
 
 /* ---------------------------------------------------------------------
+ * Batches: n single-key operations in one call.
+ *
+ * status[i] (and values[i] for loads) is what the single-key call would
+ * have returned for keys[i]; keys are processed in order, each atomic on
+ * its own as that call is, the batch as a whole not atomic.  A key may
+ * appear more than once.  Backends that have a batch path overlap the
+ * cache misses of consecutive keys (they prefetch ahead within the batch)
+ * and take their lock or read section once per group of keys instead of
+ * once per key (at most CMAP_BATCH_GROUP keys under one lock); the others
+ * loop over the single-key calls.  Work is O(n).
+ *
+ * Returns CMAP_OK when every key's status is a success (>= 0), else the
+ * first error among them (every key is still attempted: the ones that
+ * failed have changed nothing).  CMAP_EINVAL when map is NULL, or keys,
+ * status (or values, where the call needs it) is NULL while n > 0: then
+ * nothing is done.  CMAP_ERECURSE from inside this map's update callback.
+ * Thread safety: as the single-key calls.
+ * ------------------------------------------------------------------- */
+#define CMAP_BATCH_GROUP 32u
+
+/* cmap_load_batch - values[i] as cmap_load writes it (unchanged when
+ * status[i] is CMAP_NOT_FOUND). */
+CMAP_API cmap_status_t cmap_load_batch(cmap_t *map, size_t n,
+    const uint64_t *keys, uint64_t *values, cmap_status_t *status);
+
+/* cmap_store_batch - store values[i] under keys[i]. */
+CMAP_API cmap_status_t cmap_store_batch(cmap_t *map, size_t n,
+    const uint64_t *keys, const uint64_t *values, cmap_status_t *status);
+
+/* cmap_delete_batch - remove keys[i]. */
+CMAP_API cmap_status_t cmap_delete_batch(
+    cmap_t *map, size_t n, const uint64_t *keys, cmap_status_t *status);
+
+/* ---------------------------------------------------------------------
  * Whole-map operations
  * ------------------------------------------------------------------- */
 

@@ -149,6 +149,33 @@ plain_range(cmap_t *m, cmap_range_fn fn, void *ctx)
 	return CMAP_OK;
 }
 
+/* Batch groups: a load group is bracketed by read checks, a write group
+ * is one write for the detector. */
+static void
+plain_batch_lock(void *arg, bool write)
+{
+	if (write)
+		write_begin(arg);
+	else
+		read_check(arg);
+}
+
+static void
+plain_batch_unlock(void *arg, bool write)
+{
+	if (write)
+		write_end(arg);
+	else
+		read_check(arg);
+}
+
+static cmap_status_t
+plain_batch(cmap_t *m, const struct cmap__batch *b, size_t n)
+{
+	return cmap__table_batch(
+	    &PLAIN(m)->table, b, n, plain_batch_lock, plain_batch_unlock, m);
+}
+
 static size_t
 plain_len(const cmap_t *m)
 {
@@ -189,7 +216,7 @@ plain_stats(cmap_t *m, cmap_stats_t *st)
 }
 
 CMAP_HIDDEN const struct cmap__backend cmap__plain_backend = {
-    .version = CMAP__BACKEND_V1,
+    .version = CMAP__BACKEND_V2,
     .name = CMAP_BACKEND_PLAIN,
     .summary = "one table, no synchronisation, with a misuse detector: "
                "the map one thread owns",
@@ -208,4 +235,5 @@ CMAP_HIDDEN const struct cmap__backend cmap__plain_backend = {
     .clear = plain_clear,
     .reserve = plain_reserve,
     .stats = plain_stats,
+    .batch = plain_batch,
 };

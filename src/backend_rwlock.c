@@ -114,6 +114,38 @@ rwlock_range(cmap_t *m, cmap_range_fn fn, void *ctx)
 	return CMAP_OK;
 }
 
+/* Batch groups hold the lock shared (loads) or exclusive (writes). */
+static void
+rw_batch_lock(void *arg, bool write)
+{
+	struct rw_range_arg *a = arg;
+
+	if (write)
+		cmap__brlock_write_lock(&a->map->lock);
+	else
+		a->stripe = cmap__brlock_read_lock(&a->map->lock);
+}
+
+static void
+rw_batch_unlock(void *arg, bool write)
+{
+	struct rw_range_arg *a = arg;
+
+	if (write)
+		cmap__brlock_write_unlock(&a->map->lock);
+	else
+		cmap__brlock_read_unlock(&a->map->lock, a->stripe);
+}
+
+static cmap_status_t
+rwlock_batch(cmap_t *m, const struct cmap__batch *b, size_t n)
+{
+	struct rw_range_arg a = {RW(m), 0};
+
+	return cmap__table_batch(
+	    &RW(m)->table, b, n, rw_batch_lock, rw_batch_unlock, &a);
+}
+
 static size_t
 rwlock_len(const cmap_t *m)
 {
@@ -155,7 +187,7 @@ rwlock_stats(cmap_t *m, cmap_stats_t *st)
 }
 
 CMAP_HIDDEN const struct cmap__backend cmap__rwlock_backend = {
-    .version = CMAP__BACKEND_V1,
+    .version = CMAP__BACKEND_V2,
     .name = CMAP_BACKEND_RWLOCK,
     .summary = "one table behind one reader-writer lock with per-CPU "
                "reader counters: reads in parallel, writes one at a time",
@@ -172,4 +204,5 @@ CMAP_HIDDEN const struct cmap__backend cmap__rwlock_backend = {
     .clear = rwlock_clear,
     .reserve = rwlock_reserve,
     .stats = rwlock_stats,
+    .batch = rwlock_batch,
 };

@@ -157,6 +157,46 @@ sharded_exec(cmap_t *m, struct cmap_req *req)
 	return st;
 }
 
+/*
+ * A batch: per group of keys, hash each and prefetch its shard's lock and
+ * home slot, then lock each key's shard for that key alone (a group's keys
+ * are spread over the shards).
+ */
+static cmap_status_t
+sharded_batch(cmap_t *m, const struct cmap__batch *b, size_t n)
+{
+	struct sharded_map *s = SH(m);
+	bool write = b->kind != CMAP__BATCH_LOAD;
+	uint64_t h[CMAP_BATCH_GROUP];
+
+	for (size_t i = 0; i < n; i += CMAP_BATCH_GROUP) {
+		size_t g = n - i < CMAP_BATCH_GROUP ? n - i : CMAP_BATCH_GROUP;
+
+		for (size_t j = 0; j < g; j++) {
+			struct shard *sh;
+
+			h[j] = cmap__hash(b->keys[i + j], s->base.seed);
+			sh = shard_of(s, h[j]);
+			__builtin_prefetch(&sh->lock, 1);
+			cmap__table_prefetch(&sh->table, h[j]);
+		}
+		for (size_t j = 0; j < g; j++) {
+			struct shard *sh = shard_of(s, h[j]);
+
+			if (write)
+				cmap__wordlock_write_lock(&sh->lock);
+			else
+				cmap__wordlock_read_lock(&sh->lock);
+			cmap__table_batch_apply(&sh->table, b, i + j, 1, &h[j]);
+			if (write)
+				cmap__wordlock_write_unlock(&sh->lock);
+			else
+				cmap__wordlock_read_unlock(&sh->lock);
+		}
+	}
+	return cmap__batch_result(n, b->status);
+}
+
 static void
 shard_read_lock(void *arg)
 {
@@ -242,7 +282,7 @@ sharded_stats(cmap_t *m, cmap_stats_t *st)
 }
 
 CMAP_HIDDEN const struct cmap__backend cmap__sharded_backend = {
-    .version = CMAP__BACKEND_V1,
+    .version = CMAP__BACKEND_V2,
     .name = CMAP_BACKEND_SHARDED,
     .summary = "N tables, each behind its own lock, chosen by the seeded "
                "hash: many threads writing different keys",
@@ -261,4 +301,5 @@ CMAP_HIDDEN const struct cmap__backend cmap__sharded_backend = {
     .clear = sharded_clear,
     .reserve = sharded_reserve,
     .stats = sharded_stats,
+    .batch = sharded_batch,
 };

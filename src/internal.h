@@ -7,6 +7,9 @@
  *                      options, the re-entrancy guard of update callbacks
  *   registry.c         the one list of backends
  *   backend_<name>.c   one backend each: a const struct cmap__backend
+ *                      (lockfree's table, migration and reclamation
+ *                      live in lf_table.c, lf_migrate.c, lf_reclaim.c
+ *                      under src/lf.h)
  *   shared pieces      map.c (map header, misuse report), req.h (request
  *                      semantics), table.c (the open-addressing core of
  *                      plain, rwlock and sharded), lock.c, lf_atomic.h
@@ -97,6 +100,7 @@ struct cmap__create_args {
  * out pointer or an unknown request kind.
  */
 #define CMAP__BACKEND_V1 1u
+#define CMAP__BACKEND_V2 2u /* the batch slots */
 
 struct cmap__backend {
 	uint32_t version; /* CMAP__BACKEND_V1 */
@@ -132,6 +136,15 @@ struct cmap__backend {
 	/* stats: every field but backend and seed (the front end's). */
 	cmap_status_t (*stats)(cmap_t *map, cmap_stats_t *stats);
 	/* end of version 1 */
+
+	/*
+	 * batch: n > 0 keys of one kind (req.h, struct cmap__batch), as
+	 * cmap.h's "Batches" says.  Optional: NULL makes the front end loop
+	 * over the single-key entry points.
+	 */
+	cmap_status_t (*batch)(
+	    cmap_t *map, const struct cmap__batch *b, size_t n);
+	/* end of version 2 */
 };
 
 /* registry.c: the index-th backend (NULL past the last), and the one
@@ -219,6 +232,10 @@ CMAP_HIDDEN cmap_status_t cmap__fail(cmap_status_t st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), cold))
 #endif
     ;
+
+/* map.c: a batch's return value: CMAP_OK, or the first per-key error. */
+CMAP_HIDDEN cmap_status_t cmap__batch_result(
+    size_t n, const cmap_status_t *status);
 
 /* map.c: the fatal misuse report of a backend with CMAP_CAP_MISUSE_CHECK:
  * writes one line to stderr and aborts. */

@@ -2,7 +2,7 @@
  * lf_atomic.h - the atomics of the lockfree backend, each with its ordering
  * in its name.
  *
- * The algorithm in backend_lockfree.c is written against these few
+ * The algorithm in the lf*.c files (lf.h) is written against these few
  * operations only.  In normal builds they are Concurrency Kit's ck_pr
  * primitives (with the compiler fences ck_pr needs to turn a plain ck_pr
  * load or store into an acquire or release access); when CMAP_TSAN is
@@ -35,7 +35,7 @@
 
 /* A slot: two words changed together by lf_cas_pair. */
 struct lf_pair {
-	uint64_t w; /* hash tag and state bits, see backend_lockfree.c */
+	uint64_t w; /* hash tag and state bits, see lf.h */
 	uint64_t v; /* the value */
 } __attribute__((aligned(16)));
 

@@ -73,3 +73,14 @@ cmap_last_error(void)
 {
 	return last_error;
 }
+
+/* ------------------------------------------------------------ batches */
+
+cmap_status_t
+cmap__batch_result(size_t n, const cmap_status_t *status)
+{
+	for (size_t i = 0; i < n; i++)
+		if (CMAP_UNLIKELY(cmap_is_error(status[i])))
+			return status[i];
+	return CMAP_OK;
+}

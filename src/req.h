@@ -136,4 +136,23 @@ cmap__decide(
 	return CMAP_OK;
 }
 
+/*
+ * A batch (cmap.h, "Batches") as a backend's batch paths see it: one kind
+ * of operation over keys[0..n), with values in (store) or out (load), and
+ * a status per key.
+ */
+enum cmap__batch_kind {
+	CMAP__BATCH_LOAD,
+	CMAP__BATCH_STORE,
+	CMAP__BATCH_DELETE
+};
+
+struct cmap__batch {
+	enum cmap__batch_kind kind;
+	const uint64_t *keys;
+	const uint64_t *in; /* store: the values */
+	uint64_t *out;      /* load: the values found */
+	cmap_status_t *status;
+};
+
 #endif /* CMAP_REQ_H */

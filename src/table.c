@@ -37,11 +37,9 @@
 
 #include <string.h>
 
-static inline uint64_t
-home_of(const struct cmap_table *t, uint64_t hash)
-{
-	return hash >> t->shift;
-}
+#define home_of cmap__table_home
+#define slots_of cmap__table_slots
+#define probe cmap__table_probe
 
 /* Capacity (a power of two) able to hold `entries` at load <= 3/4, or 0
  * when that would overflow. */
@@ -76,14 +74,6 @@ slots_alloc(const cmap_allocator_t *a, size_t cap)
 	if (s != NULL)
 		memset(s, 0, cap * sizeof *s);
 	return s;
-}
-
-static inline struct cmap_slot *
-slots_of(const struct cmap_table *t)
-{
-	/* The owner writes `slots` under its lock; relaxed suffices for the
-	 * lock holder, and lock-free readers use it only to prefetch. */
-	return atomic_load_explicit(&t->slots, memory_order_relaxed);
 }
 
 static void
@@ -132,31 +122,6 @@ cmap__table_fini(struct cmap_table *t)
 {
 	cmap__free(t->allocator, slots_of(t), cmap__table_bytes(t));
 	atomic_store_explicit(&t->slots, NULL, memory_order_relaxed);
-}
-
-/*
- * Find key (never EMPTY_KEY): its slot, or the free slot where it would
- * go.  Terminates because invariant (2) keeps a free slot.
- */
-static inline size_t
-probe(const struct cmap_table *t, const struct cmap_slot *s, uint64_t key,
-    uint64_t hash, bool *found)
-{
-	size_t i = (size_t)home_of(t, hash);
-
-	for (;;) {
-		uint64_t k = s[i].key;
-
-		if (k == key) {
-			*found = true;
-			return i;
-		}
-		if (k == CMAP_TABLE_EMPTY_KEY) {
-			*found = false;
-			return i;
-		}
-		i = (i + 1) & t->mask;
-	}
 }
 
 /* Move every entry into a new table of `cap` slots.  On allocation
@@ -250,25 +215,6 @@ exec_zkey(struct cmap_table *t, struct cmap_req *req)
 	set_len(t);
 	req->out = e.out;
 	return st;
-}
-
-bool
-cmap__table_load(
-    const struct cmap_table *t, uint64_t key, uint64_t hash, uint64_t *value)
-{
-	const struct cmap_slot *s = slots_of(t);
-	bool found;
-	size_t i;
-
-	if (CMAP_UNLIKELY(key == CMAP_TABLE_EMPTY_KEY)) {
-		if (t->zkey_present)
-			*value = t->zkey_value;
-		return t->zkey_present;
-	}
-	i = probe(t, s, key, hash, &found);
-	if (found)
-		*value = s[i].value;
-	return found;
 }
 
 /*
@@ -490,4 +436,54 @@ cmap__table_range(struct cmap_table *t, void (*lock)(void *arg),
 			return false;
 		lo = hi + 1;
 	}
+}
+
+void
+cmap__table_batch_apply(struct cmap_table *t, const struct cmap__batch *b,
+    size_t i, size_t m, const uint64_t *h)
+{
+	for (size_t j = 0; j < m; j++) {
+		uint64_t k = b->keys[i + j];
+		cmap_status_t *st = &b->status[i + j];
+
+		switch (b->kind) {
+		case CMAP__BATCH_LOAD:
+			*st = cmap__table_load(t, k, h[j], &b->out[i + j])
+			    ? CMAP_OK
+			    : CMAP_NOT_FOUND;
+			break;
+		case CMAP__BATCH_STORE:
+			*st = cmap__table_store(t, k, h[j], b->in[i + j]);
+			break;
+		case CMAP__BATCH_DELETE: {
+			struct cmap_req req = {
+			    .kind = CMAP_REQ_DELETE, .key = k};
+
+			*st = cmap__table_exec(t, h[j], &req);
+			break;
+		}
+		}
+	}
+}
+
+cmap_status_t
+cmap__table_batch(struct cmap_table *t, const struct cmap__batch *b, size_t n,
+    void (*lock)(void *arg, bool write), void (*unlock)(void *arg, bool write),
+    void *arg)
+{
+	bool write = b->kind != CMAP__BATCH_LOAD;
+	uint64_t h[CMAP_BATCH_GROUP];
+
+	for (size_t i = 0; i < n; i += CMAP_BATCH_GROUP) {
+		size_t m = n - i < CMAP_BATCH_GROUP ? n - i : CMAP_BATCH_GROUP;
+
+		for (size_t j = 0; j < m; j++) {
+			h[j] = cmap__hash(b->keys[i + j], t->seed);
+			cmap__table_prefetch(t, h[j]);
+		}
+		lock(arg, write);
+		cmap__table_batch_apply(t, b, i, m, h);
+		unlock(arg, write);
+	}
+	return cmap__batch_result(n, b->status);
 }

@@ -64,14 +64,72 @@ CMAP_HIDDEN void cmap__table_fini(struct cmap_table *t);
 CMAP_HIDDEN cmap_status_t cmap__table_exec(
     struct cmap_table *t, uint64_t hash, struct cmap_req *req);
 
+/* ---- the lookup, inline: every backend's load path is this ---- */
+
+static inline uint64_t
+cmap__table_home(const struct cmap_table *t, uint64_t hash)
+{
+	return hash >> t->shift;
+}
+
+static inline struct cmap_slot *
+cmap__table_slots(const struct cmap_table *t)
+{
+	/* The owner writes `slots` under its lock; relaxed suffices for the
+	 * lock holder, and lock-free readers use it only to prefetch. */
+	return atomic_load_explicit(&t->slots, memory_order_relaxed);
+}
+
+/*
+ * Find key (never EMPTY_KEY): its slot, or the free slot where it would
+ * go.  Terminates because the table always keeps a free slot (table.c,
+ * invariant 2).
+ */
+static inline size_t
+cmap__table_probe(const struct cmap_table *t, const struct cmap_slot *s,
+    uint64_t key, uint64_t hash, bool *found)
+{
+	size_t i = (size_t)cmap__table_home(t, hash);
+
+	for (;;) {
+		uint64_t k = s[i].key;
+
+		if (k == key) {
+			*found = true;
+			return i;
+		}
+		if (k == CMAP_TABLE_EMPTY_KEY) {
+			*found = false;
+			return i;
+		}
+		i = (i + 1) & t->mask;
+	}
+}
+
+/* A load: true and *value when key is present (hash its seeded hash). */
+static inline bool
+cmap__table_load(
+    const struct cmap_table *t, uint64_t key, uint64_t hash, uint64_t *value)
+{
+	const struct cmap_slot *s = cmap__table_slots(t);
+	bool found;
+	size_t i;
+
+	if (CMAP_UNLIKELY(key == CMAP_TABLE_EMPTY_KEY)) {
+		if (t->zkey_present)
+			*value = t->zkey_value;
+		return t->zkey_present;
+	}
+	i = cmap__table_probe(t, s, key, hash, &found);
+	if (found)
+		*value = s[i].value;
+	return found;
+}
+
 /* A store only: cmap__table_exec for CMAP_REQ_STORE, returning CMAP_OK,
  * CMAP_INSERTED or CMAP_ENOMEM. */
 CMAP_HIDDEN cmap_status_t cmap__table_store(
     struct cmap_table *t, uint64_t key, uint64_t hash, uint64_t value);
-
-/* A load only: the fast path of cmap__table_exec for CMAP_REQ_LOAD. */
-CMAP_HIDDEN bool cmap__table_load(
-    const struct cmap_table *t, uint64_t key, uint64_t hash, uint64_t *value);
 
 /* Remove everything; shrink back to min_capacity when that allocation
  * succeeds (else keep the slots, emptied).  Never fails. */
@@ -145,6 +203,20 @@ CMAP_HIDDEN size_t cmap__table_collect(const struct cmap_table *t, uint64_t lo,
     uint64_t *hi, struct cmap_slot *buf, size_t room);
 CMAP_HIDDEN uint64_t cmap__table_chunk_end(
     const struct cmap_table *t, uint64_t lo, unsigned slots);
+
+/*
+ * Batches.  cmap__table_batch_apply runs the batch's operation on keys
+ * [i, i + m) of b, whose hashes are h[0..m), with whatever the table needs
+ * held by the caller.  cmap__table_batch runs a whole batch of n keys on
+ * one table: in groups of CMAP_BATCH_GROUP keys, each group hashed and its
+ * home slots prefetched without the lock, then applied between
+ * lock(arg, write) and unlock(arg, write).  Returns the batch's result.
+ */
+CMAP_HIDDEN void cmap__table_batch_apply(struct cmap_table *t,
+    const struct cmap__batch *b, size_t i, size_t m, const uint64_t *h);
+CMAP_HIDDEN cmap_status_t cmap__table_batch(struct cmap_table *t,
+    const struct cmap__batch *b, size_t n, void (*lock)(void *arg, bool write),
+    void (*unlock)(void *arg, bool write), void *arg);
 
 /* Entries a range callback batch holds (on the caller's stack). */
 #define CMAP_RANGE_BATCH 256u

@@ -135,6 +135,9 @@ lc_workload_default(struct lc_workload *w)
 	    [LC_M_LEN] = 13,
 	    [LC_M_CLEAR] = 2,
 	    [LC_M_RESERVE] = 2,
+	    [LC_M_LOAD_BATCH] = 30,
+	    [LC_M_STORE_BATCH] = 25,
+	    [LC_M_DELETE_BATCH] = 15,
 	};
 
 	memset(w, 0, sizeof *w);
@@ -144,6 +147,7 @@ lc_workload_default(struct lc_workload *w)
 	w->nvalues = 4;
 	memcpy(w->mix, mix, sizeof mix);
 	w->seed = 1;
+	w->batch_max = 8;
 }
 
 /*
@@ -190,7 +194,7 @@ struct lc_log {
 	size_t n, cap;
 	struct lc_len *lens;
 	size_t nl, capl;
-	unsigned long errors, ranges, clears, enomem;
+	unsigned long errors, ranges, clears, enomem, batches;
 	char msg[256];
 	/* range scratch */
 	uint64_t *vk, *vv;
@@ -290,6 +294,75 @@ lc_range_cb(uint64_t key, uint64_t value, void *p)
 	return true;
 }
 
+/*
+ * One batch call of 1..batch_max keys drawn from the key set with
+ * repetition, recorded as one operation per key with the batch's call and
+ * return timestamps.  Its return value must be the first per-key error,
+ * or CMAP_OK.
+ */
+static void
+lc_one_batch(
+    struct lc_run_ctx *c, struct lc_log *L, int tid, tu_rng_t *r, unsigned slot)
+{
+	const struct lc_workload *w = c->w;
+	size_t n = 1 + (size_t)tu_rng_below(r, w->batch_max);
+	uint64_t keys[LC_MAX_BATCH], vals[LC_MAX_BATCH];
+	cmap_status_t st[LC_MAX_BATCH], ret, first = CMAP_OK;
+	enum lc_kind kind = slot == LC_M_LOAD_BATCH ? LC_LOAD
+	    : slot == LC_M_STORE_BATCH              ? LC_STORE
+	                                            : LC_DELETE;
+	uint64_t call, rtick;
+
+	for (size_t i = 0; i < n; i++) {
+		keys[i] = c->keys[tu_rng_below(r, w->nkeys)];
+		vals[i] = kind == LC_STORE
+		    ? lc_values[tu_rng_below(r, w->nvalues)]
+		    : LC_SENTINEL;
+		st[i] = (cmap_status_t)0x55; /* no status */
+	}
+	call = lc_tick(c);
+	switch (kind) {
+	case LC_LOAD:
+		ret = cmap_load_batch(c->map, n, keys, vals, st);
+		break;
+	case LC_STORE:
+		ret = cmap_store_batch(c->map, n, keys, vals, st);
+		break;
+	default:
+		ret = cmap_delete_batch(c->map, n, keys, st);
+		break;
+	}
+	rtick = lc_tick(c);
+	for (size_t i = 0; i < n; i++) {
+		struct lc_op *op = lc_log_push(L);
+
+		if (cmap_is_error(st[i]) && first == CMAP_OK)
+			first = st[i];
+		if (st[i] == CMAP_ENOMEM)
+			L->enomem++;
+		*op = (struct lc_op){.call = call,
+		    .ret = rtick,
+		    .key = keys[i],
+		    .a = kind == LC_STORE ? vals[i] : 0,
+		    .out = kind == LC_LOAD ? vals[i] : LC_SENTINEL,
+		    .status = st[i],
+		    .thread = (uint16_t)tid,
+		    .kind = (uint8_t)kind,
+		    .batch = 1};
+	}
+	if (ret != first) {
+		char m[160];
+
+		snprintf(m, sizeof m,
+		    "a %s batch of %zu keys returned %s, its first per-key "
+		    "error is %s",
+		    lc_kind_name(kind), n, cmap_status_name(ret),
+		    cmap_status_name(first));
+		lc_log_error(L, m);
+	}
+	L->batches++;
+}
+
 static void
 lc_one_op(struct lc_run_ctx *c, struct lc_log *L, int tid, tu_rng_t *r,
     unsigned total)
@@ -373,6 +446,11 @@ lc_one_op(struct lc_run_ctx *c, struct lc_log *L, int tid, tu_rng_t *r,
 		}
 		L->lens[L->nl++] =
 		    (struct lc_len){call, ret, 0, (uint16_t)tid, true};
+		return;
+	}
+	if (slot == LC_M_LOAD_BATCH || slot == LC_M_STORE_BATCH ||
+	    slot == LC_M_DELETE_BATCH) {
+		lc_one_batch(c, L, tid, r, slot);
 		return;
 	}
 	if (slot == LC_M_CLEAR) {
@@ -515,7 +593,8 @@ lc_run(cmap_t *map, const struct lc_workload *w, struct lc_history *h)
 	int n = w->nthreads;
 
 	if (c == NULL || n < 1 || n > LC_MAX_THREADS || w->nkeys < 1 ||
-	    w->nkeys > LC_MAX_KEYS || w->nvalues < 1 || w->nvalues > 8) {
+	    w->nkeys > LC_MAX_KEYS || w->nvalues < 1 || w->nvalues > 8 ||
+	    w->batch_max < 1 || w->batch_max > LC_MAX_BATCH) {
 		fprintf(stderr, "lincheck: bad workload\n");
 		abort();
 	}
@@ -538,6 +617,7 @@ lc_run(cmap_t *map, const struct lc_workload *w, struct lc_history *h)
 	h->nthreads = n;
 	h->nops = h->nlens = 0;
 	h->record_errors = h->nranges = h->nclears = h->nenomem = 0;
+	h->nbatches = 0;
 	h->record_msg[0] = '\0';
 
 	c->map = map;
@@ -573,6 +653,8 @@ lc_run(cmap_t *map, const struct lc_workload *w, struct lc_history *h)
 		}
 		if (L->n)
 			memcpy(h->ops + h->nops, L->ops, L->n * sizeof *L->ops);
+		for (size_t k = 0; k < L->n; k++)
+			h->ops[h->nops + k].seq = (uint32_t)k;
 		h->nops += L->n;
 		if (h->nlens + L->nl > h->caplens) {
 			h->caplens = 2 * (h->nlens + L->nl);
@@ -590,6 +672,7 @@ lc_run(cmap_t *map, const struct lc_workload *w, struct lc_history *h)
 		h->nranges += L->ranges;
 		h->nclears += L->clears;
 		h->nenomem += L->enomem;
+		h->nbatches += L->batches;
 		free(L->ops);
 		free(L->lens);
 		free(L->vk);
@@ -999,6 +1082,9 @@ lc_print_op(FILE *out, const struct lc_op *o, const char *tag)
 	fprintf(out, ") -> %s", cmap_status_name((cmap_status_t)o->status));
 	if (o->out != LC_SENTINEL)
 		fprintf(out, ", out %#" PRIx64, o->out);
+	if (o->batch)
+		fprintf(
+		    out, "  (key of a batch call, log #%" PRIu32 ")", o->seq);
 	fputc('\n', out);
 }
 
@@ -1111,7 +1197,10 @@ lc_cmp_op(const void *a, const void *b)
 		return x->key < y->key ? -1 : 1;
 	if (x->thread != y->thread)
 		return x->thread < y->thread ? -1 : 1;
-	return x->call < y->call ? -1 : x->call > y->call;
+	if (x->call != y->call)
+		return x->call < y->call ? -1 : 1;
+	/* the keys of one batch: their order in it */
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 /* len bounds for one len call over one key's operations [ops, ops+n). */
@@ -1207,6 +1296,7 @@ lc_check(const struct lc_history *h, bool len_slack_writes, FILE *out,
 	st->ranges += h->nranges;
 	st->clears += h->nclears;
 	st->enomem += h->nenomem;
+	st->batches += h->nbatches;
 	if (h->record_errors) {
 		if (out)
 			fprintf(out,

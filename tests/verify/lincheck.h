@@ -5,7 +5,9 @@
  * RECORDING
  *
  * Worker threads run a random mix of every single-key operation of the
- * public API plus cmap_range, cmap_len and cmap_clear over a small key set.
+ * public API, the batch calls (cmap_load_batch, cmap_store_batch,
+ * cmap_delete_batch) and cmap_range, cmap_len and cmap_clear over a small
+ * key set.
  * Each operation gets a call and a return timestamp from one shared atomic
  * counter (a fetch-add just before the call and just after the return), so
  * "a returned before b was called" in the history means exactly that in
@@ -29,6 +31,15 @@
  *
  * Cross-key operations become per-key events where the documentation
  * makes a per-key promise:
+ *   - a batch call: each key of it is its own load, store or delete whose
+ *     call and return are the batch call's ("keys are processed in order,
+ *     each atomic on its own as that call is, the batch as a whole not
+ *     atomic").  A key that appears twice in one batch gives two
+ *     operations of the same thread with the same timestamps; they keep
+ *     their order in the batch (struct lc_op.seq), so the per-thread
+ *     prefix order above is the batch's processing order.  The batch's
+ *     return value must be its first per-key error, or CMAP_OK (checked
+ *     while recording);
  *   - cmap_range: each visited (key, value) is a read of that key that
  *     takes effect somewhere inside the range call ("a visited key was
  *     present with the value shown at some moment during the traversal");
@@ -86,8 +97,10 @@ struct lc_op {
 	                       before it) */
 	int32_t status;     /* cmap_status_t returned */
 	uint16_t thread;
-	uint8_t kind; /* enum lc_kind */
-	uint8_t pad;
+	uint8_t kind;  /* enum lc_kind */
+	uint8_t batch; /* 1: one key of a batch call (load, store, delete) */
+	uint32_t seq;  /* position in its thread's log: the program order of
+	                  operations with equal timestamps (set by lc_run) */
 };
 
 /* One cmap_len call. */
@@ -111,7 +124,7 @@ struct lc_history {
 	unsigned long record_errors;
 	char record_msg[256];
 	/* Counts, for the summary. */
-	unsigned long nranges, nclears, nenomem;
+	unsigned long nranges, nclears, nenomem, nbatches;
 };
 
 /* The operation mix, in weights (any scale). */
@@ -130,6 +143,9 @@ enum lc_mix_slot {
 	LC_M_LEN,
 	LC_M_CLEAR,
 	LC_M_RESERVE,
+	LC_M_LOAD_BATCH, /* cmap_load_batch of 1..batch_max keys */
+	LC_M_STORE_BATCH,
+	LC_M_DELETE_BATCH,
 	LC_M_COUNT
 };
 
@@ -140,9 +156,15 @@ struct lc_workload {
 	unsigned nvalues; /* values come from a set of this size (1..8) */
 	unsigned mix[LC_M_COUNT];
 	uint64_t seed;
+	/* Keys per batch call: 1..batch_max, drawn from the key set with
+	 * repetition (so a batch often names a key twice); 1..LC_MAX_BATCH. */
+	unsigned batch_max;
 };
 
-/* The default mix: every operation, CAS-heavy, a few range/len/clear. */
+#define LC_MAX_BATCH 64
+
+/* The default mix: every operation, CAS-heavy, a few range/len/clear,
+ * batches of 1 to 8 keys. */
 void lc_workload_default(struct lc_workload *w);
 
 void lc_history_init(struct lc_history *h);
@@ -168,6 +190,7 @@ struct lc_stats {
 	unsigned long states;       /* search states explored */
 	unsigned long lens;         /* len calls checked */
 	unsigned long ranges, clears, enomem;
+	unsigned long batches;  /* batch calls (their keys count in ops) */
 	unsigned long failures; /* histories found not linearizable */
 };
 

@@ -14,11 +14,17 @@
  * against exact bounds where the backend has CMAP_CAP_LEN_EXACT, with the
  * documented slack otherwise.
  *
+ * Histories include the batch calls (lincheck.h): each key of a batch is
+ * its own operation spanning the batch call.
+ *
  * Planted bugs: a test-only backend wrapper forwards to a real map of the
  * first backend that is thread-safe, linearizable and exact in len, but
  * (1) does CAS as load, yield, store; (2) now and then answers a load
  * with a value the thread read earlier; (3) does add as load, yield,
- * store.  Each must be flagged; a wrapper with no bug must pass.
+ * store; (4) processes the keys of a batch in reverse order; (5) does a
+ * store batch as a load batch, yield, store batch, and reports INSERTED
+ * for the keys that the load batch did not find.  Each must be flagged; a
+ * wrapper with no bug must pass.
  *
  * Plain C program: exits non-zero on failure; prints one summary line.
  */
@@ -42,13 +48,25 @@
 
 /* ------------------------------------------------ the broken backend */
 
-enum bug { BUG_NONE, BUG_CAS, BUG_STALE, BUG_ADD, BUG_COUNT };
+enum bug {
+	BUG_NONE,
+	BUG_CAS,
+	BUG_STALE,
+	BUG_ADD,
+	BUG_BATCH_ORDER,
+	BUG_BATCH_SPLIT,
+	BUG_COUNT
+};
 static const char *const bug_names[BUG_COUNT] = {
     "none (control)",
     "cas-as-load-then-store",
     "stale-read",
     "add-as-load-then-store",
+    "batch-in-reverse-order",
+    "store-batch-as-load-then-store",
 };
+static const char *const bug_short[BUG_COUNT] = {
+    "none", "cas", "stale", "add", "batch-order", "batch-split"};
 
 static const struct cmap__backend *real_be;
 static struct cmap__backend broken_be;
@@ -126,6 +144,81 @@ broken_exec(cmap_t *map, struct cmap_req *req)
 	return st;
 }
 
+/* A batch on the real backend: its batch path, or key by key where it
+ * has none (as the front end does). */
+static cmap_status_t
+real_batch(cmap_t *map, const struct cmap__batch *b, size_t n)
+{
+	if (real_be->version >= CMAP__BACKEND_V2 && real_be->batch != NULL)
+		return real_be->batch(map, b, n);
+	for (size_t i = 0; i < n; i++) {
+		struct cmap_req req = {
+		    .kind = CMAP_REQ_DELETE, .key = b->keys[i]};
+
+		if (b->kind == CMAP__BATCH_LOAD)
+			b->status[i] =
+			    real_be->load(map, b->keys[i], &b->out[i]);
+		else if (b->kind == CMAP__BATCH_STORE)
+			b->status[i] =
+			    real_be->store(map, b->keys[i], b->in[i]);
+		else
+			b->status[i] = real_be->exec(map, &req);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (cmap_is_error(b->status[i]))
+			return b->status[i];
+	return CMAP_OK;
+}
+
+static cmap_status_t
+broken_batch(cmap_t *map, const struct cmap__batch *b, size_t n)
+{
+	int mode = atomic_load_explicit(&bug_mode, memory_order_relaxed);
+	uint64_t keys[LC_MAX_BATCH], in[LC_MAX_BATCH], out[LC_MAX_BATCH];
+	cmap_status_t st[LC_MAX_BATCH], st2[LC_MAX_BATCH];
+	struct cmap__batch r = *b;
+	cmap_status_t ret;
+
+	if (n > LC_MAX_BATCH ||
+	    (mode != BUG_BATCH_ORDER &&
+	        (mode != BUG_BATCH_SPLIT || b->kind != CMAP__BATCH_STORE)))
+		return real_batch(map, b, n);
+	if (mode == BUG_BATCH_ORDER) {
+		/* The right statuses and values, in the wrong order. */
+		for (size_t i = 0; i < n; i++) {
+			keys[i] = b->keys[n - 1 - i];
+			in[i] = b->in != NULL ? b->in[n - 1 - i] : 0;
+			out[i] = b->out != NULL ? b->out[n - 1 - i] : 0;
+		}
+		r.keys = keys;
+		r.in = b->in != NULL ? in : NULL;
+		r.out = b->out != NULL ? out : NULL;
+		r.status = st;
+		ret = real_batch(map, &r, n);
+		for (size_t i = 0; i < n; i++) {
+			b->status[i] = st[n - 1 - i];
+			if (b->out != NULL)
+				b->out[i] = out[n - 1 - i];
+		}
+		return ret;
+	}
+	/* BUG_BATCH_SPLIT: check, yield, act. */
+	r.kind = CMAP__BATCH_LOAD;
+	r.in = NULL;
+	r.out = out;
+	r.status = st;
+	(void)real_batch(map, &r, n);
+	sched_yield();
+	r = *b;
+	r.status = st2;
+	ret = real_batch(map, &r, n);
+	for (size_t i = 0; i < n; i++)
+		b->status[i] = cmap_is_error(st2[i]) ? st2[i]
+		    : st[i] == CMAP_OK               ? CMAP_OK
+		                                     : CMAP_INSERTED;
+	return ret;
+}
+
 /* The backend the planted bugs wrap: the first one that promises what
  * the control run is checked against (linearizable, exact len). */
 static const char *
@@ -157,6 +250,8 @@ make_broken(enum bug mode, struct lc_workload *w)
 	broken_be = *real_be;
 	broken_be.load = broken_load;
 	broken_be.exec = broken_exec;
+	broken_be.version = CMAP__BACKEND_V2;
+	broken_be.batch = broken_batch;
 	broken_be.name = "broken";
 	m->be = &broken_be;
 	atomic_store(&bug_mode, mode);
@@ -180,6 +275,25 @@ make_broken(enum bug mode, struct lc_workload *w)
 		w->mix[LC_M_LOAD] = 250;
 		w->mix[LC_M_STORE] = 50;
 		w->mix[LC_M_DELETE] = 50;
+		break;
+	case BUG_BATCH_ORDER:
+		/* Batches of a few keys out of two, so that they repeat
+		 * keys: only the order within a batch gives the bug away. */
+		w->nkeys = 2;
+		w->batch_max = 4;
+		w->mix[LC_M_STORE_BATCH] = 400;
+		w->mix[LC_M_DELETE_BATCH] = 200;
+		w->mix[LC_M_LOAD_BATCH] = 200;
+		w->mix[LC_M_LOAD] = 200;
+		break;
+	case BUG_BATCH_SPLIT:
+		/* Batches of distinct keys are not enough here: one key
+		 * each, so that only the race gives the bug away. */
+		w->nkeys = 2;
+		w->batch_max = 1;
+		w->mix[LC_M_STORE_BATCH] = 500;
+		w->mix[LC_M_DELETE] = 250;
+		w->mix[LC_M_LOAD] = 250;
 		break;
 	default: /* stale reads and the control: the full mix */
 		lc_workload_default(w);
@@ -276,10 +390,10 @@ main(void)
 		printf(
 		    "lincheck: %-8s histories=%lu (with resizes %lu) "
 		    "per-key=%lu ops=%lu (overlapping %lu) states=%lu len=%lu "
-		    "range=%lu clear=%lu failures=%lu  %.1fs\n",
+		    "range=%lu clear=%lu batches=%lu failures=%lu  %.1fs\n",
 		    b, st.histories, resized, st.subhistories, st.ops,
 		    st.overlapping, st.states, st.lens, st.ranges, st.clears,
-		    st.failures, tu_now_s() - tb);
+		    st.batches, st.failures, tu_now_s() - tb);
 		if (st.enomem != 0) {
 			/* The allocator here never fails (malloc). */
 			printf("lincheck: FAIL backend %s returned CMAP_ENOMEM "
@@ -292,6 +406,7 @@ main(void)
 		total.ops += st.ops;
 		total.overlapping += st.overlapping;
 		total.states += st.states;
+		total.batches += st.batches;
 		total.failures += st.failures;
 		sl += (size_t)snprintf(summary + sl, sizeof summary - sl,
 		    "%s%s=%lu", bi ? " " : "", b, st.histories);
@@ -343,19 +458,16 @@ main(void)
 			if (bug != BUG_NONE)
 				bl += (size_t)snprintf(bugsum + bl,
 				    sizeof bugsum - bl, " %s=%ld/%ld",
-				    bug == BUG_CAS         ? "cas"
-				        : bug == BUG_STALE ? "stale"
-				                           : "add",
-				    caught, N);
+				    bug_short[bug], caught, N);
 		}
 		printf("SUMMARY lincheck: histories=%lu (%s) per-key "
 		       "sub-histories=%lu ops=%lu (overlapping %lu) "
-		       "search-states=%lu "
+		       "search-states=%lu batch-calls=%lu "
 		       "failures=%lu; "
 		       "planted bugs flagged:%s; %.1fs\n",
 		    total.histories, summary, total.subhistories, total.ops,
-		    total.overlapping, total.states, total.failures, bugsum,
-		    tu_now_s() - t0);
+		    total.overlapping, total.states, total.batches,
+		    total.failures, bugsum, tu_now_s() - t0);
 	}
 	lc_history_fini(&h);
 	return failed;
