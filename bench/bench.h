@@ -14,6 +14,8 @@
  *               with a counting allocator
  *   peers.c     liburcu rculfhash, ck_ht and GLib's GHashTable (each only
  *               when its package was found at configure time)
+ *   floor.c     the floor: a minimal single-threaded linear-probing table
+ *               with no API layer, always built; the yardstick of xfloor
  *   output.c    score, table, recommendation, JSON lines and CSV
  *
  * A "target" is anything that can be measured: a libcmap backend or a peer.
@@ -37,6 +39,8 @@
 #define BENCH_MAX_THREADS 64
 #define BENCH_MAX_TARGETS 16
 #define BENCH_MAX_LIST 16
+/* --batch N: at most this many operations per batch call. */
+#define BENCH_MAX_BATCH 1024
 
 /* ---------------------------------------------------------------------
  * Workloads
@@ -178,6 +182,7 @@ struct target_ops {
 	bool single_thread;     /* not thread-safe: run at one thread only */
 	bool baseline;          /* the ratios' baseline: the first libcmap
 	                           backend without CMAP_CAP_THREAD_SAFE */
+	bool floor;             /* the floor peer: yardstick of xfloor */
 	const char *mem_source; /* "allocator" or "process" (rss/heap) */
 	const char *note;       /* one line for --list and the docs */
 	uint64_t caps;          /* libcmap: CMAP_CAP_*; peers: 0 */
@@ -199,6 +204,16 @@ struct target_ops {
 	int64_t (*bytes)(void *map);
 	/* After a run's threads have joined: finish deferred reclamation. */
 	void (*quiesce)(void *map);
+	/* Batch paths (--batch N > 1), n in [1, BENCH_MAX_BATCH]: keys[i]
+	 * in order, as the single-key calls.  NULL when the target has none:
+	 * it then runs the operations one at a time.  load_batch writes
+	 * values[i] (unchanged for an absent key); load and del return how
+	 * many keys were present. */
+	uint64_t (*load_batch)(
+	    void *map, size_t n, const uint64_t *keys, uint64_t *values);
+	void (*store_batch)(
+	    void *map, size_t n, const uint64_t *keys, const uint64_t *values);
+	uint64_t (*del_batch)(void *map, size_t n, const uint64_t *keys);
 };
 
 /* Fill out[] with every libcmap backend the registry lists
@@ -206,6 +221,7 @@ struct target_ops {
 size_t targets_all(const struct target_ops **out, size_t cap);
 size_t targets_libcmap(const struct target_ops **out, size_t cap);
 size_t peers_all(const struct target_ops **out, size_t cap);
+extern const struct target_ops floor_target; /* floor.c */
 
 /* True when t is a libcmap backend that declares an option `name`. */
 bool target_takes_option(const struct target_ops *t, const char *name);
@@ -228,6 +244,11 @@ char *target_declared_options(
  * themselves so that their counts land on their own cache line. */
 void counting_set_thread_slot(unsigned slot);
 int64_t counting_live_bytes(void);
+/* The same count for targets that allocate themselves (the floor):
+ * `size` zeroed bytes aligned to a cache line, NULL when out of memory;
+ * counting_free takes the size given. */
+void *counting_zalloc(size_t size);
+void counting_free_sized(void *ptr, size_t size);
 
 /* Keys 0 and ~0 are never generated (ck_ht reserves them). */
 
@@ -241,6 +262,7 @@ struct workload {
 	uint64_t keys;
 	uint64_t seed;
 	unsigned sample_every; /* 1 in N ops timed; 0 = none */
+	unsigned batch;        /* --batch: ops per batch call; 1 = off */
 };
 
 /* One thread's operation stream: keys[i] with kinds[i].  Cyclic (the
@@ -317,6 +339,8 @@ struct result {
 	double ratio_to_plain; /* to the baseline target's 1-thread mops on
 	                          the same workload; negative when it did
 	                          not run (JSON name kept from 0.x) */
+	double ratio_to_floor; /* to the floor's 1-thread mops on the same
+	                          workload; negative when it did not run */
 	const char *options;   /* the --opt this target took, "a=1 b=2" */
 	struct lat all;
 	struct lat per_op[OP_COUNT_];

@@ -13,12 +13,18 @@
  *     every peer cmap-bench was configured with (BENCH_EXPECTED_PEERS),
  *     appears on every workload, and each thread-safe target ran at the
  *     same set of thread counts;
+ *   - the floor (the built-in peer "floor", the yardstick of
+ *     ratio_to_floor) appears on every workload at one thread only, with
+ *     ratio_to_floor 1, and every row of a workload has a ratio_to_floor;
+ *     rows of a run without --batch say batch 1;
  *   - invalid flags make BENCH exit with status 2, among them --opt with a
  *     generic name, a name no backend declares, and (for each option the
  *     registry describes) a value out of its range or type;
  *   - a short second run with --opt NAME=DEFAULT for every option the
  *     registry describes reports, in each row's "options", exactly the
- *     options its backend declares.
+ *     options its backend declares;
+ *   - a short third run with --batch 32 completes, its rows pass the same
+ *     checks, say batch 32, and hold every registry backend and the floor.
  * Every decision about a backend comes from the registry (caps, options),
  * none from its name.  It asserts nothing about speed.
  */
@@ -248,7 +254,12 @@ static const struct {
     {"max_ns", 1u << J_NUM | 1u << J_NULL},
     {"bytes_per_entry", 1u << J_NUM | 1u << J_NULL},
     {"score", 1u << J_NUM},
+    {"ratio_to_floor", 1u << J_NUM | 1u << J_NULL},
+    {"batch", 1u << J_NUM},
 };
+
+/* The built-in peer that is the yardstick of ratio_to_floor. */
+#define FLOOR_NAME "floor"
 
 static struct row rows[MAX_ROWS];
 
@@ -314,6 +325,18 @@ check_row(const struct row *r, long line)
 	}
 	if (have_p && !(p[0] <= p[1] && p[1] <= p[2] && p[2] <= p[3]))
 		fail("%s: percentiles out of order", sget(r, "backend"), line);
+	if (nget(r, "batch") < 1 || nget(r, "batch") > 1024)
+		fail("%s: batch outside [1, 1024]", sget(r, "backend"), line);
+	if (strcmp(sget(r, "backend"), FLOOR_NAME) == 0) {
+		if (!get(r, "peer")->b)
+			fail("%s is not marked as a peer", FLOOR_NAME, line);
+		if (nget(r, "threads") != 1)
+			fail(
+			    "%s ran at more than one thread", FLOOR_NAME, line);
+		f = get(r, "ratio_to_floor");
+		if (f->type != J_NUM || f->num < 0.999 || f->num > 1.001)
+			fail("%s: ratio_to_floor is not 1", FLOOR_NAME, line);
+	}
 	{
 		uint64_t caps;
 
@@ -506,6 +529,61 @@ check_option_run(const char *bench)
 	return nrows;
 }
 
+/* A short run with --batch 32: it must complete, and its rows pass
+ * check_row, say batch 32, and hold every registry backend and the floor.
+ * Returns the rows read, or -1. */
+static int
+check_batch_run(const char *bench)
+{
+	static char cmd[4096], line[65536];
+	int nrows = 0;
+	long lineno = 0;
+	const char *name;
+	FILE *f;
+
+	snprintf(cmd, sizeof cmd,
+	    "'%s' --seconds 0.05 --keys 10000 --threads 1,2 --mix "
+	    "read-only,read-mostly --dist uniform --backend libcmap,%s "
+	    "--batch 32 --json --quiet",
+	    bench, FLOOR_NAME);
+	f = popen(cmd, "r");
+	if (f == NULL) {
+		perror("popen");
+		return -1;
+	}
+	while (fgets(line, sizeof line, f) != NULL && nrows < MAX_ROWS) {
+		size_t len = strlen(line);
+
+		lineno++;
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (!parse_row(line, &rows[nrows])) {
+			fail("--batch run: not a flat JSON object: %.80s", line,
+			    lineno);
+			continue;
+		}
+		check_row(&rows[nrows], lineno);
+		if (nget(&rows[nrows], "batch") != 32)
+			fail("--batch run: %s: batch is not 32",
+			    sget(&rows[nrows], "backend"), lineno);
+		nrows++;
+	}
+	if (exit_code(pclose(f)) != 0)
+		fail("%s", "the --batch 32 run exited with a failure", 0);
+	if (nrows == 0)
+		fail("%s", "the --batch 32 run wrote no JSON lines", 0);
+	for (size_t b = 0; (name = cmap_backend_at(b)) != NULL; b++) {
+		uint64_t caps;
+
+		if (lib_backend(name, &caps) &&
+		    !appears(nrows, name, "read-mostly"))
+			fail("--batch run: backend %s missing", name, 0);
+	}
+	if (!appears(nrows, FLOOR_NAME, "read-mostly"))
+		fail("--batch run: %s missing", FLOOR_NAME, 0);
+	return nrows;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -529,7 +607,8 @@ main(int argc, char **argv)
 		    "--opt shards", "--opt =1", "--opt backend=plain",
 		    "--opt capacity=10", "--opt seed=1",
 		    "--opt no_backend_declares_this=1",
-		    "--backend peers --opt no_backend_declares_this=1"};
+		    "--backend peers --opt no_backend_declares_this=1",
+		    "--batch 0", "--batch 1025", "--batch many"};
 
 		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 			expect_usage_error(argv[1], bad[i]);
@@ -606,6 +685,8 @@ main(int argc, char **argv)
 				fail("backend %s ran at other thread counts",
 				    name, 0);
 		}
+		if (!appears(nrows, FLOOR_NAME, workloads[k]))
+			fail("peer %s missing", FLOOR_NAME, 0);
 		snprintf(peers, sizeof peers, "%s", BENCH_EXPECTED_PEERS);
 		for (tok = strtok_r(peers, ",", &save); tok != NULL;
 		     tok = strtok_r(NULL, ",", &save)) {
@@ -629,19 +710,31 @@ main(int argc, char **argv)
 		if (peer && lib_backend(b, &caps))
 			fail(
 			    "'%s' is a libcmap backend marked as a peer", b, 0);
+		if (appears(nrows, FLOOR_NAME, sget(&rows[i], "workload")) &&
+		    get(&rows[i], "ratio_to_floor")->type != J_NUM)
+			fail("%s: ratio_to_floor is null although the floor "
+			     "ran",
+			    b, 0);
+		if (nget(&rows[i], "batch") != 1)
+			fail("%s: batch is not 1 without --batch", b, 0);
 	}
 	if (failures)
 		return 1;
 
-	/* 4. --opt reaches exactly the backends that declare the option. */
+	/* 4. --opt reaches exactly the backends that declare the option.
+	 * 5. --batch 32 runs and says so. */
 	{
-		int n = check_option_run(argv[1]);
+		int n = check_option_run(argv[1]), nb;
 
 		if (failures || n < 0)
 			return 1;
+		nb = check_batch_run(argv[1]);
+		if (failures || nb < 0)
+			return 1;
 		printf("bench_smoke: %d results, %d workloads, every backend "
-		       "and peer present; --opt run: %d results\n",
-		    nrows, nwork, n);
+		       "and peer present (floor included); --opt run: %d "
+		       "results; --batch 32 run: %d results\n",
+		    nrows, nwork, n, nb);
 	}
 	return 0;
 }

@@ -13,7 +13,17 @@
  * their steady state, which is what they measure).  Growth and
  * --no-prefill runs get a fresh empty map per cell.  A backend without
  * CMAP_CAP_THREAD_SAFE (plain) runs at one thread only, always; the first
- * one in registry order is the baseline of the ratios.
+ * one in registry order is the baseline of xbase (ratio_to_plain).  The
+ * floor peer (floor.c) runs at one thread too and is the yardstick of
+ * xfloor (ratio_to_floor).
+ *
+ * BATCHES
+ *
+ * --batch N (1 = off) makes the targets that have batch paths (the
+ * libcmap backends) issue runs of up to N consecutive loads, stores or
+ * deletes of their streams as one batch call; the others, the floor
+ * among them, run the same streams one operation at a time (workload.c,
+ * BATCHES).
  *
  * BACKEND OPTIONS
  *
@@ -70,6 +80,7 @@ struct options {
 	const char *json_path, *csv_path;
 	uint64_t seed;
 	unsigned sample_every;
+	unsigned batch; /* --batch; 1 = off */
 	bool check_sampling;
 	bool force_gettime;
 	bool quiet;
@@ -569,6 +580,17 @@ help(const struct options *o)
 	    "Measurement\n"
 	    "  --sample N         time 1 operation in N (default 128; 0 = no "
 	    "latency).\n"
+	    "  --batch N          1..1024 (default 1 = off): the libcmap "
+	    "backends "
+	    "issue runs\n"
+	    "                     of up to N consecutive loads, stores or "
+	    "deletes as one\n"
+	    "                     cmap_*_batch call (a sampled batch counts "
+	    "its "
+	    "time / N\n"
+	    "                     per operation); peers, floor included, still "
+	    "run one\n"
+	    "                     operation at a time.\n"
 	    "  --check-sampling   run every cell as four quarters, timing off, "
 	    "on, on,\n"
 	    "                     off, and print the throughput cost of the "
@@ -604,8 +626,10 @@ help(const struct options *o)
 	    "\n"
 	    "Figures: Mops/s; ratio to the baseline's 1-thread Mops/s on the "
 	    "same\n"
-	    "workload (the first libcmap backend that is not thread-safe, "
-	    "plain);\n"
+	    "workload (xbase: the first libcmap backend that is not "
+	    "thread-safe, plain)\n"
+	    "and to the floor's (xfloor: a minimal single-threaded table with "
+	    "no API);\n"
 	    "p50/p99/p99.9/max latency in ns from sampled operations; bytes "
 	    "per entry\n"
 	    "(allocator count for libcmap, resident-set or heap growth for\n"
@@ -634,6 +658,7 @@ enum {
 	OPT_CSV,
 	OPT_SEED,
 	OPT_SAMPLE,
+	OPT_BATCH,
 	OPT_CHECK_SAMPLING,
 	OPT_CLOCK,
 	OPT_QUIET,
@@ -662,6 +687,7 @@ static const struct option long_opts[] = {
     {"csv", optional_argument, NULL, OPT_CSV},
     {"seed", required_argument, NULL, OPT_SEED},
     {"sample", required_argument, NULL, OPT_SAMPLE},
+    {"batch", required_argument, NULL, OPT_BATCH},
     {"check-sampling", no_argument, NULL, OPT_CHECK_SAMPLING},
     {"clock", required_argument, NULL, OPT_CLOCK},
     {"quiet", no_argument, NULL, OPT_QUIET},
@@ -686,6 +712,7 @@ parse_args(struct options *o, int argc, char **argv)
 	o->prefill = true;
 	o->seed = 1;
 	o->sample_every = 128;
+	o->batch = 1;
 	for (size_t i = 0; i < o->nall; i++)
 		o->targets[o->ntargets++] = o->all[i];
 
@@ -761,6 +788,10 @@ parse_args(struct options *o, int argc, char **argv)
 		case OPT_SAMPLE:
 			o->sample_every = (unsigned)parse_count(
 			    "--sample", optarg, 0, 1u << 20);
+			break;
+		case OPT_BATCH:
+			o->batch = (unsigned)parse_count(
+			    "--batch", optarg, 1, BENCH_MAX_BATCH);
 			break;
 		case OPT_CHECK_SAMPLING:
 			o->check_sampling = true;
@@ -1135,6 +1166,7 @@ run_cell(const struct options *o, struct plan *p, const struct workload *w,
 	}
 	r->score = -1;
 	r->ratio_to_plain = -1;
+	r->ratio_to_floor = -1;
 	free(rr);
 
 	p->cells_left--;
@@ -1302,8 +1334,8 @@ main(int argc, char **argv)
 		for (size_t d = 0; d < o.ndists; d++) {
 			for (size_t k = 0; k < o.nkeys; k++) {
 				struct workload w = {o.mixes[m], o.dists[d],
-				    o.zipf_s, o.keys[k], o.seed,
-				    o.sample_every};
+				    o.zipf_s, o.keys[k], o.seed, o.sample_every,
+				    o.batch};
 				bool has_one = false;
 
 				if (skip_workload(&o, w.mix, w.dist))
@@ -1332,10 +1364,10 @@ main(int argc, char **argv)
 	opts_summary(&o, optsum, sizeof optsum);
 	progress(&o,
 	    "cmap-bench: %zu targets, %zu cells, clock %s (timer "
-	    "overhead %.1f ns subtracted), 1 in %u ops timed, seed %llu%s%s"
-	    "%s%s\n",
+	    "overhead %.1f ns subtracted), 1 in %u ops timed, batch=%u, seed "
+	    "%llu%s%s%s%s\n",
 	    o.ntargets, total_cells, bench_clock_name(),
-	    bench_timer_overhead_ns(), o.sample_every,
+	    bench_timer_overhead_ns(), o.sample_every, o.batch,
 	    (unsigned long long)o.seed, o.preset ? ", preset " : "",
 	    o.preset ? o.preset : "", optsum[0] ? ", options " : "", optsum);
 	if (o.seconds == 0 && o.ops == 0)
@@ -1347,8 +1379,8 @@ main(int argc, char **argv)
 		for (size_t d = 0; d < o.ndists; d++)
 			for (size_t k = 0; k < o.nkeys; k++) {
 				struct workload w = {o.mixes[m], o.dists[d],
-				    o.zipf_s, o.keys[k], o.seed,
-				    o.sample_every};
+				    o.zipf_s, o.keys[k], o.seed, o.sample_every,
+				    o.batch};
 
 				if (!skip_workload(&o, w.mix, w.dist))
 					run_workload(&o, &p, &w);
@@ -1360,8 +1392,9 @@ main(int argc, char **argv)
 	if (out.csv != NULL)
 		output_csv(out.csv, results, nresults);
 	fprintf(out.table,
-	    "\ncmap-bench %s: clock %s, 1 in %u ops timed, %.1f s in all\n",
-	    cmap_version_string(), bench_clock_name(), o.sample_every,
+	    "\ncmap-bench %s: clock %s, 1 in %u ops timed, batch=%u, %.1f s in "
+	    "all\n",
+	    cmap_version_string(), bench_clock_name(), o.sample_every, o.batch,
 	    bench_now_s() - p.t0);
 	if (optsum[0])
 		fprintf(out.table, "backend options: %s\n", optsum);

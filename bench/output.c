@@ -26,11 +26,18 @@
  * first libcmap backend without CMAP_CAP_THREAD_SAFE in registry order
  * (plain), as targets.c marks it.  Null when the baseline did not run.
  *
+ * ratio_to_floor (the table's xfloor) is the same over the 1-thread
+ * throughput of the floor (floor.c: a minimal single-threaded table with
+ * no API layer, run one operation at a time even with --batch), so it
+ * says how far a target is from the cheapest lookup this machine does.
+ * Null when the floor did not run.
+ *
  * JSON AND CSV
  *
  * Both are produced from one list of fields (result_fields), so the CSV
  * columns are exactly the JSON keys in the same order; docs/bench.md has
- * the schema.  Unknown values are null in JSON and empty in CSV.  Strings
+ * the schema.  Fields are only ever appended, never reordered.  Unknown
+ * values are null in JSON and empty in CSV.  Strings
  * are escaped for JSON, and quoted for CSV when they need it (the options
  * field holds text the user gave).
  */
@@ -51,7 +58,7 @@ same_workload(const struct result *a, const struct result *b)
 	return a->w.mix == b->w.mix && a->w.dist == b->w.dist &&
 	    (a->w.dist != DIST_ZIPF || a->w.zipf_s == b->w.zipf_s) &&
 	    a->w.keys == b->w.keys && a->prefill == b->prefill &&
-	    a->presize == b->presize;
+	    a->presize == b->presize && a->w.batch == b->w.batch;
 }
 
 static bool
@@ -65,13 +72,16 @@ results_finish(struct result *r, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		double best_mops = 0, best_p99 = INFINITY, best_mem = INFINITY;
-		double base = -1;
+		double base = -1, flo = -1;
 
 		for (size_t j = 0; j < n; j++) {
 			if (same_workload(&r[i], &r[j]) &&
 			    r[j].target->baseline && r[j].threads == 1 &&
 			    r[j].mops > 0)
 				base = r[j].mops;
+			if (same_workload(&r[i], &r[j]) && r[j].target->floor &&
+			    r[j].threads == 1 && r[j].mops > 0)
+				flo = r[j].mops;
 			if (!same_group(&r[i], &r[j]))
 				continue;
 			if (r[j].mops > best_mops)
@@ -84,6 +94,7 @@ results_finish(struct result *r, size_t n)
 				best_mem = r[j].bytes_per_entry;
 		}
 		r[i].ratio_to_plain = base > 0 ? r[i].mops / base : -1;
+		r[i].ratio_to_floor = flo > 0 ? r[i].mops / flo : -1;
 		r[i].score = 0;
 		if (best_mops > 0)
 			r[i].score += SCORE_W_MOPS * r[i].mops / best_mops;
@@ -107,6 +118,27 @@ baseline_name(const struct result *r, size_t n)
 		if (r[i].target->baseline)
 			return r[i].target->name;
 	return NULL;
+}
+
+/* True when the floor is among the results. */
+static bool
+floor_ran(const struct result *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r[i].target->floor)
+			return true;
+	return false;
+}
+
+/* "1.23", or "-" for a negative (unknown) ratio. */
+static const char *
+fmt_ratio(char *buf, size_t n, double x)
+{
+	if (x >= 0)
+		snprintf(buf, n, "%.2f", x);
+	else
+		snprintf(buf, n, "-");
+	return buf;
 }
 
 static const char *
@@ -146,11 +178,13 @@ group_title(FILE *f, const struct result *r)
 	    bench_dist_name(r->w.dist));
 	if (r->w.dist == DIST_ZIPF)
 		fprintf(f, " s=%.2f", r->w.zipf_s);
-	fprintf(f, ", %s keys, %s, %s ==\n", fmt_keys(kb, sizeof kb, r->w.keys),
+	fprintf(f, ", %s keys, %s, %s, batch=%u ==\n",
+	    fmt_keys(kb, sizeof kb, r->w.keys),
 	    r->w.mix == MIX_GROWTH ? "from empty"
 	        : r->prefill       ? "prefilled"
 	                           : "not prefilled",
-	    r->presize ? "presized" : "no capacity hint");
+	    r->presize ? "presized" : "no capacity hint",
+	    r->w.batch > 1 ? r->w.batch : 1);
 }
 
 void
@@ -158,6 +192,7 @@ output_table(const struct output_opts *o, const struct result *r, size_t n)
 {
 	FILE *f = o->table;
 	bool *done = calloc(n ? n : 1, sizeof *done);
+	const char *bname = baseline_name(r, n);
 
 	if (done == NULL)
 		return;
@@ -168,26 +203,24 @@ output_table(const struct output_opts *o, const struct result *r, size_t n)
 			continue;
 		group_title(f, &r[i]);
 		fprintf(f,
-		    "%-10s %-4s %3s %9s %7s %7s %7s %7s %7s %8s %9s %6s\n",
-		    "target", "kind", "thr", "Mops/s", "xbase", "p50ns",
-		    "p99ns", "p999ns", "maxns", "B/entry", "entries", "score");
+		    "%-10s %-4s %3s %9s %7s %7s %7s %7s %7s %7s %8s %9s "
+		    "%6s\n",
+		    "target", "kind", "thr", "Mops/s", "xbase", "xfloor",
+		    "p50ns", "p99ns", "p999ns", "maxns", "B/entry", "entries",
+		    "score");
 		for (size_t j = i; j < n; j++)
 			if (same_workload(&r[i], &r[j]) && r[j].threads > tmax)
 				tmax = r[j].threads;
 		/* Rows by thread count, then in run order. */
 		for (unsigned t = 1; t <= tmax; t++) {
 			for (size_t j = i; j < n; j++) {
-				char a[16], b[16], c[16], d[16], x[16], m[16];
+				char a[16], b[16], c[16], d[16], x[16], y[16];
+				char m[16];
 
 				if (done[j] || !same_workload(&r[i], &r[j]) ||
 				    r[j].threads != t)
 					continue;
 				done[j] = true;
-				if (r[j].ratio_to_plain >= 0)
-					snprintf(x, sizeof x, "%.2f",
-					    r[j].ratio_to_plain);
-				else
-					snprintf(x, sizeof x, "-");
 				if (r[j].bytes_per_entry > 0)
 					snprintf(m, sizeof m, "%.1f",
 					    r[j].bytes_per_entry);
@@ -195,10 +228,12 @@ output_table(const struct output_opts *o, const struct result *r, size_t n)
 					snprintf(m, sizeof m, "-");
 				fprintf(f,
 				    "%-10s %-4s %3u %9.3f %7s %7s %7s %7s %7s "
-				    "%8s %9llu %6.3f\n",
+				    "%7s %8s %9llu %6.3f\n",
 				    r[j].target->name,
 				    r[j].target->peer ? "peer" : "lib",
-				    r[j].threads, r[j].mops, x,
+				    r[j].threads, r[j].mops,
+				    fmt_ratio(x, sizeof x, r[j].ratio_to_plain),
+				    fmt_ratio(y, sizeof y, r[j].ratio_to_floor),
 				    fmt_ns(a, sizeof a, r[j].all.p50),
 				    fmt_ns(b, sizeof b, r[j].all.p99),
 				    fmt_ns(c, sizeof c, r[j].all.p999),
@@ -210,11 +245,22 @@ output_table(const struct output_opts *o, const struct result *r, size_t n)
 	}
 	fprintf(f,
 	    "\n(xbase: Mops/s over %s's 1-thread Mops/s on the same workload;"
+	    "\n xfloor: %s;",
+	    bname != NULL ? bname : "the baseline (not run)",
+	    floor_ran(r, n) ? "the same over floor's (a minimal "
+	                      "single-threaded table, no API layer)"
+	                    : "- (the floor did not run)");
+	if (n > 0 && r[0].w.batch > 1)
+		fprintf(f,
+		    "\n batch=%u: libcmap backends issue up to %u consecutive "
+		    "loads, stores or deletes\n per cmap_*_batch call; peers, "
+		    "floor included, run one at a time; a sampled\n batch's "
+		    "time / its keys is each of its operations' latency;",
+		    r[0].w.batch, r[0].w.batch);
+	fprintf(f,
 	    "\n ns columns: u = microseconds, m = milliseconds; B/entry: "
-	    "allocator count for libcmap,\n the larger of resident-set and "
-	    "malloc-heap growth for peers)\n",
-	    baseline_name(r, n) ? baseline_name(r, n)
-	                        : "the baseline (not run)");
+	    "allocator count for libcmap\n and floor, the larger of "
+	    "resident-set and malloc-heap growth for the other peers)\n");
 	fprintf(f, "%s\n", bench_score_formula);
 	free(done);
 }
@@ -270,7 +316,29 @@ best_cand(const struct cand *c, size_t nc, size_t skip)
 	return best;
 }
 
-/* "1 thr 10.2 Mops/s p99 80 ns 24.0 B/entry; 2 thr ..." */
+/* " (1.17x plain, 0.85x floor)": the ratios known of r[j]; nothing when
+ * neither is.  The floor's own row has no ratio to itself. */
+static void
+describe_ratios(FILE *f, const struct result *r, size_t n, size_t j)
+{
+	const char *bname = baseline_name(r, n);
+	bool base =
+	    r[j].ratio_to_plain >= 0 && !r[j].target->baseline && bname != NULL;
+	bool flo = r[j].ratio_to_floor >= 0 && !r[j].target->floor;
+
+	if (!base && !flo)
+		return;
+	fprintf(f, " (");
+	if (base)
+		fprintf(f, "%.2fx %s", r[j].ratio_to_plain, bname);
+	if (flo)
+		fprintf(
+		    f, "%s%.2fx floor", base ? ", " : "", r[j].ratio_to_floor);
+	fprintf(f, ")");
+}
+
+/* "1 thr 10.2 Mops/s (1.17x plain, 0.85x floor), p99 80 ns, 24.0
+ * B/entry; 2 thr ..." */
 static void
 describe(FILE *f, const struct result *r, size_t n, size_t g,
     const struct target_ops *t)
@@ -284,9 +352,7 @@ describe(FILE *f, const struct result *r, size_t n, size_t g,
 			continue;
 		fprintf(f, "%s%u thr %.2f Mops/s", first ? "" : "; ",
 		    r[j].threads, r[j].mops);
-		if (r[j].ratio_to_plain >= 0)
-			fprintf(f, " (%.2fx %s)", r[j].ratio_to_plain,
-			    baseline_name(r, n));
+		describe_ratios(f, r, n, j);
 		fprintf(f, ", p99 %s ns", fmt_ns(p, sizeof p, r[j].all.p99));
 		if (r[j].bytes_per_entry > 0)
 			fprintf(f, ", %.1f B/entry", r[j].bytes_per_entry);
@@ -367,9 +433,10 @@ output_recommendation(
 			if (!same_workload(&r[i], &r[j]) ||
 			    !r[j].target->single_thread)
 				continue;
-			fprintf(f,
-			    "    single thread only: %s %.2f Mops/s, p99 %s ns",
-			    r[j].target->name, r[j].mops,
+			fprintf(f, "    single thread only: %s %.2f Mops/s",
+			    r[j].target->name, r[j].mops);
+			describe_ratios(f, r, n, j);
+			fprintf(f, ", p99 %s ns",
 			    fmt_ns(p, sizeof p, r[j].all.p99));
 			if (r[j].bytes_per_entry > 0)
 				fprintf(
@@ -525,6 +592,9 @@ result_fields(const struct result *r, struct field *f)
 	}
 	/* 1.0: last, so that the columns of 0.x keep their places. */
 	S("options", r->options ? r->options : "");
+	/* Appended after 1.0: the floor's ratio, then --batch. */
+	D("ratio_to_floor", r->ratio_to_floor, 4, r->ratio_to_floor < 0);
+	U("batch", r->w.batch > 1 ? r->w.batch : 1);
 #undef S
 #undef B
 #undef U

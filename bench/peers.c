@@ -3,6 +3,9 @@
  * libcmap on the same streams.  Each is compiled in only when its package
  * was found at configure time (BENCH_HAVE_URCU, BENCH_HAVE_CK,
  * BENCH_HAVE_GLIB), and every result it gives is marked "peer": true.
+ * The first peer is always the floor (floor.c): no package, one thread,
+ * the yardstick of the xfloor column.  No peer has a batch path: with
+ * --batch they run one operation at a time.
  *
  * Each adapter uses its table the way a careful user would for 64-bit keys
  * and values, with the synchronisation the table needs and nothing more:
@@ -638,8 +641,8 @@ peers_all(const struct target_ops **out, size_t cap)
 {
 	size_t n = 0;
 
-	(void)out;
-	(void)cap;
+	if (n < cap)
+		out[n++] = &floor_target;
 #ifdef BENCH_HAVE_URCU
 	if (n < cap)
 		out[n++] = &peer_rculfhash;

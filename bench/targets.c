@@ -15,6 +15,14 @@
  * that declares an option NAME (cmap_backend_option()), and to no other:
  * the library would reject an option a backend does not take.
  *
+ * BATCHES
+ *
+ * Every backend gets the batch paths (load_batch, store_batch, del_batch)
+ * through cmap_load_batch, cmap_store_batch and cmap_delete_batch, which
+ * every backend implements (looping over the single-key calls where it has
+ * no batch path of its own); --batch N decides whether the worker uses
+ * them (workload.c, BATCHES).
+ *
  * MEMORY
  *
  * Every map gets a counting allocator through cmap_config_t.allocator.
@@ -100,6 +108,23 @@ counting_free(void *ctx, void *ptr, size_t size)
 	(void)ctx;
 	count_bytes(-(int64_t)size);
 	free(ptr);
+}
+
+void *
+counting_zalloc(size_t size)
+{
+	void *p = counting_alloc(NULL, size, BENCH_CACHE_LINE);
+
+	if (p != NULL)
+		memset(p, 0, size);
+	return p;
+}
+
+void
+counting_free_sized(void *ptr, size_t size)
+{
+	if (ptr != NULL)
+		counting_free(NULL, ptr, size);
 }
 
 /* ------------------------------------------------------------------ */
@@ -195,6 +220,47 @@ lib_add(void *map, uint64_t key, uint64_t delta)
 
 	if (__builtin_expect(cmap_is_error(st), 0))
 		lib_fail("cmap_add", st);
+}
+
+/* Batches (--batch): the library's batch calls, whose per-key statuses
+ * are what the single-key calls return. */
+static uint64_t
+lib_load_batch(void *map, size_t n, const uint64_t *keys, uint64_t *values)
+{
+	cmap_status_t st[BENCH_MAX_BATCH];
+	cmap_status_t r = cmap_load_batch(map, n, keys, values, st);
+	uint64_t found = 0;
+
+	if (__builtin_expect(cmap_is_error(r), 0))
+		lib_fail("cmap_load_batch", r);
+	for (size_t i = 0; i < n; i++)
+		found += st[i] == CMAP_OK;
+	return found;
+}
+
+static void
+lib_store_batch(
+    void *map, size_t n, const uint64_t *keys, const uint64_t *values)
+{
+	cmap_status_t st[BENCH_MAX_BATCH];
+	cmap_status_t r = cmap_store_batch(map, n, keys, values, st);
+
+	if (__builtin_expect(cmap_is_error(r), 0))
+		lib_fail("cmap_store_batch", r);
+}
+
+static uint64_t
+lib_del_batch(void *map, size_t n, const uint64_t *keys)
+{
+	cmap_status_t st[BENCH_MAX_BATCH];
+	cmap_status_t r = cmap_delete_batch(map, n, keys, st);
+	uint64_t found = 0;
+
+	if (__builtin_expect(cmap_is_error(r), 0))
+		lib_fail("cmap_delete_batch", r);
+	for (size_t i = 0; i < n; i++)
+		found += st[i] == CMAP_OK;
+	return found;
 }
 
 static uint64_t
@@ -358,6 +424,9 @@ targets_libcmap(const struct target_ops **out, size_t cap)
 		t->len = lib_len;
 		t->bytes = lib_bytes;
 		t->quiesce = lib_nothing;
+		t->load_batch = lib_load_batch;
+		t->store_batch = lib_store_batch;
+		t->del_batch = lib_del_batch;
 		out[n++] = t;
 	}
 	return n;

@@ -57,6 +57,22 @@
  * the mix, e.g. always timing the delete of a churn pair).  A marked
  * operation is bracketed by bench_tick_begin()/bench_tick_end(); the
  * measured empty-bracket cost is subtracted.
+ *
+ * BATCHES
+ *
+ * With --batch N > 1, a worker of a target that has batch paths (the
+ * libcmap backends: cmap_load_batch, cmap_store_batch, cmap_delete_batch)
+ * takes up to N consecutive operations of the same kind from its stream
+ * and issues them as one batch call; a group ends at a change of kind, at
+ * the end of the stream (a batch never wraps around it) and at the
+ * worker's operation limit.  A group of one key, and every add, is the
+ * single-key call.  Targets without batch paths (the peers, the floor
+ * among them) run the same stream one operation at a time.  Stores in a
+ * batch get the values a one-at-a-time run would give them (the stream
+ * index).  Sampling: a batch holding k marked operations is timed as a
+ * whole, and its time (less the empty-bracket cost) divided by its number
+ * of keys is recorded k times, so the histograms stay per operation with
+ * about one sample in sample_every operations.
  */
 #include "bench.h"
 
@@ -475,6 +491,7 @@ struct worker {
 	unsigned idx;
 	uint64_t limit; /* ops to do at most */
 	uint8_t smask;  /* OP_SAMPLE or 0 */
+	unsigned batch; /* --batch; 1 = one operation at a time */
 	uint64_t ovh;   /* empty-bracket ticks to subtract */
 	pthread_barrier_t *barrier;
 	atomic_bool *stop;
@@ -509,6 +526,95 @@ do_op(const struct target_ops *t, void *map, unsigned kind, uint64_t key,
 	return v;
 }
 
+/* One batch call for the n keys at keys[] (stream index i of the first):
+ * see BATCHES at the top. */
+static inline uint64_t
+do_batch(const struct target_ops *t, void *map, unsigned kind,
+    const uint64_t *keys, size_t n, size_t i, uint64_t *vals)
+{
+	switch (kind) {
+	case OP_LOAD:
+		return t->load_batch(map, n, keys, vals);
+	case OP_STORE:
+		for (size_t j = 0; j < n; j++)
+			vals[j] = i + j;
+		t->store_batch(map, n, keys, vals);
+		return 0;
+	default:
+		return t->del_batch(map, n, keys);
+	}
+}
+
+/* The timed loop with --batch: returns the operations done, and the
+ * stream position in *pos. */
+static uint64_t
+run_batched(struct worker *wk, size_t *pos, uint64_t *sinkp)
+{
+	const struct target_ops *t = wk->t;
+	void *map = wk->map;
+	const uint64_t *keys = wk->s->keys;
+	const uint8_t *kinds = wk->s->kinds;
+	const size_t len = wk->s->len;
+	const uint8_t smask = wk->smask;
+	const uint64_t ovh = wk->ovh, limit = wk->limit;
+	const size_t batch = wk->batch;
+	const bool can[OP_COUNT_] = {[OP_LOAD] = t->load_batch != NULL,
+	    [OP_STORE] = t->store_batch != NULL,
+	    [OP_DELETE] = t->del_batch != NULL};
+	uint64_t vals[BENCH_MAX_BATCH];
+	uint64_t done = 0, sink = 0, next_check = 256;
+	size_t i = 0;
+
+	while (done < limit) {
+		unsigned kind = kinds[i] & OP_KIND_MASK;
+		unsigned marks = (kinds[i] & smask) != 0;
+		size_t n = 1, max = batch;
+
+		if (limit - done < max)
+			max = (size_t)(limit - done);
+		if (len - i < max)
+			max = len - i;
+		if (can[kind])
+			for (; n < max && (kinds[i + n] & OP_KIND_MASK) == kind;
+			     n++)
+				marks += (kinds[i + n] & smask) != 0;
+		if (n == 1 && marks == 0) {
+			sink += do_op(t, map, kind, keys[i], i);
+		} else if (n == 1) {
+			uint64_t t0 = bench_tick_begin();
+
+			sink += do_op(t, map, kind, keys[i], i);
+			uint64_t d = bench_tick_end() - t0;
+
+			hist_record(&wk->hist[kind], d > ovh ? d - ovh : 0);
+		} else if (marks == 0) {
+			sink += do_batch(t, map, kind, keys + i, n, i, vals);
+		} else {
+			uint64_t t0 = bench_tick_begin();
+
+			sink += do_batch(t, map, kind, keys + i, n, i, vals);
+			uint64_t d = bench_tick_end() - t0;
+			uint64_t per = ((d > ovh ? d - ovh : 0) + n / 2) / n;
+
+			for (unsigned k = 0; k < marks; k++)
+				hist_record(&wk->hist[kind], per);
+		}
+		done += n;
+		i += n;
+		if (i == len)
+			i = 0;
+		if (done >= next_check) {
+			next_check = done + 256;
+			if (atomic_load_explicit(
+			        wk->stop, memory_order_relaxed))
+				break;
+		}
+	}
+	*pos = i;
+	*sinkp = sink;
+	return done;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -520,6 +626,9 @@ worker_main(void *arg)
 	const size_t len = wk->s->len;
 	const uint8_t smask = wk->smask;
 	const uint64_t ovh = wk->ovh, limit = wk->limit;
+	const bool batched = wk->batch > 1 &&
+	    (t->load_batch != NULL || t->store_batch != NULL ||
+	        t->del_batch != NULL);
 	uint64_t done = 0, sink = 0;
 	size_t i = 0;
 	struct timespec c0, c1;
@@ -529,7 +638,10 @@ worker_main(void *arg)
 	pthread_barrier_wait(wk->barrier);
 	wk->t_start = bench_mono_ns();
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-	while (done < limit) {
+	if (batched)
+		done = run_batched(wk, &i, &sink);
+	/* One operation at a time (every target without --batch). */
+	while (!batched && done < limit) {
 		uint64_t chunk = limit - done < 256 ? limit - done : 256;
 
 		for (uint64_t c = 0; c < chunk; c++) {
@@ -586,7 +698,7 @@ workload_run(const struct workload *w, const struct target_ops *t, void *map,
 	atomic_bool stop;
 	uint64_t t0 = UINT64_MAX, t1 = 0;
 
-	(void)w; /* the streams carry everything the run needs */
+	/* The streams carry every operation; w only says how to group. */
 
 	wk = aligned_alloc(BENCH_CACHE_LINE,
 	    ((sizeof *wk * n + BENCH_CACHE_LINE - 1) / BENCH_CACHE_LINE) *
@@ -604,6 +716,7 @@ workload_run(const struct workload *w, const struct target_ops *t, void *map,
 		wk[i].s = s;
 		wk[i].idx = i;
 		wk[i].smask = sample ? OP_SAMPLE : 0;
+		wk[i].batch = w->batch > 1 ? w->batch : 1;
 		wk[i].ovh = bench_timer_overhead_ticks();
 		wk[i].barrier = &barrier;
 		wk[i].stop = &stop;

@@ -6,11 +6,12 @@
  *
  * fills a map of BACKEND with 131,072 keys, then runs N operations of
  * each kind in its own function (op_load, op_miss, op_store, op_add,
- * op_load_or_store), so that callgrind's --toggle-collect=FUNCTION counts
- * the instructions of one kind alone: Ir / N is the cost of one call,
- * the loop's few instructions included.  bench/opcost/run.sh prints the
- * table for every backend of the build.  It measures instructions, not
- * time: repeatable to the instruction whatever else the machine does.
+ * op_load_or_store, op_load_batch: 32 keys a call), so that callgrind's
+ * --toggle-collect=FUNCTION counts the instructions of one kind alone: Ir / N
+ * is the cost of one call, the loop's few instructions included.
+ * bench/opcost/run.sh prints the table for every backend of the build.  It
+ * measures instructions, not time: repeatable to the instruction whatever else
+ * the machine does.
  */
 #include <cmap.h>
 
@@ -38,6 +39,21 @@ OP_FN(op_miss, cmap_load(m, ~k, &v))
 OP_FN(op_store, cmap_store(m, k, (uint64_t)i))
 OP_FN(op_add, cmap_add(m, k, 1, &v))
 OP_FN(op_load_or_store, cmap_load_or_store(m, k, 1, &v))
+
+/* Loads in batches of 32: Ir / N is the cost per key. */
+__attribute__((noinline)) static uint64_t
+op_load_batch(cmap_t *m, long n)
+{
+	uint64_t s = 0, v[32];
+	cmap_status_t st[32];
+
+	for (long i = 0; i + 32 <= n; i += 32) {
+		s += (uint64_t)cmap_load_batch(
+		    m, 32, &keys[i & (NKEYS - 1)], v, st);
+		s += v[0] + v[31] + (uint64_t)st[7];
+	}
+	return s;
+}
 
 int
 main(int argc, char **argv)
@@ -73,7 +89,7 @@ main(int argc, char **argv)
 			return 1;
 	}
 	s += op_load(m, n) + op_miss(m, n) + op_store(m, n) + op_add(m, n) +
-	    op_load_or_store(m, n);
+	    op_load_or_store(m, n) + op_load_batch(m, n);
 	printf("%llu\n", (unsigned long long)s);
 	cmap_destroy(m);
 	return 0;

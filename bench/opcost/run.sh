@@ -7,13 +7,13 @@ n=${2:-200000}
 bin=$build/bench/opcost/cmap-opcost
 list=$("$bin" --list)
 printf '%-10s' backend
-for f in op_load op_miss op_store op_add op_load_or_store; do printf '%18s' "$f"; done
+for f in op_load op_miss op_store op_add op_load_or_store op_load_batch; do printf '%18s' "$f"; done
 echo
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for b in $list; do
   printf '%-10s' "$b"
-  for f in op_load op_miss op_store op_add op_load_or_store; do
+  for f in op_load op_miss op_store op_add op_load_or_store op_load_batch; do
     valgrind --tool=callgrind --callgrind-out-file="$tmp/cg" --toggle-collect="$f" \
       "$bin" "$b" "$n" >/dev/null 2>"$tmp/err"
     ir=$(awk '/^(summary|totals):/ {print $2; exit}' "$tmp/cg")
