@@ -194,22 +194,7 @@ teardown(void **state)
 		    atomic_load(&g_trap_calls));
 		return -1;
 	}
-	if (atomic_load(&g_alloc.live_blocks) != 0 ||
-	    atomic_load(&g_alloc.live_bytes) != 0 ||
-	    atomic_load(&g_alloc.bad_align) != 0 ||
-	    atomic_load(&g_alloc.bad_size) != 0 ||
-	    atomic_load(&g_alloc.bad_ptr) != 0) {
-		fprintf(stderr,
-		    "allocator not clean: live_blocks=%ld live_bytes=%ld "
-		    "bad_align=%ld bad_size=%ld bad_ptr=%ld\n",
-		    atomic_load(&g_alloc.live_blocks),
-		    atomic_load(&g_alloc.live_bytes),
-		    atomic_load(&g_alloc.bad_align),
-		    atomic_load(&g_alloc.bad_size),
-		    atomic_load(&g_alloc.bad_ptr));
-		return -1;
-	}
-	return 0;
+	return tu_chk_alloc_report(&g_alloc);
 }
 
 /* ===================================================================

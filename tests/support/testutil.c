@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -532,4 +533,21 @@ tu_chk_alloc_assert_clean(struct tu_chk_alloc *a)
 	assert_int_equal(atomic_load(&a->bad_ptr), 0);
 	assert_int_equal(atomic_load(&a->live_blocks), 0);
 	assert_int_equal(atomic_load(&a->live_bytes), 0);
+}
+
+int
+tu_chk_alloc_report(struct tu_chk_alloc *a)
+{
+	if (atomic_load(&a->live_blocks) == 0 &&
+	    atomic_load(&a->live_bytes) == 0 &&
+	    atomic_load(&a->bad_align) == 0 && atomic_load(&a->bad_size) == 0 &&
+	    atomic_load(&a->bad_ptr) == 0)
+		return 0;
+	fprintf(stderr,
+	    "allocator not clean: live_blocks=%ld live_bytes=%ld "
+	    "bad_align=%ld bad_size=%ld bad_ptr=%ld\n",
+	    atomic_load(&a->live_blocks), atomic_load(&a->live_bytes),
+	    atomic_load(&a->bad_align), atomic_load(&a->bad_size),
+	    atomic_load(&a->bad_ptr));
+	return -1;
 }

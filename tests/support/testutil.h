@@ -139,6 +139,9 @@ struct tu_chk_alloc {
 };
 void tu_chk_alloc_init(struct tu_chk_alloc *a);
 void tu_chk_alloc_install(struct tu_chk_alloc *a, cmap_config_t *cfg);
+/* For cmocka teardowns: 0 when no block is live and no bad call was
+ * seen; else a line on stderr saying what, and -1. */
+int tu_chk_alloc_report(struct tu_chk_alloc *a);
 /* cmocka-assert: no block live, no bad call seen. */
 void tu_chk_alloc_assert_clean(struct tu_chk_alloc *a);
 
