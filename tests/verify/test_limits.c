@@ -33,6 +33,7 @@
  */
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,6 +233,8 @@ struct ch_ctx {
 	long ops;  /* insert+delete pairs per thread */
 	long samples[CH_SAMPLES];
 	unsigned long errors[2]; /* per thread */
+	int nthreads;
+	atomic_int filled; /* threads whose window is full */
 };
 
 static void
@@ -241,10 +244,16 @@ ch_worker(int t, void *p)
 	uint64_t base = (uint64_t)(t + 1) << 40;
 	unsigned long errors = 0;
 
-	/* Fill the window, then slide it: insert key i + live, delete i. */
+	/* Fill the window, then slide it: insert key i + live, delete i.
+	 * Nobody slides (and thread 0 samples nothing) before every window
+	 * is full: a thread that starts late (under ThreadSanitizer, often)
+	 * would otherwise make the first half's samples hold one window. */
 	for (long i = 0; i < c->live; i++)
 		errors +=
 		    cmap_store(c->map, base + (uint64_t)i, 1) != CMAP_INSERTED;
+	atomic_fetch_add(&c->filled, 1);
+	while (atomic_load(&c->filled) < c->nthreads)
+		sched_yield();
 	for (long i = 0; i < c->ops; i++) {
 		errors += cmap_store(c->map, base + (uint64_t)(i + c->live),
 		              (uint64_t)i) != CMAP_INSERTED;
@@ -303,6 +312,8 @@ test_churn(
 			abort();
 		c.al = &al;
 		c.live = (long)(10000 / nthreads);
+		c.nthreads = nthreads;
+		atomic_init(&c.filled, 0);
 		/* 4 million operations (inserts + deletes) in all. */
 		c.ops = (long)(2000000 * scale) / nthreads;
 		if (c.ops < 4 * CH_SAMPLES)
