@@ -19,6 +19,12 @@
  *                     instead), fall below a quarter
  *                     of the first half's median once every key is
  *                     deleted, and go back to zero on destroy.
+ *   rss               with the default allocator, churn at 400,000 live
+ *                     keys on every backend keeps the growth of the
+ *                     process's resident set within 1.3 x the map's bytes
+ *                     (+ 8 MiB) at every sample, and back within that of
+ *                     what the map holds once every key is deleted (not
+ *                     measured under the sanitizers).
  *   flooding          keys crafted to share the top bits of
  *                     cmap__hash(key, fixed seed) (and the low bits, which
  *                     pick the shard) give short probes in a map with a
@@ -39,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "lincheck.h"
@@ -235,7 +242,18 @@ struct ch_ctx {
 	unsigned long errors[2]; /* per thread */
 	int nthreads;
 	atomic_int filled; /* threads whose window is full */
+	/* What thread 0 records at each sample point: the allocator's live
+	 * bytes (churn), or the process's resident set and the map's bytes
+	 * (rss: into samples and bytes). */
+	void (*sample)(struct ch_ctx *c, int s);
+	long bytes[CH_SAMPLES];
 };
+
+static void
+ch_sample_live(struct ch_ctx *c, int s)
+{
+	c->samples[s] = atomic_load(&c->al->live_bytes);
+}
 
 static void
 ch_worker(int t, void *p)
@@ -260,8 +278,7 @@ ch_worker(int t, void *p)
 		errors += cmap_delete(c->map, base + (uint64_t)i) != CMAP_OK;
 		if (t == 0 && i % (c->ops / CH_SAMPLES) == 0 &&
 		    i / (c->ops / CH_SAMPLES) < CH_SAMPLES)
-			c->samples[i / (c->ops / CH_SAMPLES)] =
-			    atomic_load(&c->al->live_bytes);
+			c->sample(c, (int)(i / (c->ops / CH_SAMPLES)));
 	}
 	c->errors[t] = errors;
 }
@@ -313,6 +330,7 @@ test_churn(
 		c.al = &al;
 		c.live = (long)(10000 / nthreads);
 		c.nthreads = nthreads;
+		c.sample = ch_sample_live;
 		atomic_init(&c.filled, 0);
 		/* 4 million operations (inserts + deletes) in all. */
 		c.ops = (long)(2000000 * scale) / nthreads;
@@ -375,6 +393,117 @@ test_churn(
 		    max1 ? (double)max2 / (double)max1 : 0.0);
 	}
 	snprintf(sum + used, sumlen - used, " ops=%lu", total_ops);
+}
+
+/* ------------------------------------------------------------- rss */
+
+/*
+ * The process's resident set follows the library's bytes: with the
+ * default allocator, churn at RSS_LIVE live keys on every backend keeps the
+ * growth of the resident set since the map was created within 1.3 x the
+ * map's own bytes (cmap_stats) plus RSS_SLACK at every sample, and once
+ * every key is deleted it is back within that of what the map still
+ * holds.  Allocators may keep freed memory for reuse (glibc's mmap
+ * threshold rises after each free of a large block, and a freed table of
+ * several MiB then stays in its heap): the library's default allocator
+ * must give large tables back.  Not under the sanitizers, whose allocators
+ * and shadow memory change the resident set.
+ */
+#define RSS_LIVE 400000L
+#define RSS_SLACK (8L << 20)
+
+static long
+rss_now(void)
+{
+	long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f == NULL)
+		return -1;
+	if (fscanf(f, "%ld %ld", &size, &resident) != 2)
+		resident = -1;
+	fclose(f);
+	return resident < 0 ? -1 : resident * sysconf(_SC_PAGESIZE);
+}
+
+static long rss_base;
+
+static void
+rss_sample(struct ch_ctx *c, int s)
+{
+	cmap_stats_t st;
+
+	c->samples[s] = rss_now() - rss_base;
+	c->bytes[s] = cmap_stats(c->map, &st) == CMAP_OK ? (long)st.bytes : -1;
+}
+
+static void
+test_rss(
+    const char *const *bs, size_t nb, double scale, char *sum, size_t sumlen)
+{
+	size_t used = 0;
+
+#if defined(CMAP_TSAN) || defined(__SANITIZE_ADDRESS__)
+	(void)bs, (void)nb, (void)scale;
+	snprintf(sum, sumlen, "not measured (sanitizer build)");
+	return;
+#endif
+	for (size_t bi = 0; bi < nb; bi++) {
+		struct ch_ctx c;
+		cmap_config_t cfg;
+		int nthreads = tu_has(bs[bi], CMAP_CAP_THREAD_SAFE) ? 2 : 1;
+		double worst = 0;
+		long after, left;
+		cmap_stats_t st;
+
+		memset(&c, 0, sizeof c);
+		cmap_config_init(&cfg);
+		cfg.backend = bs[bi];
+		rss_base = rss_now();
+		if (rss_base < 0 || cmap_create(&cfg, &c.map) != CMAP_OK)
+			abort();
+		c.live = (long)(RSS_LIVE * scale) / nthreads;
+		if (c.live < 1000)
+			c.live = 1000;
+		c.ops = 5 * c.live;
+		c.nthreads = nthreads;
+		c.sample = rss_sample;
+		atomic_init(&c.filled, 0);
+		tu_run_threads(nthreads, ch_worker, &c);
+		for (int s = 0; s < CH_SAMPLES; s++) {
+			CHECK(c.samples[s] <=
+			        c.bytes[s] + c.bytes[s] * 3 / 10 + RSS_SLACK,
+			    "%s: resident set grew by %ld bytes under churn, "
+			    "the map holds %ld",
+			    bs[bi], c.samples[s], c.bytes[s]);
+			if (c.bytes[s] > 0 &&
+			    (double)c.samples[s] / (double)c.bytes[s] > worst)
+				worst =
+				    (double)c.samples[s] / (double)c.bytes[s];
+		}
+		for (int t = 0; t < nthreads; t++)
+			for (long i = c.ops; i < c.ops + c.live; i++)
+				CHECK(cmap_delete(c.map,
+				          ((uint64_t)(t + 1) << 40) +
+				              (uint64_t)i) == CMAP_OK,
+				    "%s: rss key missing", bs[bi]);
+		after = rss_now() - rss_base;
+		left = cmap_stats(c.map, &st) == CMAP_OK ? (long)st.bytes : -1;
+		CHECK(after <= left + left * 3 / 10 + RSS_SLACK,
+		    "%s: resident set %ld bytes above its start once every key "
+		    "is deleted; the map holds %ld",
+		    bs[bi], after, left);
+		printf("limits: rss %-8s %d thread(s), live set %ld, %ld ops: "
+		       "resident growth / map bytes at most %.2f; after "
+		       "deleting every key %.1f MiB resident, map %.1f MiB\n",
+		    bs[bi], nthreads, c.live * nthreads, 2 * c.ops * nthreads,
+		    worst, (double)after / (1 << 20), (double)left / (1 << 20));
+		cmap_destroy(c.map);
+		if (used < sumlen)
+			used += (size_t)snprintf(sum + used, sumlen - used,
+			    "%s%s=%.2f/%.1fMiB", used ? "," : "", bs[bi], worst,
+			    (double)after / (1 << 20));
+	}
 }
 
 /* --------------------------------------------------------- flooding */
@@ -465,15 +594,21 @@ main(void)
 	double scale = lc_scale(LM_DEFAULT_SCALE);
 	const char *bs[TU_MAX_BACKENDS];
 	size_t nb = tu_backends(bs);
-	char os[256] = "", ch[256] = "", fl[256] = "";
+	char os[256] = "", ch[256] = "", fl[256] = "", rs[256] = "";
 	double t0 = tu_now_s();
+
+	/* First: the resident set is measured best before the other tests
+	 * leave freed memory in the allocator. */
+	test_rss(bs, nb, scale, rs, sizeof rs);
 
 	test_flooding(bs, nb, fl, sizeof fl);
 	test_oversubscription(bs, nb, scale, os, sizeof os);
 	test_churn(bs, nb, scale, ch, sizeof ch);
 	printf("SUMMARY limits: oversubscription %d threads on %s; churn "
-	       "second/first-half live-bytes ratio %s; flooding max_probe "
-	       "fixed/random seed %s; %s; %.1fs\n",
-	    OS_THREADS, os, ch, fl, failed ? "FAILED" : "ok", tu_now_s() - t0);
+	       "second/first-half live-bytes ratio %s; resident/map bytes and "
+	       "resident after deleting %s; flooding max_probe fixed/random "
+	       "seed %s; %s; %.1fs\n",
+	    OS_THREADS, os, ch, rs, fl, failed ? "FAILED" : "ok",
+	    tu_now_s() - t0);
 	return failed;
 }
