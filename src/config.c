@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -89,46 +90,35 @@ cmap_config_init_sized(cmap_config_t *config, size_t size)
 
 /* ------------------------------------------------------ option storage */
 
-/* The bytes the options take, and the pair of `name` (or NULL). */
-static size_t
-options_used(const cmap_config_t *c)
+/* The pair after the one at p ("name\0value\0"). */
+static const char *
+pair_next(const char *p)
+{
+	p += strlen(p) + 1;
+	return p + strlen(p) + 1;
+}
+
+/* The i-th pair (i == n_options_: the end of the used bytes). */
+static const char *
+pair_at(const cmap_config_t *c, uint64_t i)
 {
 	const char *p = c->options_;
 
-	for (uint64_t i = 0; i < c->n_options_; i++) {
-		p += strlen(p) + 1;
-		p += strlen(p) + 1;
-	}
-	return (size_t)(p - c->options_);
+	while (i-- > 0)
+		p = pair_next(p);
+	return p;
 }
 
+/* The pair of option `name`, or NULL. */
 static const char *
 option_find(const cmap_config_t *c, const char *name)
 {
 	const char *p = c->options_;
 
-	for (uint64_t i = 0; i < c->n_options_; i++) {
-		const char *v = p + strlen(p) + 1;
-
+	for (uint64_t i = 0; i < c->n_options_; i++, p = pair_next(p))
 		if (strcmp(p, name) == 0)
 			return p;
-		p = v + strlen(v) + 1;
-	}
 	return NULL;
-}
-
-/* The i-th pair's name and value. */
-static const char *
-option_at(const cmap_config_t *c, uint64_t i, const char **value)
-{
-	const char *p = c->options_;
-
-	while (i-- > 0) {
-		p += strlen(p) + 1;
-		p += strlen(p) + 1;
-	}
-	*value = p + strlen(p) + 1;
-	return p;
 }
 
 cmap_status_t
@@ -146,12 +136,10 @@ cmap_config_set(cmap_config_t *config, const char *name, const char *value)
 		return cmap__fail(CMAP_EINVAL,
 		    "cmap_config_set: option name '%s' is empty or holds '='",
 		    name);
-	used = options_used(config);
+	used = (size_t)(pair_at(config, config->n_options_) - config->options_);
 	at = option_find(config, name);
-	if (at != NULL) {
-		old = strlen(at) + 1;
-		old += strlen(at + old) + 1;
-	}
+	if (at != NULL)
+		old = (size_t)(pair_next(at) - at);
 	if (used - old + nlen + vlen + 2 > sizeof config->options_)
 		return cmap__fail(CMAP_EINVAL,
 		    "cmap_config_set: option '%s': the options would exceed "
@@ -216,48 +204,50 @@ parse_bool(const char *s, bool *out)
 	return false;
 }
 
+/*
+ * Check v against option o, and parse text as option o into *out.  `who`
+ * says whose option it is in the message: "backend 'sharded'", or
+ * "config" for the generic options.
+ */
 static cmap_status_t
-check_uint(
-    const struct cmap__backend *be, const cmap_option_info_t *o, uint64_t v)
+check_uint(const char *who, const cmap_option_info_t *o, uint64_t v)
 {
 	if (v < o->min || v > o->max)
 		return cmap__fail(CMAP_EINVAL,
-		    "backend '%s': option '%s': %llu is not in [%llu, %llu]",
-		    be->name, o->name, (unsigned long long)v,
-		    (unsigned long long)o->min, (unsigned long long)o->max);
+		    "%s: option '%s': %llu is not in [%llu, %llu]", who,
+		    o->name, (unsigned long long)v, (unsigned long long)o->min,
+		    (unsigned long long)o->max);
 	if ((o->flags & CMAP_OPTION_POW2) && (v & (v - 1)) != 0)
 		return cmap__fail(CMAP_EINVAL,
-		    "backend '%s': option '%s': %llu is not a power of two",
-		    be->name, o->name, (unsigned long long)v);
+		    "%s: option '%s': %llu is not a power of two", who, o->name,
+		    (unsigned long long)v);
 	return CMAP_OK;
 }
 
-/* Parse `text` as option o of backend be into *out. */
 static cmap_status_t
-parse_option(const struct cmap__backend *be, const cmap_option_info_t *o,
-    const char *text, union cmap__optval *out)
+parse_option(const char *who, const cmap_option_info_t *o, const char *text,
+    union cmap__optval *out)
 {
 	switch (o->type) {
 	case CMAP_OPTION_BOOL:
 		if (!parse_bool(text, &out->b))
 			return cmap__fail(CMAP_EINVAL,
-			    "backend '%s': option '%s': '%s' is not a boolean "
+			    "%s: option '%s': '%s' is not a boolean "
 			    "(true/false, 1/0, yes/no, on/off)",
-			    be->name, o->name, text);
+			    who, o->name, text);
 		return CMAP_OK;
 	case CMAP_OPTION_UINT:
 		if (!parse_uint(text, &out->u))
 			return cmap__fail(CMAP_EINVAL,
-			    "backend '%s': option '%s': '%s' is not an "
-			    "unsigned number",
-			    be->name, o->name, text);
-		return check_uint(be, o, out->u);
+			    "%s: option '%s': '%s' is not an unsigned number",
+			    who, o->name, text);
+		return check_uint(who, o, out->u);
 	case CMAP_OPTION_STRING:
 		out->s = text;
 		return CMAP_OK;
 	}
-	return cmap__fail(CMAP_EINVAL, "backend '%s': option '%s': bad type",
-	    be->name, o->name);
+	return cmap__fail(
+	    CMAP_EINVAL, "%s: option '%s': bad type", who, o->name);
 }
 
 /* ----------------------------------------------------------- resolving */
@@ -281,11 +271,26 @@ random_seed(const void *salt)
 	return seed != 0 ? seed : UINT64_C(0x9e3779b97f4a7c15);
 }
 
+/* The options every config takes, whatever the backend (cmap.h,
+ * cmap_config_set); each overrides its typed field. */
+enum { GEN_BACKEND, GEN_CAPACITY, GEN_SEED, GEN_COUNT };
+
+static const cmap_option_info_t generic[GEN_COUNT] = {
+    [GEN_BACKEND] = {"backend", CMAP_OPTION_STRING, CMAP_BACKEND_PLAIN,
+        "the backend's name", 0, 0, 0},
+    [GEN_CAPACITY] = {"capacity", CMAP_OPTION_UINT, "0",
+        "entries to hold without resizing", 0, SIZE_MAX, 0},
+    [GEN_SEED] = {"seed", CMAP_OPTION_UINT, "0",
+        "hash seed; 0 = a fresh random seed", 0, UINT64_MAX, 0},
+};
+
 static bool
 is_generic(const char *name)
 {
-	return strcmp(name, "backend") == 0 || strcmp(name, "capacity") == 0 ||
-	    strcmp(name, "seed") == 0;
+	for (int g = 0; g < GEN_COUNT; g++)
+		if (strcmp(name, generic[g].name) == 0)
+			return true;
+	return false;
 }
 
 static cmap_status_t
@@ -316,7 +321,7 @@ check_struct(const cmap_config_t *c)
 static cmap_status_t
 find_backend(const cmap_config_t *c, const struct cmap__backend **out)
 {
-	const char *name = cmap_config_get(c, "backend");
+	const char *name = cmap_config_get(c, generic[GEN_BACKEND].name);
 
 	if (name == NULL)
 		name = c->backend != NULL ? c->backend : CMAP_BACKEND_PLAIN;
@@ -339,24 +344,21 @@ find_backend(const cmap_config_t *c, const struct cmap__backend **out)
 static cmap_status_t
 resolve_generic(const cmap_config_t *c, struct cmap__create_args *a)
 {
-	static const cmap_option_info_t cap_opt = {
-	    "capacity", CMAP_OPTION_UINT, "0", "", 0, SIZE_MAX, 0};
-	static const cmap_option_info_t seed_opt = {
-	    "seed", CMAP_OPTION_UINT, "0", "", 0, UINT64_MAX, 0};
-	static const struct cmap__backend any = {.name = "any"};
+	const cmap_option_info_t *cap = &generic[GEN_CAPACITY];
+	const cmap_option_info_t *seed = &generic[GEN_SEED];
 	const char *t;
 	union cmap__optval v;
 	cmap_status_t st;
 
 	a->capacity = c->capacity;
 	a->seed = c->seed;
-	if ((t = cmap_config_get(c, "capacity")) != NULL) {
-		if ((st = parse_option(&any, &cap_opt, t, &v)) != CMAP_OK)
+	if ((t = cmap_config_get(c, cap->name)) != NULL) {
+		if ((st = parse_option("config", cap, t, &v)) != CMAP_OK)
 			return st;
 		a->capacity = (size_t)v.u;
 	}
-	if ((t = cmap_config_get(c, "seed")) != NULL) {
-		if ((st = parse_option(&any, &seed_opt, t, &v)) != CMAP_OK)
+	if ((t = cmap_config_get(c, seed->name)) != NULL) {
+		if ((st = parse_option("config", seed, t, &v)) != CMAP_OK)
 			return st;
 		a->seed = v.u;
 	}
@@ -366,12 +368,12 @@ resolve_generic(const cmap_config_t *c, struct cmap__create_args *a)
 /* The value of the backend's option o when it was not set by name. */
 static cmap_status_t
 option_default(const cmap_config_t *c, const struct cmap__backend *be,
-    const cmap_option_info_t *o, union cmap__optval *v)
+    const char *who, const cmap_option_info_t *o, union cmap__optval *v)
 {
 	if (strcmp(o->name, "shards") == 0 && o->type == CMAP_OPTION_UINT &&
 	    c->shards != 0) {
 		v->u = c->shards;
-		return check_uint(be, o, v->u);
+		return check_uint(who, o, v->u);
 	}
 	if (strcmp(o->name, "misuse_check") == 0 &&
 	    o->type == CMAP_OPTION_BOOL &&
@@ -383,7 +385,7 @@ option_default(const cmap_config_t *c, const struct cmap__backend *be,
 		return cmap__fail(CMAP_EINVAL,
 		    "backend '%s' needs the option '%s' (%s)", be->name,
 		    o->name, o->doc);
-	return parse_option(be, o, o->default_value, v);
+	return parse_option(who, o, o->default_value, v);
 }
 
 cmap_status_t
@@ -392,15 +394,18 @@ cmap__resolve(const cmap_config_t *c, const struct cmap__backend **bep,
 {
 	const struct cmap__backend *be;
 	bool set[CMAP__MAX_OPTIONS] = {false};
+	char who[64];
 	cmap_status_t st;
 
 	if ((st = check_struct(c)) != CMAP_OK ||
 	    (st = find_backend(c, &be)) != CMAP_OK ||
 	    (st = resolve_generic(c, a)) != CMAP_OK)
 		return st;
+	(void)snprintf(who, sizeof who, "backend '%s'", be->name);
 	/* Options set by name. */
 	for (uint64_t i = 0; i < c->n_options_; i++) {
-		const char *value, *name = option_at(c, i, &value);
+		const char *name = pair_at(c, i);
+		const char *value = name + strlen(name) + 1;
 		size_t k;
 
 		if (is_generic(name))
@@ -411,15 +416,15 @@ cmap__resolve(const cmap_config_t *c, const struct cmap__backend **bep,
 		if (k == be->n_options)
 			return cmap__fail(CMAP_EINVAL,
 			    "backend '%s' has no option '%s'", be->name, name);
-		st = parse_option(be, &be->options[k], value, &vals[k]);
+		st = parse_option(who, &be->options[k], value, &vals[k]);
 		if (st != CMAP_OK)
 			return st;
 		set[k] = true;
 	}
 	for (size_t k = 0; k < be->n_options; k++)
 		if (!set[k] &&
-		    (st = option_default(c, be, &be->options[k], &vals[k])) !=
-		        CMAP_OK)
+		    (st = option_default(
+		         c, be, who, &be->options[k], &vals[k])) != CMAP_OK)
 			return st;
 	a->allocator = c->allocator;
 	if (a->allocator.alloc == NULL) {
