@@ -402,20 +402,26 @@ cmap_stats_sized(cmap_t *map, cmap_stats_t *stats, size_t size)
 /* ------------------------------------------------------------ batches */
 
 /*
- * A batch goes to the backend's batch path when it has one (descriptor
- * version 2), else key by key through the single-key entry points.
+ * The three batch calls: their argument checks (the values are needed
+ * by loads and stores), then the backend's batch path when it has one
+ * (descriptor version 2), else key by key through the single-key entry
+ * points.
  */
 static cmap_status_t
 batch(cmap_t *map, const struct cmap__batch *b, size_t n)
 {
-	const struct cmap__backend *be = map->be;
+	const struct cmap__backend *be;
 
+	CHECK_MAP(map);
+	be = map->be;
+	if (n == 0)
+		return CMAP_OK;
+	if (b->keys == NULL || b->status == NULL ||
+	    (b->kind != CMAP__BATCH_DELETE && b->in == NULL && b->out == NULL))
+		return CMAP_EINVAL;
 	if (be->version >= CMAP__BACKEND_V2 && be->batch != NULL)
 		return be->batch(map, b, n);
 	for (size_t i = 0; i < n; i++) {
-		struct cmap_req req = {
-		    .kind = CMAP_REQ_DELETE, .key = b->keys[i]};
-
 		switch (b->kind) {
 		case CMAP__BATCH_LOAD:
 			b->status[i] = be->load(map, b->keys[i], &b->out[i]);
@@ -423,9 +429,13 @@ batch(cmap_t *map, const struct cmap__batch *b, size_t n)
 		case CMAP__BATCH_STORE:
 			b->status[i] = be->store(map, b->keys[i], b->in[i]);
 			break;
-		case CMAP__BATCH_DELETE:
+		case CMAP__BATCH_DELETE: {
+			struct cmap_req req = {
+			    .kind = CMAP_REQ_DELETE, .key = b->keys[i]};
+
 			b->status[i] = exec(map, &req);
 			break;
+		}
 		}
 	}
 	return cmap__batch_result(n, b->status);
@@ -437,11 +447,6 @@ cmap_load_batch(cmap_t *map, size_t n, const uint64_t *keys, uint64_t *values,
 {
 	struct cmap__batch b = {CMAP__BATCH_LOAD, keys, NULL, values, status};
 
-	CHECK_MAP(map);
-	if (n == 0)
-		return CMAP_OK;
-	if (keys == NULL || values == NULL || status == NULL)
-		return CMAP_EINVAL;
 	return batch(map, &b, n);
 }
 
@@ -451,11 +456,6 @@ cmap_store_batch(cmap_t *map, size_t n, const uint64_t *keys,
 {
 	struct cmap__batch b = {CMAP__BATCH_STORE, keys, values, NULL, status};
 
-	CHECK_MAP(map);
-	if (n == 0)
-		return CMAP_OK;
-	if (keys == NULL || values == NULL || status == NULL)
-		return CMAP_EINVAL;
 	return batch(map, &b, n);
 }
 
@@ -465,10 +465,5 @@ cmap_delete_batch(
 {
 	struct cmap__batch b = {CMAP__BATCH_DELETE, keys, NULL, NULL, status};
 
-	CHECK_MAP(map);
-	if (n == 0)
-		return CMAP_OK;
-	if (keys == NULL || status == NULL)
-		return CMAP_EINVAL;
 	return batch(map, &b, n);
 }
