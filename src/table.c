@@ -37,10 +37,6 @@
 
 #include <string.h>
 
-#define home_of cmap__table_home
-#define slots_of cmap__table_slots
-#define probe cmap__table_probe
-
 /* Capacity (a power of two) able to hold `entries` at load <= 3/4, or 0
  * when that would overflow. */
 static size_t
@@ -120,7 +116,7 @@ cmap__table_init(struct cmap_table *t, const cmap_allocator_t *allocator,
 void
 cmap__table_fini(struct cmap_table *t)
 {
-	cmap__free(t->allocator, slots_of(t), cmap__table_bytes(t));
+	cmap__free(t->allocator, cmap__table_slots(t), cmap__table_bytes(t));
 	atomic_store_explicit(&t->slots, NULL, memory_order_relaxed);
 }
 
@@ -129,7 +125,7 @@ cmap__table_fini(struct cmap_table *t)
 static cmap_status_t
 rehash(struct cmap_table *t, size_t cap)
 {
-	struct cmap_slot *old = slots_of(t);
+	struct cmap_slot *old = cmap__table_slots(t);
 	size_t old_cap = (size_t)t->mask + 1;
 	struct cmap_slot *s = slots_alloc(t->allocator, cap);
 
@@ -142,7 +138,7 @@ rehash(struct cmap_table *t, size_t cap)
 
 		if (old[i].key == CMAP_TABLE_EMPTY_KEY)
 			continue;
-		j = probe(
+		j = cmap__table_probe(
 		    t, s, old[i].key, cmap__hash(old[i].key, t->seed), &found);
 		s[j] = old[i];
 	}
@@ -167,7 +163,7 @@ remove_at(struct cmap_table *t, struct cmap_slot *s, size_t i)
 		k = s[j].key;
 		if (k == CMAP_TABLE_EMPTY_KEY)
 			break;
-		h = home_of(t, cmap__hash(k, t->seed));
+		h = cmap__table_home(t, cmap__hash(k, t->seed));
 		/* The entry at j may fill the hole at i when i lies on its
 		 * probe path, i.e. between its home h and j. */
 		if (((j - h) & t->mask) >= ((j - i) & t->mask)) {
@@ -233,8 +229,8 @@ apply(struct cmap_table *t, uint64_t hash, struct cmap_req *req)
 
 	if (CMAP_UNLIKELY(req->key == CMAP_TABLE_EMPTY_KEY))
 		return exec_zkey(t, req);
-	s = slots_of(t);
-	i = probe(t, s, req->key, hash, &found);
+	s = cmap__table_slots(t);
+	i = cmap__table_probe(t, s, req->key, hash, &found);
 	st = cmap__decide(req, found, found ? s[i].value : 0, &e);
 	switch (e.act) {
 	case CMAP_ACT_NONE:
@@ -249,8 +245,8 @@ apply(struct cmap_table *t, uint64_t hash, struct cmap_req *req)
 
 			if (cap == 0 || rehash(t, cap) != CMAP_OK)
 				return CMAP_ENOMEM;
-			s = slots_of(t);
-			i = probe(t, s, req->key, hash, &found);
+			s = cmap__table_slots(t);
+			i = cmap__table_probe(t, s, req->key, hash, &found);
 		}
 		s[i].key = req->key;
 		s[i].value = e.value;
@@ -296,7 +292,7 @@ cmap__table_clear(struct cmap_table *t)
 		    slots_alloc(t->allocator, t->min_capacity);
 
 		if (s != NULL) {
-			struct cmap_slot *old = slots_of(t);
+			struct cmap_slot *old = cmap__table_slots(t);
 
 			install(t, s, t->min_capacity);
 			cmap__free(t->allocator, old, cap * sizeof *old);
@@ -304,7 +300,7 @@ cmap__table_clear(struct cmap_table *t)
 			return;
 		}
 	}
-	memset(slots_of(t), 0, cap * sizeof(struct cmap_slot));
+	memset(cmap__table_slots(t), 0, cap * sizeof(struct cmap_slot));
 }
 
 cmap_status_t
@@ -325,7 +321,7 @@ void
 cmap__table_stats_add(
     const struct cmap_table *t, cmap_stats_t *st, uint64_t *sum_probe)
 {
-	const struct cmap_slot *s = slots_of(t);
+	const struct cmap_slot *s = cmap__table_slots(t);
 	uint64_t len = cmap__table_len(t);
 
 	for (size_t i = 0; i <= t->mask; i++) {
@@ -333,7 +329,8 @@ cmap__table_stats_add(
 
 		if (s[i].key == CMAP_TABLE_EMPTY_KEY)
 			continue;
-		d = (i - home_of(t, cmap__hash(s[i].key, t->seed))) & t->mask;
+		d = (i - cmap__table_home(t, cmap__hash(s[i].key, t->seed))) &
+		    t->mask;
 		if (d > st->max_probe)
 			st->max_probe = d;
 		*sum_probe += d;
@@ -373,7 +370,7 @@ size_t
 cmap__table_collect(const struct cmap_table *t, uint64_t lo, uint64_t *hi,
     struct cmap_slot *buf, size_t room)
 {
-	const struct cmap_slot *s = slots_of(t);
+	const struct cmap_slot *s = cmap__table_slots(t);
 	uint64_t zhash = cmap__hash(CMAP_TABLE_EMPTY_KEY, t->seed);
 	size_t n;
 
@@ -388,8 +385,9 @@ again:
 	 * and the first free slot after it.  So scan from home(lo) over every
 	 * slot up to home(hi), then on (wrapping) to the next free slot.
 	 */
-	size_t start = (size_t)home_of(t, lo);
-	size_t span = (size_t)(home_of(t, *hi) - home_of(t, lo)) + 1;
+	size_t start = (size_t)cmap__table_home(t, lo);
+	size_t span =
+	    (size_t)(cmap__table_home(t, *hi) - cmap__table_home(t, lo)) + 1;
 
 	for (size_t c = 0; c <= t->mask; c++) {
 		size_t p = (start + c) & t->mask;
