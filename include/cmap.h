@@ -170,6 +170,13 @@ CMAP_API const char *cmap_version_string(void);
  * One X-macro holds each code, its value and its message.  Codes are never
  * renumbered or reused; new ones are appended.  (2 and -4 were EXISTS and
  * ESHARDS before 1.0.)
+ *
+ * EIO, ECORRUPT, EUNAVAILABLE, EINDOUBT, EBUSY and ENOSPC come only from
+ * backends whose entries live on disk or in a server (CMAP_CAP_PERSISTENT,
+ * CMAP_CAP_REMOTE).  Like every error they mean "nothing changed", with one
+ * exception that says so in its name: EINDOUBT, returned when a remote
+ * request was sent and its answer never came, so the caller cannot know
+ * whether it took effect (read the key again to find out).
  * ------------------------------------------------------------------- */
 #define CMAP_STATUS_MAP(X)                                                     \
 	X(OK, 0, "success: the key was present")                               \
@@ -180,7 +187,17 @@ CMAP_API const char *cmap_version_string(void);
 	X(ENOMEM, -2, "out of memory")                                         \
 	X(EBACKEND, -3, "unknown or unavailable backend")                      \
 	X(ERECURSE, -5,                                                        \
-	    "recursive call into the map from inside its update callback")
+	    "recursive call into the map from inside its update callback")     \
+	X(EIO, -6, "input/output error (disk or network)")                     \
+	X(ECORRUPT, -7, "the file is corrupt or not a libcmap map")            \
+	X(EUNAVAILABLE, -8,                                                    \
+	    "the server cannot be reached (refused, down or timed out) and "   \
+	    "the request was not sent")                                        \
+	X(EINDOUBT, -9,                                                        \
+	    "the connection broke after the request was sent: the operation "  \
+	    "may or may not have been applied")                                \
+	X(EBUSY, -10, "the resource is in use (the file is already open)")     \
+	X(ENOSPC, -11, "no space left on the device")
 
 typedef enum cmap_status {
 #define CMAP_STATUS_ENUM_(name, value, msg) CMAP_##name = (value),
@@ -203,9 +220,12 @@ CMAP_API const char *cmap_status_name(cmap_status_t status);
  * cmap_config_set(), cmap_create() or cmap_backend_info() and
  * cmap_backend_option() on this thread, in one sentence that names the
  * culprit ("backend 'sharded': option 'shards': 48 is not a power of
- * two").  "" when none of them has failed on this thread.  The string is
- * per thread and valid until that thread's next call of one of them.
- * Other calls return their status only (their message: cmap_strerror).
+ * two"), and likewise for the last call on this thread that returned
+ * EIO, ECORRUPT, EUNAVAILABLE, EINDOUBT, EBUSY or ENOSPC ("redis
+ * 127.0.0.1:6379: connection refused").  "" when none has failed on this
+ * thread.  The string is per thread and valid until that thread's next
+ * such failure.  Other calls return their status only (their message:
+ * cmap_strerror).
  * Thread safety: any thread.  Cost: O(1).
  */
 CMAP_API const char *cmap_last_error(void);
@@ -224,6 +244,9 @@ cmap_is_error(cmap_status_t status)
 #define CMAP_BACKEND_RWLOCK "rwlock"
 #define CMAP_BACKEND_SHARDED "sharded"
 #define CMAP_BACKEND_LOCKFREE "lockfree"
+#define CMAP_BACKEND_READMOSTLY "readmostly"
+#define CMAP_BACKEND_LMDB "lmdb"
+#define CMAP_BACKEND_REDIS "redis"
 
 /* Capability bits (GUARANTEES above). */
 #define CMAP_CAP_THREAD_SAFE (UINT64_C(1) << 0)
@@ -660,6 +683,19 @@ CMAP_API cmap_status_t cmap_clear(cmap_t *map);
  * Cost: O(entries) when the table grows.
  */
 CMAP_API cmap_status_t cmap_reserve(cmap_t *map, size_t entries);
+
+/*
+ * cmap_sync - make every write that returned before this call durable.
+ *   On a CMAP_CAP_PERSISTENT backend whose durability mode does not flush
+ *   at each write (lmdb's "nosync"), flush to disk now; everywhere else
+ *   writes are as durable as they will get when they return, and this
+ *   returns CMAP_OK at once.
+ *   Returns CMAP_OK; CMAP_EINVAL (NULL map); CMAP_ERECURSE; the backend's
+ *   I/O errors (CMAP_EIO, CMAP_ENOSPC), with cmap_last_error() saying why.
+ * Thread safety: any thread, concurrently with every other call.
+ * Cost: O(1) in memory; one flush of the dirty pages on disk.
+ */
+CMAP_API cmap_status_t cmap_sync(cmap_t *map);
 
 /*
  * Statistics.  Grows only at its end (VERSIONS AND THE ABI).

@@ -381,6 +381,18 @@ cmap_reserve(cmap_t *map, size_t entries)
 }
 
 cmap_status_t
+cmap_sync(cmap_t *map)
+{
+	const struct cmap__backend *be;
+
+	CHECK_MAP(map);
+	be = map->be;
+	if (be->version >= CMAP__BACKEND_V3 && be->sync != NULL)
+		return be->sync(map);
+	return CMAP_OK;
+}
+
+cmap_status_t
 cmap_stats_sized(cmap_t *map, cmap_stats_t *stats, size_t size)
 {
 	cmap_stats_t st;

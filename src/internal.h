@@ -101,9 +101,10 @@ struct cmap__create_args {
  */
 #define CMAP__BACKEND_V1 1u
 #define CMAP__BACKEND_V2 2u /* the batch slots */
+#define CMAP__BACKEND_V3 3u /* sync */
 
 struct cmap__backend {
-	uint32_t version; /* CMAP__BACKEND_V1 */
+	uint32_t version; /* CMAP__BACKEND_V<n>: the slots it has */
 	const char *name;
 	const char *summary;      /* one line for cmap_backend_info */
 	uint32_t backend_version; /* the backend's own version */
@@ -145,6 +146,11 @@ struct cmap__backend {
 	cmap_status_t (*batch)(
 	    cmap_t *map, const struct cmap__batch *b, size_t n);
 	/* end of version 2 */
+
+	/* sync: cmap_sync().  Optional: NULL means writes are already as
+	 * durable as the backend makes them (CMAP_OK). */
+	cmap_status_t (*sync)(cmap_t *map);
+	/* end of version 3 */
 };
 
 /* registry.c: the index-th backend (NULL past the last), and the one
@@ -225,7 +231,8 @@ cmap__unhash(uint64_t h, uint64_t seed)
 /*
  * map.c: cmap__fail - record the detail that cmap_last_error() returns on
  * this thread (printf-style, cut at 255 bytes) and return st.  For the
- * failure paths of create and of the config and info calls.
+ * failure paths of create and of the config and info calls, and for the
+ * I/O errors of persistent and remote backends (cmap.h, cmap_last_error).
  */
 CMAP_HIDDEN cmap_status_t cmap__fail(cmap_status_t st, const char *fmt, ...)
 #if defined(__GNUC__)

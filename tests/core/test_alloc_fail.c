@@ -39,8 +39,7 @@ static void
 cfg_for(const struct variant *v, struct tu_alloc *al, cmap_config_t *cfg,
     size_t capacity)
 {
-	cmap_config_init(cfg);
-	cfg->backend = v->backend;
+	tu_config_init(cfg, v->backend);
 	cfg->shards = v->shards;
 	cfg->capacity = capacity;
 	cfg->seed = 12345; /* the same grow points on every run */
@@ -674,8 +673,7 @@ test_lock_free_clear_spare(void **state)
 
 		print_message("  backend %s\n", lf[b]);
 		tu_alloc_init(&al);
-		cmap_config_init(&cfg);
-		cfg.backend = lf[b];
+		tu_config_init(&cfg, lf[b]);
 		tu_alloc_install(&al, &cfg);
 		m = tu_create_cfg(&cfg);
 		for (int round = 0; round < 2; round++) {

@@ -57,8 +57,7 @@ is_pow2(uint64_t v)
 static void
 cfg_of(cmap_config_t *cfg, const char *backend)
 {
-	cmap_config_init(cfg);
-	cfg->backend = backend;
+	tu_config_init(cfg, backend);
 }
 
 /* cmap_create(cfg) must return `want`; on success the map is destroyed,
@@ -497,7 +496,7 @@ static void
 test_backend_info(void **state)
 {
 	(void)state;
-	size_t n = 0, thread_safe = 0;
+	size_t n = 0, runnable = 0, thread_safe = 0;
 	const char *name;
 
 	while ((name = cmap_backend_at(n)) != NULL) {
@@ -560,6 +559,10 @@ test_backend_info(void **state)
 		assert_int_equal(
 		    cmap_backend_option(name, SIZE_MAX, &opt), CMAP_EINVAL);
 
+		n++;
+		if (!tu_backend_runnable(name))
+			continue;
+		runnable++;
 		/* a map of it says its name */
 		cmap_t *m = tu_create(name, 0);
 		assert_non_null(cmap_backend(m));
@@ -568,14 +571,13 @@ test_backend_info(void **state)
 		assert_non_null(st.backend);
 		assert_string_equal(st.backend, name);
 		cmap_destroy(m);
-		n++;
 	}
 	assert_true(n >= 3);
 	assert_true(thread_safe >= 1);
 	assert_null(cmap_backend_at(n));
 	assert_null(cmap_backend_at(n + 1));
 	assert_null(cmap_backend_at(SIZE_MAX));
-	assert_int_equal(g_nb, n);
+	assert_int_equal(g_nb, runnable);
 
 	/* unknown names */
 	cmap_backend_info_t info, before;
@@ -693,8 +695,7 @@ test_config_set_get(void **state)
 	assert_string_equal(cmap_config_get(&cfg, "x_eq"), "a=b");
 
 	/* the options reach the map */
-	cmap_config_init(&cfg);
-	cfg.backend = g_backends[0];
+	tu_config_init(&cfg, g_backends[0]);
 	assert_int_equal(cmap_config_set(&cfg, "capacity", "5000"), CMAP_OK);
 	assert_int_equal(cmap_config_set(&cfg, "seed", "99"), CMAP_OK);
 	cmap_t *m = create_ok(&cfg, "capacity+seed");
@@ -1422,8 +1423,7 @@ errors_thread(void *arg)
 	cmap_t *m = NULL;
 
 	t->fresh_empty = e != NULL && e[0] == '\0';
-	cmap_config_init(&cfg);
-	cfg.backend = t->backend;
+	tu_config_init(&cfg, t->backend);
 	if (cmap_config_set(&cfg, "thread_only_option", "1") == CMAP_OK &&
 	    cmap_create(&cfg, &m) == CMAP_EINVAL) {
 		e = cmap_last_error();
@@ -1479,10 +1479,34 @@ test_last_error(void **state)
 	assert_non_null(strstr(cmap_last_error(), "capacity"));
 }
 
+/* cmap_sync: EINVAL for NULL; on every backend a sync after writes
+ * succeeds and changes nothing a load sees. */
+static void
+test_sync(void **state)
+{
+	(void)state;
+	assert_int_equal(cmap_sync(NULL), CMAP_EINVAL);
+	for (size_t i = 0; i < g_nb; i++) {
+		cmap_config_t cfg;
+		cmap_t *m;
+		uint64_t v = 0;
+
+		cfg_of(&cfg, g_backends[i]);
+		m = tu_create_cfg(&cfg);
+		assert_int_equal(cmap_store(m, 7, 70), CMAP_INSERTED);
+		assert_int_equal(cmap_sync(m), CMAP_OK);
+		assert_int_equal(cmap_load(m, 7, &v), CMAP_OK);
+		assert_int_equal(v, 70);
+		assert_int_equal(cmap_len(m), 1);
+		cmap_destroy(m);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_sync),
 	    cmocka_unit_test(test_results_table),
 	    cmocka_unit_test(test_backend_info),
 	    cmocka_unit_test(test_config_set_get),

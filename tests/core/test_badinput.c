@@ -144,8 +144,7 @@ test_null_args(void **state)
 		uint64_t v = SENT;
 
 		tu_alloc_init(&al);
-		cmap_config_init(&cfg);
-		cfg.backend = g_backends[b];
+		tu_config_init(&cfg, g_backends[b]);
 		tu_alloc_install(&al, &cfg);
 		cmap_t *m = tu_create_cfg(&cfg);
 		tu_model_init(&model);
@@ -359,20 +358,17 @@ test_create_bad(void **state)
 			cfg.flags = badf[i];
 			expect_create(&cfg, CMAP_EINVAL);
 		}
-		cmap_config_init(&cfg);
-		cfg.backend = g_backends[b];
+		tu_config_init(&cfg, g_backends[b]);
 		cfg.flags = CMAP_FLAG_NO_MISUSE_CHECK;
 		expect_create(&cfg, CMAP_OK);
 		/* a bad option value is EINVAL on every backend */
-		cmap_config_init(&cfg);
-		cfg.backend = g_backends[b];
+		tu_config_init(&cfg, g_backends[b]);
 		tu_alloc_install(&al, &cfg);
 		assert_int_equal(
 		    cmap_config_set(&cfg, "capacity", "lots"), CMAP_OK);
 		expect_create(&cfg, CMAP_EINVAL);
 		assert_non_null(strstr(cmap_last_error(), "capacity"));
-		cmap_config_init(&cfg);
-		cfg.backend = g_backends[b];
+		tu_config_init(&cfg, g_backends[b]);
 		tu_alloc_install(&al, &cfg);
 		assert_int_equal(
 		    cmap_config_set(&cfg, "no_such_option", "1"), CMAP_OK);
@@ -392,8 +388,7 @@ test_create_bad(void **state)
 				if (opt.default_value == NULL ||
 				    tu_option(g_backends[b], opt.name, NULL))
 					continue;
-				cmap_config_init(&cfg);
-				cfg.backend = g_backends[b];
+				tu_config_init(&cfg, g_backends[b]);
 				tu_alloc_install(&al, &cfg);
 				assert_int_equal(cmap_config_set(&cfg, opt.name,
 				                     opt.default_value),
@@ -405,13 +400,11 @@ test_create_bad(void **state)
 		}
 
 		/* only one allocator hook */
-		cmap_config_init(&cfg);
-		cfg.backend = g_backends[b];
+		tu_config_init(&cfg, g_backends[b]);
 		tu_alloc_install(&al, &cfg);
 		cfg.allocator.free = NULL;
 		expect_create(&cfg, CMAP_EINVAL);
-		cmap_config_init(&cfg);
-		cfg.backend = g_backends[b];
+		tu_config_init(&cfg, g_backends[b]);
 		tu_alloc_install(&al, &cfg);
 		cfg.allocator.alloc = NULL;
 		expect_create(&cfg, CMAP_EINVAL);
@@ -422,8 +415,7 @@ test_create_bad(void **state)
 		for (size_t h = 0; h < sizeof huge / sizeof huge[0]; h++) {
 			cmap_t *sentinel = (cmap_t *)(uintptr_t)0x1234;
 			out = sentinel;
-			cmap_config_init(&cfg);
-			cfg.backend = g_backends[b];
+			tu_config_init(&cfg, g_backends[b]);
 			cfg.capacity = huge[h];
 			tu_alloc_install(&al, &cfg);
 			assert_int_equal(cmap_create(&cfg, &out), CMAP_ENOMEM);
@@ -444,20 +436,16 @@ test_create_null_out_any_config(void **state)
 	(void)state;
 	cmap_config_t cfg;
 
-	cmap_config_init(&cfg);
-	cfg.backend = "no such backend";
+	tu_config_init(&cfg, "no such backend");
 	assert_true(cmap_is_error(cmap_create(&cfg, NULL)));
 	for (size_t b = 0; b < g_nbackends; b++) {
-		cmap_config_init(&cfg);
-		cfg.backend = g_backends[b];
+		tu_config_init(&cfg, g_backends[b]);
 		cfg.shards = 3;
 		assert_true(cmap_is_error(cmap_create(&cfg, NULL)));
-		cmap_config_init(&cfg);
-		cfg.backend = g_backends[b];
+		tu_config_init(&cfg, g_backends[b]);
 		cfg.flags = 1u << 30;
 		assert_true(cmap_is_error(cmap_create(&cfg, NULL)));
-		cmap_config_init(&cfg);
-		cfg.backend = g_backends[b];
+		tu_config_init(&cfg, g_backends[b]);
 		assert_int_equal(cmap_create(&cfg, NULL), CMAP_EINVAL);
 	}
 }

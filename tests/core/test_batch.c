@@ -130,8 +130,7 @@ route(cmap_t *m)
 static void
 cfg_for(cmap_config_t *cfg, size_t capacity)
 {
-	cmap_config_init(cfg);
-	cfg->backend = g_v->backend;
+	tu_config_init(cfg, g_v->backend);
 	cfg->shards = g_v->shards;
 	cfg->capacity = capacity;
 	cfg->seed = UINT64_C(0x243f6a8885a308d3);
@@ -1077,8 +1076,7 @@ mk_failing(struct tu_alloc *al, size_t capacity)
 	cmap_config_t cfg;
 
 	tu_alloc_init(al);
-	cmap_config_init(&cfg);
-	cfg.backend = g_v->backend;
+	tu_config_init(&cfg, g_v->backend);
 	cfg.shards = g_v->shards;
 	cfg.capacity = capacity;
 	cfg.seed = 12345;
@@ -1580,8 +1578,7 @@ stress_one(void)
 		assert_true(all[i] != all[i - 1]);
 	free(all);
 
-	cmap_config_init(&cfg);
-	cfg.backend = g_v->backend;
+	tu_config_init(&cfg, g_v->backend);
 	cfg.shards = g_v->shards;
 	s->m = route(tu_create_cfg(&cfg));
 	s->rounds = tu_scaled(STRESS_ROUNDS);

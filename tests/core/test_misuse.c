@@ -132,8 +132,7 @@ checked_map(uint32_t flags)
 	cmap_config_t cfg;
 	cmap_t *m = NULL;
 
-	cmap_config_init(&cfg);
-	cfg.backend = g_backend;
+	tu_config_init(&cfg, g_backend);
 	cfg.flags = flags;
 	if (g_misuse_opt != NULL &&
 	    cmap_config_set(&cfg, "misuse_check", g_misuse_opt) != CMAP_OK)
@@ -514,8 +513,7 @@ safe_backend_child(void *arg)
 	pthread_t a, b;
 	uint64_t v = 0;
 
-	cmap_config_init(&cfg);
-	cfg.backend = (const char *)arg;
+	tu_config_init(&cfg, (const char *)arg);
 	if (cmap_create(&cfg, &g_m) != CMAP_OK)
 		return 40;
 	if (pthread_create(&a, NULL, counted_writer, (void *)(uintptr_t)1) ||

@@ -79,8 +79,7 @@ mk(size_t capacity)
 {
 	cmap_config_t cfg;
 
-	cmap_config_init(&cfg);
-	cfg.backend = g_cur->backend;
+	tu_config_init(&cfg, g_cur->backend);
 	cfg.shards = g_cur->shards;
 	cfg.capacity = capacity;
 	return tu_create_cfg(&cfg);

@@ -62,8 +62,7 @@ mk(uint64_t seed, size_t capacity, struct tu_alloc *al)
 	cmap_config_t cfg;
 	cmap_t *m = NULL;
 
-	cmap_config_init(&cfg);
-	cfg.backend = CMAP_BACKEND_LOCKFREE;
+	tu_config_init(&cfg, CMAP_BACKEND_LOCKFREE);
 	cfg.seed = seed;
 	cfg.capacity = capacity;
 	if (al != NULL)

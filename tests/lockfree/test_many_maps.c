@@ -119,8 +119,7 @@ mm_set_create(struct mm_set *s, unsigned id)
 		cmap_config_t cfg;
 		cmap_status_t st;
 
-		cmap_config_init(&cfg);
-		cfg.backend = g_backend;
+		tu_config_init(&cfg, g_backend);
 		tu_chk_alloc_init(&s->al[i]);
 		tu_chk_alloc_install(&s->al[i], &cfg);
 		st = cmap_create(&cfg, &s->maps[i]);

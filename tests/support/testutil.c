@@ -1,7 +1,10 @@
 #include "testutil.h"
 
+#include <ftw.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +57,106 @@ tu_option(const char *backend, const char *name, cmap_option_info_t *opt)
 	return false;
 }
 
+/* ---- the environment of persistent and remote backends ---- */
+
+static pthread_mutex_t env_lock = PTHREAD_MUTEX_INITIALIZER;
+static char env_root[3072]; /* this process's directory of map dirs */
+static unsigned long env_serial;
+
+static int
+env_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+env_cleanup(void)
+{
+	if (env_root[0] != '\0')
+		(void)nftw(env_root, env_rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A new empty directory for one persistent map, in out[4096]. */
+static void
+env_new_dir(char *out)
+{
+	pthread_mutex_lock(&env_lock);
+	if (env_root[0] == '\0') {
+		const char *base = getenv("CMAP_TEST_DIR");
+
+		if (base == NULL || base[0] == '\0')
+			base = getenv("TMPDIR");
+		if (base == NULL || base[0] == '\0')
+			base = "/tmp";
+		snprintf(
+		    env_root, sizeof env_root, "%s/cmap-test.XXXXXX", base);
+		if (mkdtemp(env_root) == NULL) {
+			fprintf(
+			    stderr, "testutil: mkdtemp(%s) failed\n", env_root);
+			abort();
+		}
+		atexit(env_cleanup);
+	}
+	snprintf(out, 4096, "%s/map%lu", env_root, env_serial++);
+	pthread_mutex_unlock(&env_lock);
+	if (mkdir(out, 0700) != 0) {
+		fprintf(stderr, "testutil: mkdir(%s) failed\n", out);
+		abort();
+	}
+}
+
+bool
+tu_backend_runnable(const char *backend)
+{
+	static atomic_int told;
+	const char *servers;
+
+	if (!tu_has(backend, CMAP_CAP_REMOTE))
+		return true;
+	servers = getenv("CMAP_TEST_REDIS");
+	if (servers != NULL && servers[0] != '\0')
+		return true;
+	if (atomic_exchange(&told, 1) == 0)
+		fprintf(stderr,
+		    "testutil: CMAP_TEST_REDIS is not set: backend "
+		    "'%s' is left out (tests/run.sh starts a server "
+		    "and sets it)\n",
+		    backend);
+	return false;
+}
+
+void
+tu_config_init(cmap_config_t *cfg, const char *backend)
+{
+	cmap_config_init(cfg);
+	cfg->backend = backend;
+	if (backend == NULL)
+		return;
+	if (tu_has(backend, CMAP_CAP_PERSISTENT) &&
+	    tu_option(backend, "path", NULL)) {
+		char dir[4096];
+
+		env_new_dir(dir);
+		(void)cmap_config_set(cfg, "path", dir);
+	}
+	if (tu_has(backend, CMAP_CAP_REMOTE)) {
+		const char *servers = getenv("CMAP_TEST_REDIS");
+		char ns[64];
+
+		if (servers != NULL && tu_option(backend, "servers", NULL))
+			(void)cmap_config_set(cfg, "servers", servers);
+		pthread_mutex_lock(&env_lock);
+		snprintf(ns, sizeof ns, "test-%ld-%lu-%lx", (long)getpid(),
+		    env_serial++, (unsigned long)time(NULL));
+		pthread_mutex_unlock(&env_lock);
+		if (tu_option(backend, "namespace", NULL))
+			(void)cmap_config_set(cfg, "namespace", ns);
+	}
+}
+
 size_t
 tu_backends_with(uint64_t caps, const char *out[TU_MAX_BACKENDS])
 {
@@ -61,7 +164,8 @@ tu_backends_with(uint64_t caps, const char *out[TU_MAX_BACKENDS])
 	size_t n = 0;
 
 	for (size_t i = 0; (name = cmap_backend_at(i)) != NULL; i++)
-		if (n < TU_MAX_BACKENDS && tu_has(name, caps))
+		if (n < TU_MAX_BACKENDS && tu_has(name, caps) &&
+		    tu_backend_runnable(name))
 			out[n++] = name;
 	return n;
 }
@@ -94,8 +198,7 @@ tu_create(const char *backend, size_t capacity)
 {
 	cmap_config_t cfg;
 
-	cmap_config_init(&cfg);
-	cfg.backend = backend;
+	tu_config_init(&cfg, backend);
 	cfg.capacity = capacity;
 	return tu_create_cfg(&cfg);
 }

@@ -37,6 +37,25 @@ bool tu_has(const char *backend, uint64_t caps);
 /* True when the backend takes an option called `name`; its description
  * goes to *opt when opt is not NULL. */
 bool tu_option(const char *backend, const char *name, cmap_option_info_t *opt);
+/*
+ * The test environment of backends that need one.  A backend with a
+ * REQUIRED option cannot be created from a bare config: the tests give it
+ * what it needs here, by capability, never by name.
+ *   CMAP_CAP_PERSISTENT  option "path": a fresh directory under
+ *                        $CMAP_TEST_DIR (default $TMPDIR, else /tmp), made
+ *                        for each config and removed at exit;
+ *   CMAP_CAP_REMOTE      option "servers" from $CMAP_TEST_REDIS (the
+ *                        addresses of a server tests/run.sh started) and
+ *                        option "namespace", unique to each config.
+ * A backend whose environment is missing ($CMAP_TEST_REDIS unset) is left
+ * out of tu_backends() and tu_backends_with(), with one line on stderr.
+ */
+/* True when the tests can create maps of this backend here. */
+bool tu_backend_runnable(const char *backend);
+/* cmap_config_init(cfg), cfg->backend = backend, then the environment's
+ * options for that backend.  Use it instead of cmap_config_init in tests. */
+void tu_config_init(cmap_config_t *cfg, const char *backend);
+
 /* Create a map or fail the test (cmocka assert). */
 cmap_t *tu_create(const char *backend, size_t capacity);
 cmap_t *tu_create_cfg(const cmap_config_t *cfg);

@@ -90,8 +90,7 @@ lc_map_new(const char *b, uint32_t shards, struct tu_alloc *al, uint64_t rng)
 
 	tu_alloc_init(al);
 	atomic_store(&al->rng, rng);
-	cmap_config_init(&cfg);
-	cfg.backend = b;
+	tu_config_init(&cfg, b);
 	cfg.shards = shards;
 	tu_alloc_install(al, &cfg);
 	if (cmap_create(&cfg, &m) != CMAP_OK) {

@@ -168,8 +168,7 @@ test_oversubscription(
 		c = calloc(1, sizeof *c);
 		if (c == NULL)
 			abort();
-		cmap_config_init(&cfg);
-		cfg.backend = bs[bi];
+		tu_config_init(&cfg, bs[bi]);
 		cfg.shards = 4; /* fewer shards than threads: contention */
 		if (cmap_create(&cfg, &c->map) != CMAP_OK) {
 			printf("limits: cmap_create(%s): %s\n", bs[bi],
@@ -322,8 +321,7 @@ test_churn(
 
 		memset(&c, 0, sizeof c);
 		tu_alloc_init(&al);
-		cmap_config_init(&cfg);
-		cfg.backend = bs[bi];
+		tu_config_init(&cfg, bs[bi]);
 		tu_alloc_install(&al, &cfg);
 		if (cmap_create(&cfg, &c.map) != CMAP_OK)
 			abort();
@@ -457,8 +455,7 @@ test_rss(
 		cmap_stats_t st;
 
 		memset(&c, 0, sizeof c);
-		cmap_config_init(&cfg);
-		cfg.backend = bs[bi];
+		tu_config_init(&cfg, bs[bi]);
 		rss_base = rss_now();
 		if (rss_base < 0 || cmap_create(&cfg, &c.map) != CMAP_OK)
 			abort();
@@ -540,8 +537,7 @@ test_flooding(const char *const *bs, size_t nb, char *sum, size_t sumlen)
 			cmap_config_t cfg;
 			cmap_t *m = NULL;
 
-			cmap_config_init(&cfg);
-			cfg.backend = bs[bi];
+			tu_config_init(&cfg, bs[bi]);
 			cfg.shards = FL_SHARDS;
 			cfg.seed = pass == 0 ? FL_SEED : 0;
 			if (cmap_create(&cfg, &m) != CMAP_OK)

@@ -239,8 +239,7 @@ make_broken(enum bug mode, struct lc_workload *w)
 	cmap_config_t cfg;
 	cmap_t *m = NULL;
 
-	cmap_config_init(&cfg);
-	cfg.backend = wrapped_backend();
+	tu_config_init(&cfg, wrapped_backend());
 	if (cmap_create(&cfg, &m) != CMAP_OK) {
 		fprintf(stderr, "cannot create the wrapped map: %s\n",
 		    cmap_last_error());
@@ -356,8 +355,7 @@ main(void)
 			cmap_stats_t sts;
 			cmap_t *m = NULL;
 
-			cmap_config_init(&cfg);
-			cfg.backend = b;
+			tu_config_init(&cfg, b);
 			cfg.capacity = i % 4 == 0 ? 1 : i % 4 == 1 ? 0 : 64;
 			cfg.shards = shards[i % 3];
 			if (cmap_create(&cfg, &m) != CMAP_OK) {
