@@ -13,25 +13,51 @@
  * INVARIANTS
  *   (1) every entry lies at or after its home slot (cyclically), with no
  *       free slot between the two: a lookup stops at the first free slot;
- *   (2) used <= grow_at = 3/4 of capacity, so a free slot always exists
- *       and the expected probe count stays small (about 2.5 slots for a
- *       hit, 8.5 for a miss at the highest load, far fewer on average);
+ *   (2) used <= hard_at = 7/8 of capacity, so a free slot always exists;
+ *       a resize starts at grow_at = 3/4 and the table is rarely fuller
+ *       than 3/4 + 1/128 (RESIZE), so the expected probe count stays
+ *       small (about 2.5 slots for a hit, 8.5 for a miss at 3/4, far
+ *       fewer on average);
  *   (3) no tombstones: a delete shifts the following entries of its
  *       cluster back (Knuth's algorithm R), so probe lengths after heavy
  *       churn are those of a fresh table and memory never fills with
  *       deleted entries;
  *   (4) capacity >= min_capacity; a delete that leaves the table under
- *       1/8 full halves it (or more), down to min_capacity, and the new
- *       table is at most 3/8 full, so grow and shrink cannot alternate.
+ *       1/8 full shrinks it, by at most 8 times and down to min_capacity,
+ *       and the new table is at most 3/8 full, so grow and shrink cannot
+ *       alternate.
  *
  * WHY LINEAR PROBING: it is the scheme with the fewest cache lines per
  * lookup at load <= 3/4 (the next slots are in the same or the next
  * line), deletion needs no tombstones, and inserts do no displacement
  * work.  docs/design.md records what was measured.
  *
- * RESIZE COST: a resize rehashes the whole table in the call that crosses
- * the threshold: O(used).  Amortised over the inserts that filled the
- * table it is O(1) per insert.
+ * RESIZE (incremental, as Redis's dict): no call does work proportional
+ * to the table's size.  A resize goes through two phases, each advanced
+ * by every call that writes (store, delete, any request but a load that
+ * reaches the table core), and never by loads, which may run under a
+ * shared lock:
+ *   zeroing   next[] is allocated (not touched), and each write zeroes
+ *             CMAP_TABLE_STEP_ZERO more bytes of it.  So the page faults
+ *             of a fresh table are spread too: two pages per write.
+ *             Inserts still go to slots[], which meanwhile fills past 3/4
+ *             by at most 1/128 (zeroing 32 bytes per slot of the old
+ *             capacity takes capacity / 128 writes when growing 2x).
+ *   draining  next[] becomes slots[]; the previous slots become old[].
+ *             New keys go to slots[]; a key found in old[] is updated or
+ *             deleted there (old[] takes no inserts, so its free slots
+ *             stay free); each write moves CMAP_TABLE_STEP_SLOTS slots of
+ *             old[] into slots[], then on to the end of the cluster it
+ *             is in.  Moving starts at a free slot and stops only at
+ *             one, so no cluster of old[] is ever half moved and a
+ *             lookup in old[] stays correct: a lookup reads
+ *             slots[], then old[] if it missed.  Growing 2x, old[] is
+ *             empty after capacity / 128 writes, long before slots[] can
+ *             reach 3/4 (and shrinking at most 8x, likewise).
+ * An insert that finds slots[] at hard_at (7/8) finishes the zeroing at
+ * once: that happens only after the allocation of next[] failed (it is
+ * retried by each insert from 3/4 on), and is then O(capacity) once.
+ * cmap__table_reserve resizes at once (it is the caller asking).
  */
 #include "table.h"
 
@@ -62,22 +88,19 @@ log2_of(size_t pow2)
 	return k;
 }
 
-static struct cmap_slot *
-slots_alloc(const cmap_allocator_t *a, size_t cap)
+static void
+slots_free(struct cmap_table *t, struct cmap_slot *s, size_t cap)
 {
-	struct cmap_slot *s = cmap__alloc(a, cap * sizeof *s, CMAP_CACHE_LINE);
-
-	if (s != NULL)
-		memset(s, 0, cap * sizeof *s);
-	return s;
+	cmap__free(t->allocator, s, cap * sizeof *s);
 }
 
 static void
 set_len(struct cmap_table *t)
 {
 	/* Single writer (the lock holder): a relaxed store, no RMW. */
-	atomic_store_explicit(
-	    &t->len, t->used + (t->zkey_present ? 1 : 0), memory_order_relaxed);
+	atomic_store_explicit(&t->len,
+	    t->used + t->old_used + (t->zkey_present ? 1 : 0),
+	    memory_order_relaxed);
 }
 
 static void
@@ -87,6 +110,7 @@ install(struct cmap_table *t, struct cmap_slot *slots, size_t cap)
 	t->shift = 64 - log2_of(cap);
 	atomic_store_explicit(&t->pf_shift, t->shift, memory_order_relaxed);
 	t->grow_at = cap / 4 * 3;
+	t->hard_at = cap / 8 * 7;
 	atomic_store_explicit(&t->slots, slots, memory_order_relaxed);
 }
 
@@ -100,9 +124,10 @@ cmap__table_init(struct cmap_table *t, const cmap_allocator_t *allocator,
 	memset(t, 0, sizeof *t);
 	if (cap == 0)
 		return CMAP_ENOMEM;
-	s = slots_alloc(allocator, cap);
+	s = cmap__alloc(allocator, cap * sizeof *s, CMAP_CACHE_LINE);
 	if (s == NULL)
 		return CMAP_ENOMEM;
+	memset(s, 0, cap * sizeof *s);
 	t->allocator = allocator;
 	t->seed = seed;
 	t->min_capacity = cap;
@@ -113,67 +138,172 @@ cmap__table_init(struct cmap_table *t, const cmap_allocator_t *allocator,
 	return CMAP_OK;
 }
 
+/* Drop a resize in progress (its arrays) without moving anything. */
+static void
+drop_resize(struct cmap_table *t)
+{
+	if (t->next != NULL)
+		slots_free(t, t->next, t->next_cap);
+	if (t->old != NULL)
+		slots_free(t, t->old, (size_t)t->old_mask + 1);
+	t->next = NULL;
+	t->old = NULL;
+	t->old_used = 0;
+}
+
 void
 cmap__table_fini(struct cmap_table *t)
 {
-	cmap__free(t->allocator, cmap__table_slots(t), cmap__table_bytes(t));
+	drop_resize(t);
+	slots_free(t, cmap__table_slots(t), (size_t)t->mask + 1);
 	atomic_store_explicit(&t->slots, NULL, memory_order_relaxed);
 }
 
-/* Move every entry into a new table of `cap` slots.  On allocation
- * failure the table is unchanged. */
-static cmap_status_t
-rehash(struct cmap_table *t, size_t cap)
+/* ------------------------------------------------------------ resize */
+
+static bool
+resizing(const struct cmap_table *t)
 {
-	struct cmap_slot *old = cmap__table_slots(t);
+	return t->next != NULL || t->old != NULL;
+}
+
+/* Begin a resize to `cap` slots: allocate next[] (zeroed later).  False
+ * when the allocation fails (nothing changed; retried later). */
+static bool
+resize_begin(struct cmap_table *t, size_t cap)
+{
+	struct cmap_slot *n =
+	    cmap__alloc(t->allocator, cap * sizeof *n, CMAP_CACHE_LINE);
+
+	if (n == NULL)
+		return false;
+	t->next = n;
+	t->next_cap = cap;
+	t->next_zeroed = 0;
+	return true;
+}
+
+/* next[] is zeroed: make it slots[] and start draining the old slots from
+ * just after a free one. */
+static void
+resize_flip(struct cmap_table *t)
+{
 	size_t old_cap = (size_t)t->mask + 1;
-	struct cmap_slot *s = slots_alloc(t->allocator, cap);
+	struct cmap_slot *o = cmap__table_slots(t);
+	size_t start = 0;
 
-	if (s == NULL)
-		return CMAP_ENOMEM;
-	install(t, s, cap);
-	for (size_t i = 0; i < old_cap; i++) {
-		bool found;
-		size_t j;
-
-		if (old[i].key == CMAP_TABLE_EMPTY_KEY)
-			continue;
-		j = cmap__table_probe(
-		    t, s, old[i].key, cmap__hash(old[i].key, t->seed), &found);
-		s[j] = old[i];
-	}
-	cmap__free(t->allocator, old, old_cap * sizeof *old);
-	if (cap > old_cap)
+	while (o[start].key != CMAP_TABLE_EMPTY_KEY)
+		start++; /* one exists: invariant 2 */
+	if (t->next_cap > old_cap)
 		t->grows++;
 	else
 		t->shrinks++;
-	return CMAP_OK;
+	t->old = o;
+	t->old_mask = t->mask;
+	t->old_shift = t->shift;
+	t->old_used = t->used;
+	t->drain_pos = (start + 1) & t->old_mask;
+	t->drain_left = old_cap - 1;
+	t->used = 0;
+	install(t, t->next, t->next_cap);
+	t->next = NULL;
 }
 
-/* Backward-shift deletion of the entry at slot i (invariant 3). */
+/* Move the entry of old[i] into slots[] (it is in no other slot). */
 static void
-remove_at(struct cmap_table *t, struct cmap_slot *s, size_t i)
+move_entry(struct cmap_table *t, const struct cmap_slot *e)
 {
-	size_t j = i;
+	struct cmap_slot *s = cmap__table_slots(t);
+	bool found;
+	size_t j = cmap__probe(
+	    s, t->mask, t->shift, e->key, cmap__hash(e->key, t->seed), &found);
 
-	for (;;) {
-		uint64_t k, h;
+	s[j] = *e;
+	t->used++;
+}
 
-		j = (j + 1) & t->mask;
-		k = s[j].key;
-		if (k == CMAP_TABLE_EMPTY_KEY)
-			break;
-		h = cmap__table_home(t, cmap__hash(k, t->seed));
-		/* The entry at j may fill the hole at i when i lies on its
-		 * probe path, i.e. between its home h and j. */
-		if (((j - h) & t->mask) >= ((j - i) & t->mask)) {
-			s[i] = s[j];
-			i = j;
+/* Move up to `slots` slots of old[] (and on to the end of the cluster the
+ * last one is in); free old[] once every slot was visited. */
+static void
+drain(struct cmap_table *t, size_t slots)
+{
+	struct cmap_slot *o = t->old;
+	size_t n = 0;
+
+	while (t->drain_left > 0) {
+		size_t i = t->drain_pos;
+
+		if (o[i].key == CMAP_TABLE_EMPTY_KEY && n >= slots)
+			break; /* stop at a free slot (RESIZE) */
+		t->drain_pos = (i + 1) & t->old_mask;
+		t->drain_left--;
+		n++;
+		if (o[i].key != CMAP_TABLE_EMPTY_KEY) {
+			move_entry(t, &o[i]);
+			o[i].key = CMAP_TABLE_EMPTY_KEY;
+			t->old_used--;
 		}
 	}
-	s[i].key = CMAP_TABLE_EMPTY_KEY;
-	s[i].value = 0;
-	t->used--;
+	if (t->drain_left == 0) {
+		slots_free(t, o, (size_t)t->old_mask + 1);
+		t->old = NULL;
+	}
+}
+
+/* One write's share of a resize in progress (RESIZE at the top). */
+static void
+resize_step(struct cmap_table *t)
+{
+	if (t->next != NULL) {
+		size_t bytes = t->next_cap * sizeof(struct cmap_slot);
+		size_t z = bytes - t->next_zeroed;
+
+		if (z > CMAP_TABLE_STEP_ZERO)
+			z = CMAP_TABLE_STEP_ZERO;
+		memset((char *)t->next + t->next_zeroed, 0, z);
+		t->next_zeroed += z;
+		if (t->next_zeroed < bytes)
+			return;
+		resize_flip(t);
+	}
+	if (t->old != NULL)
+		drain(t, CMAP_TABLE_STEP_SLOTS);
+}
+
+/* Finish a resize in progress now: O(capacity). */
+static void
+resize_finish(struct cmap_table *t)
+{
+	if (t->next != NULL) {
+		memset(t->next, 0, t->next_cap * sizeof(struct cmap_slot));
+		t->next_zeroed = t->next_cap * sizeof(struct cmap_slot);
+		resize_flip(t);
+	}
+	if (t->old != NULL)
+		drain(t, SIZE_MAX);
+}
+
+/*
+ * Before inserting into slots[]: begin growing at grow_at; at hard_at,
+ * finish the resize now (only after failed allocations: RESIZE).  False
+ * when the insert cannot be done for lack of memory (nothing changed).
+ */
+static bool
+room_for_insert(struct cmap_table *t)
+{
+	if (t->used + 1 <= t->grow_at)
+		return true;
+	if (!resizing(t))
+		(void)resize_begin(t, capacity_for(t->used + t->old_used + 1));
+	if (t->used + 1 <= t->hard_at)
+		return true;
+	/* At hard_at: only after failed allocations (RESIZE); settle now. */
+	resize_finish(t);
+	if (t->used + 1 <= t->grow_at)
+		return true;
+	if (resize_begin(t, capacity_for(t->used + 1)))
+		resize_finish(t);
+	return t->used + 1 <= t->hard_at;
 }
 
 /* After a delete: shrink when under 1/8 full (invariant 4).  A failed
@@ -184,13 +314,57 @@ maybe_shrink(struct cmap_table *t)
 	size_t cap = (size_t)t->mask + 1;
 	size_t want;
 
-	if (t->used >= cap / 8 || cap <= t->min_capacity)
+	if (resizing(t) || t->used >= cap / 8 || cap <= t->min_capacity)
 		return;
 	want = capacity_for(t->used * 2);
 	if (want < t->min_capacity)
 		want = t->min_capacity;
+	if (want < cap / 8)
+		want = cap / 8;
 	if (want < cap)
-		(void)rehash(t, want);
+		(void)resize_begin(t, want);
+}
+
+/* ------------------------------------------------------- single keys */
+
+/* Backward-shift deletion of the entry at slot i of s[mask + 1]
+ * (invariant 3); returns nothing: the caller counts. */
+static void
+remove_at(const struct cmap_table *t, struct cmap_slot *s, uint64_t mask,
+    unsigned shift, size_t i)
+{
+	size_t j = i;
+
+	for (;;) {
+		uint64_t k, h;
+
+		j = (j + 1) & mask;
+		k = s[j].key;
+		if (k == CMAP_TABLE_EMPTY_KEY)
+			break;
+		h = cmap__hash(k, t->seed) >> shift;
+		/* The entry at j may fill the hole at i when i lies on its
+		 * probe path, i.e. between its home h and j. */
+		if (((j - h) & mask) >= ((j - i) & mask)) {
+			s[i] = s[j];
+			i = j;
+		}
+	}
+	s[i].key = CMAP_TABLE_EMPTY_KEY;
+	s[i].value = 0;
+}
+
+bool
+cmap__table_load_old(
+    const struct cmap_table *t, uint64_t key, uint64_t hash, uint64_t *value)
+{
+	bool found;
+	size_t i =
+	    cmap__probe(t->old, t->old_mask, t->old_shift, key, hash, &found);
+
+	if (found)
+		*value = t->old[i].value;
+	return found;
 }
 
 /* The key EMPTY_KEY, kept in the side slot: never allocates. */
@@ -213,52 +387,91 @@ exec_zkey(struct cmap_table *t, struct cmap_req *req)
 	return st;
 }
 
+/* Where a key is: its array, that array's geometry and the slot. */
+struct place {
+	struct cmap_slot *s;
+	uint64_t mask;
+	unsigned shift;
+	size_t i;
+	bool found;
+	bool in_old;
+};
+
+static inline struct place
+locate(const struct cmap_table *t, uint64_t key, uint64_t hash)
+{
+	struct place p = {
+	    cmap__table_slots(t), t->mask, t->shift, 0, false, false};
+
+	p.i = cmap__probe(p.s, p.mask, p.shift, key, hash, &p.found);
+	if (!p.found && CMAP_UNLIKELY(t->old != NULL)) {
+		bool found;
+		size_t i = cmap__probe(
+		    t->old, t->old_mask, t->old_shift, key, hash, &found);
+
+		if (found)
+			p = (struct place){
+			    t->old, t->old_mask, t->old_shift, i, true, true};
+	}
+	return p;
+}
+
+/* Insert key (absent from both arrays) into slots[]; false for ENOMEM. */
+static bool
+insert(struct cmap_table *t, uint64_t key, uint64_t hash, uint64_t value)
+{
+	struct cmap_slot *s;
+	bool found;
+	size_t i;
+
+	if (!room_for_insert(t))
+		return false;
+	s = cmap__table_slots(t);
+	i = cmap__probe(s, t->mask, t->shift, key, hash, &found);
+	s[i].key = key;
+	s[i].value = value;
+	t->used++;
+	return true;
+}
+
 /*
- * Apply one request: find the key once, decide, write.  Inline in both of
- * its callers below, so that cmap__table_store keeps only the store case
- * of cmap__decide.
+ * Apply one request: find the key once, decide, write, then advance a
+ * resize in progress by one step.  Inline in both of its callers below,
+ * so that cmap__table_store keeps only the store case of cmap__decide.
  */
 static inline cmap_status_t
 apply(struct cmap_table *t, uint64_t hash, struct cmap_req *req)
 {
 	struct cmap_effect e;
-	struct cmap_slot *s;
+	struct place p;
 	cmap_status_t st;
-	bool found;
-	size_t i;
 
 	if (CMAP_UNLIKELY(req->key == CMAP_TABLE_EMPTY_KEY))
 		return exec_zkey(t, req);
-	s = cmap__table_slots(t);
-	i = cmap__table_probe(t, s, req->key, hash, &found);
-	st = cmap__decide(req, found, found ? s[i].value : 0, &e);
+	p = locate(t, req->key, hash);
+	st = cmap__decide(req, p.found, p.found ? p.s[p.i].value : 0, &e);
 	switch (e.act) {
 	case CMAP_ACT_NONE:
 		break;
 	case CMAP_ACT_SET:
-		if (found) {
-			s[i].value = e.value;
-			break;
-		}
-		if (t->used + 1 > t->grow_at) {
-			size_t cap = capacity_for(t->used + 1);
-
-			if (cap == 0 || rehash(t, cap) != CMAP_OK)
-				return CMAP_ENOMEM;
-			s = cmap__table_slots(t);
-			i = cmap__table_probe(t, s, req->key, hash, &found);
-		}
-		s[i].key = req->key;
-		s[i].value = e.value;
-		t->used++;
-		set_len(t);
+		if (p.found)
+			p.s[p.i].value = e.value;
+		else if (!insert(t, req->key, hash, e.value))
+			return CMAP_ENOMEM;
 		break;
 	case CMAP_ACT_DELETE:
-		remove_at(t, s, i);
-		set_len(t);
+		remove_at(t, p.s, p.mask, p.shift, p.i);
+		if (p.in_old)
+			t->old_used--;
+		else
+			t->used--;
 		maybe_shrink(t);
 		break;
 	}
+	if (CMAP_UNLIKELY(resizing(t)))
+		resize_step(t);
+	if (e.act != CMAP_ACT_NONE)
+		set_len(t);
 	req->out = e.out;
 	return st;
 }
@@ -278,24 +491,28 @@ cmap__table_store(
 	return apply(t, hash, &req);
 }
 
+/* ------------------------------------------------------- whole table */
+
 void
 cmap__table_clear(struct cmap_table *t)
 {
 	size_t cap = (size_t)t->mask + 1;
 
+	drop_resize(t);
 	t->zkey_present = false;
 	t->zkey_value = 0;
 	t->used = 0;
 	set_len(t);
 	if (cap > t->min_capacity) {
-		struct cmap_slot *s =
-		    slots_alloc(t->allocator, t->min_capacity);
+		struct cmap_slot *s = cmap__alloc(
+		    t->allocator, t->min_capacity * sizeof *s, CMAP_CACHE_LINE);
 
 		if (s != NULL) {
 			struct cmap_slot *old = cmap__table_slots(t);
 
+			memset(s, 0, t->min_capacity * sizeof *s);
 			install(t, s, t->min_capacity);
-			cmap__free(t->allocator, old, cap * sizeof *old);
+			slots_free(t, old, cap);
 			t->shrinks++;
 			return;
 		}
@@ -310,38 +527,55 @@ cmap__table_reserve(struct cmap_table *t, size_t entries)
 
 	if (cap == 0)
 		return CMAP_ENOMEM;
-	if (cap > (size_t)t->mask + 1 && rehash(t, cap) != CMAP_OK)
-		return CMAP_ENOMEM;
+	if (cap > (size_t)t->mask + 1) {
+		/* The caller asks for the work: settle a resize in progress,
+		 * then resize to cap at once. */
+		resize_finish(t);
+		if (cap > (size_t)t->mask + 1) {
+			if (!resize_begin(t, cap))
+				return CMAP_ENOMEM;
+			resize_finish(t);
+		}
+	}
 	if (cap > t->min_capacity)
 		t->min_capacity = cap;
 	return CMAP_OK;
+}
+
+/* Probe figures of one array into *st and *sum_probe. */
+static void
+stats_slots(const struct cmap_table *t, const struct cmap_slot *s,
+    uint64_t mask, unsigned shift, cmap_stats_t *st, uint64_t *sum_probe)
+{
+	for (size_t i = 0; i <= mask; i++) {
+		uint64_t d;
+
+		if (s[i].key == CMAP_TABLE_EMPTY_KEY)
+			continue;
+		d = (i - (cmap__hash(s[i].key, t->seed) >> shift)) & mask;
+		if (d > st->max_probe)
+			st->max_probe = d;
+		*sum_probe += d;
+	}
 }
 
 void
 cmap__table_stats_add(
     const struct cmap_table *t, cmap_stats_t *st, uint64_t *sum_probe)
 {
-	const struct cmap_slot *s = cmap__table_slots(t);
 	uint64_t len = cmap__table_len(t);
 
-	for (size_t i = 0; i <= t->mask; i++) {
-		uint64_t d;
-
-		if (s[i].key == CMAP_TABLE_EMPTY_KEY)
-			continue;
-		d = (i - cmap__table_home(t, cmap__hash(s[i].key, t->seed))) &
-		    t->mask;
-		if (d > st->max_probe)
-			st->max_probe = d;
-		*sum_probe += d;
-	}
+	stats_slots(t, cmap__table_slots(t), t->mask, t->shift, st, sum_probe);
+	if (t->old != NULL)
+		stats_slots(
+		    t, t->old, t->old_mask, t->old_shift, st, sum_probe);
 	if (st->shards == 0 || len < st->min_shard_len)
 		st->min_shard_len = len;
 	if (len > st->max_shard_len)
 		st->max_shard_len = len;
 	st->shards++;
 	st->len += len;
-	st->capacity += t->mask + 1;
+	st->capacity += t->mask + 1 + (t->old != NULL ? t->old_mask + 1 : 0);
 	st->bytes += cmap__table_bytes(t);
 	st->grows += t->grows;
 	st->shrinks += t->shrinks;
@@ -355,80 +589,154 @@ cmap__table_stats_done(
 	st->mean_probe = st->len ? (double)sum_probe / (double)st->len : 0.0;
 }
 
-uint64_t
-cmap__table_chunk_end(const struct cmap_table *t, uint64_t lo, unsigned slots)
-{
-	uint64_t span;
+/* ------------------------------------------------------------- range */
 
-	if ((uint64_t)slots > t->mask)
-		return UINT64_MAX;
-	span = (uint64_t)slots << t->shift;
-	return UINT64_MAX - lo < span - 1 ? UINT64_MAX : lo + span - 1;
+/*
+ * One batch of a traversal: the entries whose hash lies in [lo, hi], or,
+ * when more than CMAP_RANGE_BATCH do, the CMAP_RANGE_BATCH of lowest hash
+ * (kept in a max-heap on the hash while collecting; hi is then cut to the
+ * highest hash kept).
+ */
+struct range_batch {
+	struct cmap_slot e[CMAP_RANGE_BATCH];
+	uint64_t h[CMAP_RANGE_BATCH];
+	size_t n;
+	bool full; /* more than CMAP_RANGE_BATCH were offered */
+};
+
+static void
+batch_swap(struct range_batch *b, size_t i, size_t j)
+{
+	struct cmap_slot e = b->e[i];
+	uint64_t h = b->h[i];
+
+	b->e[i] = b->e[j];
+	b->h[i] = b->h[j];
+	b->e[j] = e;
+	b->h[j] = h;
 }
 
-size_t
-cmap__table_collect(const struct cmap_table *t, uint64_t lo, uint64_t *hi,
-    struct cmap_slot *buf, size_t room)
+/* Restore the max-heap order from the root down. */
+static void
+batch_sift_down(struct range_batch *b)
 {
-	const struct cmap_slot *s = cmap__table_slots(t);
-	uint64_t zhash = cmap__hash(CMAP_TABLE_EMPTY_KEY, t->seed);
-	size_t n;
+	size_t i = 0;
 
-again:
-	n = 0;
-	if (t->zkey_present && zhash >= lo && zhash <= *hi)
-		buf[n++] =
-		    (struct cmap_slot){CMAP_TABLE_EMPTY_KEY, t->zkey_value};
-	/*
-	 * Entries whose hash is in [lo, hi] have their home in
-	 * [home(lo), home(hi)] and, by invariant (1), lie between their home
-	 * and the first free slot after it.  So scan from home(lo) over every
-	 * slot up to home(hi), then on (wrapping) to the next free slot.
-	 */
-	size_t start = (size_t)cmap__table_home(t, lo);
-	size_t span =
-	    (size_t)(cmap__table_home(t, *hi) - cmap__table_home(t, lo)) + 1;
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
 
-	for (size_t c = 0; c <= t->mask; c++) {
-		size_t p = (start + c) & t->mask;
+		if (l < b->n && b->h[l] > b->h[m])
+			m = l;
+		if (r < b->n && b->h[r] > b->h[m])
+			m = r;
+		if (m == i)
+			return;
+		batch_swap(b, i, m);
+		i = m;
+	}
+}
+
+static void
+batch_offer(struct range_batch *b, struct cmap_slot e, uint64_t h)
+{
+	if (b->n < CMAP_RANGE_BATCH) {
+		size_t i = b->n++;
+
+		b->e[i] = e;
+		b->h[i] = h;
+		while (i > 0 && b->h[(i - 1) / 2] < b->h[i]) {
+			batch_swap(b, i, (i - 1) / 2);
+			i = (i - 1) / 2;
+		}
+		return;
+	}
+	b->full = true;
+	if (h < b->h[0]) {
+		b->e[0] = e;
+		b->h[0] = h;
+		batch_sift_down(b);
+	}
+}
+
+/*
+ * Offer every entry of s[mask + 1] whose hash lies in [lo, hi].  Those
+ * have their home in [home(lo), home(hi)] and, by invariant (1), lie
+ * between their home and the first free slot after it: scan from home(lo)
+ * over every slot up to home(hi), then on (wrapping) to a free slot.
+ */
+static void
+collect(const struct cmap_table *t, const struct cmap_slot *s, uint64_t mask,
+    unsigned shift, uint64_t lo, uint64_t hi, struct range_batch *b)
+{
+	size_t start = (size_t)(lo >> shift);
+	size_t span = (size_t)((hi >> shift) - (lo >> shift)) + 1;
+
+	for (size_t c = 0; c <= mask; c++) {
+		size_t p = (start + c) & mask;
 		uint64_t h;
 
 		if (s[p].key == CMAP_TABLE_EMPTY_KEY) {
+			/* Past home(hi), or, with a full batch, past the home
+			 * of the highest hash kept: entries after this free
+			 * slot have their home after it, so higher hashes. */
 			if (c >= span)
 				break;
+			if (b->n == CMAP_RANGE_BATCH &&
+			    c > (b->h[0] >> shift) - (lo >> shift)) {
+				b->full = true; /* the rest: after h[0] */
+				break;
+			}
 			continue;
 		}
 		h = cmap__hash(s[p].key, t->seed);
-		if (h < lo || h > *hi)
-			continue;
-		if (n == room) {
-			/* Too many for the batch: halve the interval.  An
-			 * interval of a single hash holds one entry. */
-			*hi = lo + (*hi - lo) / 2;
-			goto again;
-		}
-		buf[n++] = s[p];
+		if (h >= lo && h <= hi)
+			batch_offer(b, s[p], h);
 	}
-	return n;
+}
+
+/* Fill b from [lo, *hi] of every array of t; cut *hi when b is full. */
+static void
+collect_all(const struct cmap_table *t, uint64_t lo, uint64_t *hi,
+    struct range_batch *b)
+{
+	uint64_t zhash = cmap__hash(CMAP_TABLE_EMPTY_KEY, t->seed);
+
+	b->n = 0;
+	b->full = false;
+	if (t->zkey_present && zhash >= lo && zhash <= *hi)
+		batch_offer(b,
+		    (struct cmap_slot){CMAP_TABLE_EMPTY_KEY, t->zkey_value},
+		    zhash);
+	collect(t, cmap__table_slots(t), t->mask, t->shift, lo, *hi, b);
+	if (t->old != NULL)
+		collect(t, t->old, t->old_mask, t->old_shift, lo, *hi, b);
+	if (b->full)
+		*hi = b->h[0]; /* the highest hash kept */
 }
 
 bool
 cmap__table_range(struct cmap_table *t, void (*lock)(void *arg),
     void (*unlock)(void *arg), void *arg, cmap_range_fn fn, void *ctx)
 {
-	struct cmap_slot buf[CMAP_RANGE_BATCH];
-	uint64_t lo = 0;
+	struct range_batch b;
+	uint64_t lo = 0, width;
+	unsigned shift;
 
+	lock(arg);
+	shift = t->shift;
+	unlock(arg);
+	/* CMAP_RANGE_BATCH / 2 home slots of the table as it is now. */
+	width = shift >= 64 - 7 ? 0 : (uint64_t)(CMAP_RANGE_BATCH / 2) << shift;
 	for (;;) {
-		uint64_t hi;
-		size_t n;
+		uint64_t hi = width == 0 || UINT64_MAX - lo < width - 1
+		    ? UINT64_MAX
+		    : lo + width - 1;
 
 		lock(arg);
-		hi = cmap__table_chunk_end(t, lo, CMAP_RANGE_BATCH / 2);
-		n = cmap__table_collect(t, lo, &hi, buf, CMAP_RANGE_BATCH);
+		collect_all(t, lo, &hi, &b);
 		unlock(arg);
-		for (size_t i = 0; i < n; i++)
-			if (!fn(buf[i].key, buf[i].value, ctx))
+		for (size_t i = 0; i < b.n; i++)
+			if (!fn(b.e[i].key, b.e[i].value, ctx))
 				return true;
 		if (hi == UINT64_MAX)
 			return false;

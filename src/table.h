@@ -30,13 +30,26 @@ struct cmap_table {
 	uint64_t mask;  /* capacity - 1; capacity a power of two */
 	unsigned shift; /* 64 - log2(capacity): slot = hash >> shift */
 	_Atomic unsigned pf_shift; /* copy of shift for lock-free prefetch */
+	/* While a resize drains the previous slots: those, else NULL.  A key
+	 * is in exactly one of slots[] and old[] (table.c, RESIZE). */
+	struct cmap_slot *old;
 	uint64_t seed;
-	size_t used;        /* entries in slots[] (not the side slot) */
-	size_t grow_at;     /* grow when used would exceed this */
-	_Atomic size_t len; /* used + zkey_present; relaxed stores only */
+	size_t used;        /* entries in slots[] */
+	size_t grow_at;     /* start a resize when used would exceed this */
+	_Atomic size_t len; /* used + old_used + zkey; relaxed stores only */
 	bool zkey_present;  /* the side slot for the key EMPTY_KEY */
 	uint64_t zkey_value;
+	/* The resize in progress (cold). */
+	uint64_t old_mask;
+	unsigned old_shift;
+	size_t old_used;        /* entries left in old[] */
+	size_t drain_pos;       /* next slot of old[] to move */
+	size_t drain_left;      /* slots of old[] not yet visited */
+	struct cmap_slot *next; /* being zeroed; becomes slots[] when done */
+	size_t next_cap;
+	size_t next_zeroed; /* bytes of next[] zeroed so far */
 	/* Cold. */
+	size_t hard_at;      /* an insert beyond this finishes a resize now */
 	size_t min_capacity; /* never shrink below (creation/reserve) */
 	uint64_t grows, shrinks;
 	const cmap_allocator_t *allocator;
@@ -44,6 +57,10 @@ struct cmap_table {
 
 /* Smallest capacity the table uses. */
 #define CMAP_TABLE_MIN_CAPACITY 16u
+/* Slots of the old array one write moves during a resize, and bytes of
+ * the new array it zeroes before that (table.c, RESIZE). */
+#define CMAP_TABLE_STEP_SLOTS 128u
+#define CMAP_TABLE_STEP_ZERO 8192u
 
 /*
  * Initialise an empty table able to hold `entries` entries without
@@ -58,8 +75,10 @@ CMAP_HIDDEN void cmap__table_fini(struct cmap_table *t);
  * by the caller (the sharded backend needs it to pick the shard).
  * Returns the status the request's kind documents in req.h, or
  * CMAP_ENOMEM (table unchanged) or CMAP_EINVAL (update callback returned
- * an unknown action; table unchanged).  Cost: O(1) expected; O(used) when
- * it resizes.
+ * an unknown action; table unchanged).  Cost: O(1) expected, resizes
+ * included: every call that writes advances a resize in progress by at
+ * most CMAP_TABLE_STEP_SLOTS slots plus the rest of one cluster
+ * (table.c, RESIZE).
  */
 CMAP_HIDDEN cmap_status_t cmap__table_exec(
     struct cmap_table *t, uint64_t hash, struct cmap_req *req);
@@ -81,15 +100,16 @@ cmap__table_slots(const struct cmap_table *t)
 }
 
 /*
- * Find key (never EMPTY_KEY): its slot, or the free slot where it would
- * go.  Terminates because the table always keeps a free slot (table.c,
+ * Find key (never EMPTY_KEY) in slots s[mask + 1] whose home slots are
+ * hash >> shift: its slot, or the free slot where it would go.
+ * Terminates because a table always keeps a free slot (table.c,
  * invariant 2).
  */
 static inline size_t
-cmap__table_probe(const struct cmap_table *t, const struct cmap_slot *s,
+cmap__probe(const struct cmap_slot *s, uint64_t mask, unsigned shift,
     uint64_t key, uint64_t hash, bool *found)
 {
-	size_t i = (size_t)cmap__table_home(t, hash);
+	size_t i = (size_t)(hash >> shift);
 
 	for (;;) {
 		uint64_t k = s[i].key;
@@ -102,11 +122,18 @@ cmap__table_probe(const struct cmap_table *t, const struct cmap_slot *s,
 			*found = false;
 			return i;
 		}
-		i = (i + 1) & t->mask;
+		i = (i + 1) & mask;
 	}
 }
 
-/* A load: true and *value when key is present (hash its seeded hash). */
+/* table.c: the rest of a lookup that missed slots[] while a resize
+ * drains old[]. */
+CMAP_HIDDEN bool cmap__table_load_old(
+    const struct cmap_table *t, uint64_t key, uint64_t hash, uint64_t *value);
+
+/* A load: true and *value when key is present (hash its seeded hash).
+ * Reads one table, or two while a resize is in progress and the key is
+ * not in the new one. */
 static inline bool
 cmap__table_load(
     const struct cmap_table *t, uint64_t key, uint64_t hash, uint64_t *value)
@@ -120,10 +147,13 @@ cmap__table_load(
 			*value = t->zkey_value;
 		return t->zkey_present;
 	}
-	i = cmap__table_probe(t, s, key, hash, &found);
-	if (found)
+	i = cmap__probe(s, t->mask, t->shift, key, hash, &found);
+	if (found) {
 		*value = s[i].value;
-	return found;
+		return true;
+	}
+	return CMAP_UNLIKELY(t->old != NULL) &&
+	    cmap__table_load_old(t, key, hash, value);
 }
 
 /* A store only: cmap__table_exec for CMAP_REQ_STORE, returning CMAP_OK,
@@ -160,11 +190,18 @@ cmap__table_prefetch(const struct cmap_table *t, uint64_t hash)
 	    (uintptr_t)(hash >> shift) * sizeof(struct cmap_slot)));
 }
 
-/* Bytes of slot memory the table holds now. */
+/* Bytes of slot memory the table holds now (during a resize, all of
+ * its arrays). */
 static inline size_t
 cmap__table_bytes(const struct cmap_table *t)
 {
-	return (size_t)(t->mask + 1) * sizeof(struct cmap_slot);
+	size_t n = (size_t)(t->mask + 1);
+
+	if (t->old != NULL)
+		n += (size_t)(t->old_mask + 1);
+	if (t->next != NULL)
+		n += t->next_cap;
+	return n * sizeof(struct cmap_slot);
 }
 
 static inline size_t
@@ -187,24 +224,6 @@ CMAP_HIDDEN void cmap__table_stats_done(
     cmap_stats_t *st, uint64_t sum_probe, size_t map_struct_bytes);
 
 /*
- * Range support: the table is traversed in chunks of hash space, so that
- * a traversal stays correct when the table is resized between chunks (a
- * key's hash never changes; its slot does).
- *
- * cmap__table_collect copies into buf[] every entry whose hash lies in
- * [lo, *hi] and returns how many.  When more than `room` entries lie in
- * the interval, it narrows *hi (never below lo) until they fit; since the
- * hash is a bijection, an interval of one hash holds at most one entry,
- * so this always succeeds.  cmap__table_chunk_end suggests the end of the
- * next interval starting at lo (about `slots` home slots of the current
- * table).
- */
-CMAP_HIDDEN size_t cmap__table_collect(const struct cmap_table *t, uint64_t lo,
-    uint64_t *hi, struct cmap_slot *buf, size_t room);
-CMAP_HIDDEN uint64_t cmap__table_chunk_end(
-    const struct cmap_table *t, uint64_t lo, unsigned slots);
-
-/*
  * Batches.  cmap__table_batch_apply runs the batch's operation on keys
  * [i, i + m) of b, whose hashes are h[0..m), with whatever the table needs
  * held by the caller.  cmap__table_batch runs a whole batch of n keys on
@@ -222,10 +241,24 @@ CMAP_HIDDEN cmap_status_t cmap__table_batch(struct cmap_table *t,
 #define CMAP_RANGE_BATCH 256u
 
 /*
- * Traverse `t` in hash-ordered batches, calling fn for each entry with no
- * lock held.  lock(arg)/unlock(arg) bracket each batch's collection (read
- * lock, or misuse check for plain).  Returns true when fn stopped the
- * traversal.  Shared by every backend built on the table core.
+ * Traverse `t` in batches of at most CMAP_RANGE_BATCH entries, calling fn
+ * for each entry with no lock held.  lock(arg)/unlock(arg) bracket each
+ * batch's collection (read lock, or misuse check for plain).  Returns
+ * true when fn stopped the traversal.  Shared by every backend built on
+ * the table core.
+ *
+ * The traversal walks the hash space upwards in intervals whose width is
+ * fixed when it starts (CMAP_RANGE_BATCH / 2 home slots of the table
+ * then); an interval that holds more than a batch is cut after the
+ * CMAP_RANGE_BATCH entries of lowest hash.  A key's hash never changes,
+ * so a resize between batches neither hides a key present throughout nor
+ * shows one twice.  Its work is bounded whatever the callback does:
+ * at most C / 128 + V / CMAP_RANGE_BATCH + 1 batches for a table of C
+ * slots at the start and V visits, and a key is visited at most once, so
+ * V <= the entries present at the start plus those inserted during the
+ * traversal ahead of its position.  A callback that inserts k new random
+ * keys per visit ends the traversal after about (e^k - 1) / k times the
+ * entries present at its start (1.72 for k = 1): it always terminates.
  */
 CMAP_HIDDEN bool cmap__table_range(struct cmap_table *t,
     void (*lock)(void *arg), void (*unlock)(void *arg), void *arg,

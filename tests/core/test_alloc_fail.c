@@ -244,9 +244,11 @@ insert_with_failures(
 		assert_true(n < MAX_N);
 	}
 	tu_assert_map_equals_model(m, &model);
-	/* growing from small to nkeys must have failed at least once */
+	/* growing from small to nkeys must have met a refusal at least once:
+	 * reported as ENOMEM, or absorbed (the table core retries its growth
+	 * from 3/4 to 7/8 full: src/table.c, RESIZE) */
 	if (capacity == 0)
-		assert_true(enomem > 0);
+		assert_true(enomem + absorbed > 0);
 	print_message("    %s/%s: %ld ENOMEM, %ld refusals absorbed\n",
 	    var->name, iop_names[op], enomem, absorbed);
 	cmap_destroy(m);

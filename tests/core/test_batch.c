@@ -1178,7 +1178,8 @@ test_alloc_fail_sweep(void **state)
 	static const size_t sizes[] = {300, 1000, 3000, 10000};
 	uint64_t *keys = NULL, *vals = NULL;
 	cmap_status_t *st = NULL;
-	long n, enomem_batches = 0, sweeps = 0, allocs = 0;
+	long n, enomem_batches = 0, absorbed_batches = 0, sweeps = 0,
+	        allocs = 0;
 	size_t B = 0;
 
 	for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
@@ -1228,6 +1229,8 @@ test_alloc_fail_sweep(void **state)
 		tu_assert_map_equals_model(m, &md);
 		if (ret == CMAP_ENOMEM)
 			enomem_batches++;
+		else if (atomic_load(&al.failed) != failed0)
+			absorbed_batches++;
 		/* the map works afterwards: the same batch completes */
 		for (size_t i = 0; i < B; i++)
 			st[i] = POISON;
@@ -1244,11 +1247,14 @@ test_alloc_fail_sweep(void **state)
 			break; /* the batch made fewer than n allocations */
 	}
 	assert_true(n < MAX_N);
-	/* failing an allocation of the growth fails an insert */
-	assert_true(enomem_batches > 0);
+	/* failing an allocation of the growth fails an insert, or the table
+	 * absorbs it (the table core retries its growth from 3/4 to 7/8
+	 * full: src/table.c, RESIZE) */
+	assert_true(enomem_batches + absorbed_batches > 0);
 	print_message("    %s: batch of %zu keys, %ld allocations; %ld "
-	              "failure points tried, %ld batches returned ENOMEM\n",
-	    g_v->name, B, allocs, sweeps, enomem_batches);
+	              "failure points tried, %ld batches returned ENOMEM, "
+	              "%ld absorbed a refusal\n",
+	    g_v->name, B, allocs, sweeps, enomem_batches, absorbed_batches);
 	free(keys);
 	free(vals);
 	free(st);
