@@ -52,8 +52,16 @@ enum bench_mix {
 	MIX_CHURN,       /* delete one key, insert another: size stays put */
 	MIX_GROWTH,      /* inserts of distinct keys into an empty map */
 	MIX_COUNTERS,    /* cmap_add(key, 1) */
+	MIX_GROW_READ,   /* one thread grows an empty map, the others load */
 	MIX_COUNT_
 };
+
+/* The mixes that start from an empty map and insert every key once. */
+static inline bool
+bench_mix_from_empty(enum bench_mix mix)
+{
+	return mix == MIX_GROWTH || mix == MIX_GROW_READ;
+}
 
 enum bench_dist { DIST_UNIFORM, DIST_ZIPF, DIST_COUNT_ };
 
@@ -272,6 +280,7 @@ struct stream {
 	uint8_t *kinds;
 	size_t len;
 	bool cyclic;
+	bool ends_run; /* grow-read's inserter: the run ends when it is done */
 	/* Churn: every clean_every ops the thread's slots hold the prefilled
 	 * keys again; a worker stops only there.  0 = anywhere. */
 	size_t clean_every;

@@ -532,7 +532,11 @@ help(const struct options *o)
 	    "steady size;\n"
 	    "                     alias write-heavy), growth (inserts into an "
 	    "empty map),\n"
-	    "                     counters (cmap_add), or all.\n"
+	    "                     counters (cmap_add), grow-read (one "
+	    "thread grows an\n"
+	    "                     empty map, the others load: resize "
+	    "latency; use\n"
+	    "                     --sample 1), or all.\n"
 	    "  --dist LIST        uniform, zipf (zipfian: hot keys).\n"
 	    "  --zipf-s S         zipf exponent, > 0 (default 0.99).\n"
 	    "  --keys LIST        key counts, 1K..1G, suffixes K M G (default "
@@ -940,7 +944,7 @@ new_result(void)
 static bool
 skip_workload(const struct options *o, enum bench_mix mix, enum bench_dist d)
 {
-	if (mix != MIX_GROWTH || d == DIST_UNIFORM)
+	if (!bench_mix_from_empty(mix) || d == DIST_UNIFORM)
 		return false;
 	for (size_t i = 0; i < o->ndists; i++)
 		if (o->dists[i] == DIST_UNIFORM)
@@ -954,7 +958,7 @@ stream_total_ops(const struct workload *w, unsigned threads)
 	uint64_t n;
 
 	(void)threads;
-	if (w->mix == MIX_GROWTH)
+	if (bench_mix_from_empty(w->mix))
 		return (size_t)w->keys;
 	/* Long enough to spread over the key universe, bounded in memory
 	 * (9 bytes per op): a cycle of 2 x keys operations. */
@@ -1086,7 +1090,7 @@ run_cell(const struct options *o, struct plan *p, const struct workload *w,
 		fprintf(stderr, "cmap-bench: out of memory\n");
 		exit(3);
 	}
-	if (o->check_sampling && w->mix != MIX_GROWTH) {
+	if (o->check_sampling && !bench_mix_from_empty(w->mix)) {
 		/* ABBA: off, on, on, off, a quarter of the cell each, so a
 		 * drift of the machine's speed cancels out of the comparison.
 		 */
@@ -1124,7 +1128,7 @@ run_cell(const struct options *o, struct plan *p, const struct workload *w,
 	r->target = t;
 	r->options = opts_of(o, t);
 	r->w = *w;
-	r->prefill = o->prefill && w->mix != MIX_GROWTH;
+	r->prefill = o->prefill && !bench_mix_from_empty(w->mix);
 	r->presize = o->presize;
 	r->threads = set->threads;
 	r->ops = rr->ops;
@@ -1193,7 +1197,7 @@ run_workload(const struct options *o, struct plan *p, const struct workload *w)
 	static struct stream_set sets[BENCH_MAX_LIST + 1];
 	unsigned tcounts[BENCH_MAX_LIST + 1];
 	size_t nt = 0, one = SIZE_MAX;
-	bool reuse = o->prefill && w->mix != MIX_GROWTH;
+	bool reuse = o->prefill && !bench_mix_from_empty(w->mix);
 	double g0 = bench_now_s();
 	uint64_t gen_ops = 0;
 
@@ -1353,7 +1357,8 @@ main(int argc, char **argv)
 					    o.targets[t]->single_thread
 					    ? 1
 					    : o.nthreads;
-					if (o.prefill && w.mix != MIX_GROWTH)
+					if (o.prefill &&
+					    !bench_mix_from_empty(w.mix))
 						p.prefill_keys_left += w.keys;
 				}
 			}

@@ -180,9 +180,9 @@ group_title(FILE *f, const struct result *r)
 		fprintf(f, " s=%.2f", r->w.zipf_s);
 	fprintf(f, ", %s keys, %s, %s, batch=%u ==\n",
 	    fmt_keys(kb, sizeof kb, r->w.keys),
-	    r->w.mix == MIX_GROWTH ? "from empty"
-	        : r->prefill       ? "prefilled"
-	                           : "not prefilled",
+	    bench_mix_from_empty(r->w.mix) ? "from empty"
+	        : r->prefill               ? "prefilled"
+	                                   : "not prefilled",
 	    r->presize ? "presized" : "no capacity hint",
 	    r->w.batch > 1 ? r->w.batch : 1);
 }
@@ -391,7 +391,7 @@ output_recommendation(
 		fprintf(f,
 		    ", %s keys%s%s): ", fmt_keys(kb, sizeof kb, r[i].w.keys),
 		    r[i].presize ? ", presized" : "",
-		    r[i].w.mix != MIX_GROWTH && !r[i].prefill
+		    !bench_mix_from_empty(r[i].w.mix) && !r[i].prefill
 		        ? ", not prefilled"
 		        : "");
 		b = best_cand(lib, nl, nl);

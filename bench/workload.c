@@ -49,6 +49,12 @@
  *                an empty map; each stream runs once, so a run ends when
  *                every key is in (or when the time is up).
  *   counters     cmap_add(key, 1) over the key universe.
+ *   grow-read    the latency of a resize: thread 0 inserts every key once
+ *                into an empty map (no capacity hint) while the other
+ *                threads load uniformly over the key universe (hits for
+ *                the keys already in); the run ends when thread 0 is done.
+ *                Run it with --sample 1 to time every operation: its
+ *                figures are the per-operation p99.9 and max.
  *
  * SAMPLING
  *
@@ -89,6 +95,7 @@ static const char *const mix_names[MIX_COUNT_] = {
     [MIX_CHURN] = "churn",
     [MIX_GROWTH] = "growth",
     [MIX_COUNTERS] = "counters",
+    [MIX_GROW_READ] = "grow-read",
 };
 
 static const char *const dist_names[DIST_COUNT_] = {
@@ -459,6 +466,14 @@ streams_generate(struct stream_set *set, const struct workload *w,
 		case MIX_GROWTH:
 			ok = gen_growth(&set->s[t], w, &r, t, threads);
 			break;
+		case MIX_GROW_READ:
+			if (t == 0) {
+				ok = gen_growth(&set->s[t], w, &r, 0, 1);
+				set->s[t].ends_run = true;
+			} else {
+				ok = gen_stationary(&set->s[t], w, &r, len);
+			}
+			break;
 		default:
 			ok = gen_stationary(&set->s[t], w, &r, len);
 			break;
@@ -474,7 +489,7 @@ void
 workload_prefill(
     const struct workload *w, const struct target_ops *t, void *map)
 {
-	if (w->mix == MIX_GROWTH)
+	if (bench_mix_from_empty(w->mix))
 		return;
 	for (uint64_t id = 0; id < w->keys; id++)
 		t->store(
@@ -670,6 +685,8 @@ worker_main(void *arg)
 	}
 	wk->t_end = bench_mono_ns();
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+	if (wk->s->ends_run)
+		atomic_store_explicit(wk->stop, true, memory_order_relaxed);
 	wk->cpu_s = (double)(c1.tv_sec - c0.tv_sec) +
 	    (double)(c1.tv_nsec - c0.tv_nsec) * 1e-9;
 	/* Churn: finish the round, untimed and uncounted, so the map holds
