@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,46 +34,6 @@ _Static_assert(CONFIG_V1_SIZE == sizeof(cmap_config_t),
 #define KNOWN_FLAGS ((uint32_t)CMAP_FLAG_NO_MISUSE_CHECK)
 
 /* ------------------------------------------------------------ defaults */
-
-/*
- * The default allocator: malloc for small blocks, the kernel for large
- * ones.  glibc keeps freed blocks in its heap for reuse, and the size
- * above which it maps blocks straight from the kernel rises after each
- * free of a mapped block (up to 32 MiB), so the tables a map gives back
- * when it shrinks, churns or migrates would stay resident: measured with
- * test_limits (rss), 3.9 x the map's bytes under lockfree churn and 32 MiB
- * kept once every key of an rwlock map was deleted.  Blocks of at least
- * DEFAULT_MAP_MIN bytes therefore come from mmap and go back with munmap
- * (the free hook gets the block's size); page alignment covers every
- * alignment the library asks for (at most 4096).  Linux: MAP_ANONYMOUS.
- */
-#define DEFAULT_MAP_MIN ((size_t)64 << 10)
-
-static void *
-default_alloc(void *ctx, size_t size, size_t align)
-{
-	void *p;
-
-	(void)ctx;
-	if (size >= DEFAULT_MAP_MIN) {
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		return p != MAP_FAILED ? p : NULL;
-	}
-	if (align < sizeof(void *))
-		align = sizeof(void *);
-	return posix_memalign(&p, align, size ? size : 1) == 0 ? p : NULL;
-}
-
-static void
-default_free(void *ctx, void *ptr, size_t size)
-{
-	(void)ctx;
-	if (size >= DEFAULT_MAP_MIN)
-		(void)munmap(ptr, size);
-	else
-		free(ptr);
-}
 
 void
 cmap_config_init_sized(cmap_config_t *config, size_t size)
@@ -427,11 +386,8 @@ cmap__resolve(const cmap_config_t *c, const struct cmap__backend **bep,
 		         c, be, who, &be->options[k], &vals[k])) != CMAP_OK)
 			return st;
 	a->allocator = c->allocator;
-	if (a->allocator.alloc == NULL) {
-		a->allocator.alloc = default_alloc;
-		a->allocator.free = default_free;
-		a->allocator.ctx = NULL;
-	}
+	if (a->allocator.alloc == NULL)
+		a->allocator = cmap__default_allocator;
 	if (a->seed == 0)
 		a->seed = random_seed(a);
 	a->opt = vals;

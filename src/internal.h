@@ -185,6 +185,20 @@ cmap__free(const cmap_allocator_t *a, void *ptr, size_t size)
 }
 
 /*
+ * map.c: the allocator of a config without hooks (malloc for small blocks,
+ * mmap for large ones), and cmap__discard - tell the allocator that bytes
+ * [off, off + len) of a block of `size` bytes are no longer needed though
+ * the block stays allocated: afterwards they read as zero, or keep what
+ * they held.  With the
+ * default allocator the whole pages among them go back to the kernel at
+ * once (madvise MADV_DONTNEED, Linux), so that a large block freed later
+ * costs little; with the caller's hooks it does nothing.
+ */
+CMAP_HIDDEN extern const cmap_allocator_t cmap__default_allocator;
+CMAP_HIDDEN void cmap__discard(const cmap_allocator_t *a, void *block,
+    size_t size, size_t off, size_t len);
+
+/*
  * map.c: cmap__map_new - allocate a backend's map struct of `size` bytes
  * (which begins with struct cmap), zeroed, cache-line aligned, with its
  * header's allocator, seed and self_size filled in; NULL when the

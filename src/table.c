@@ -53,7 +53,11 @@
  *             lookup in old[] stays correct: a lookup reads
  *             slots[], then old[] if it missed.  Growing 2x, old[] is
  *             empty after capacity / 128 writes, long before slots[] can
- *             reach 3/4 (and shrinking at most 8x, likewise).
+ *             reach 3/4 (and shrinking at most 8x, likewise).  The
+ *             pages of old[] that draining has emptied go back to the
+ *             system as it goes (cmap__discard), so the free of old[] at
+ *             the end is cheap too (munmap of touched pages costs about
+ *             5 ms per 64 MiB here).
  * An insert that finds slots[] at hard_at (7/8) finishes the zeroing at
  * once: that happens only after the allocation of next[] failed (it is
  * retried by each insert from 3/4 on), and is then O(capacity) once.
@@ -203,6 +207,7 @@ resize_flip(struct cmap_table *t)
 	t->old_shift = t->shift;
 	t->old_used = t->used;
 	t->drain_pos = (start + 1) & t->old_mask;
+	t->drain_mark = t->drain_pos;
 	t->drain_left = old_cap - 1;
 	t->used = 0;
 	install(t, t->next, t->next_cap);
@@ -220,6 +225,26 @@ move_entry(struct cmap_table *t, const struct cmap_slot *e)
 
 	s[j] = *e;
 	t->used++;
+}
+
+/* Give back the pages of old[] that draining has emptied, a run of
+ * CMAP_TABLE_DISCARD_SLOTS at a time (visited slots stay free: old[]
+ * takes no inserts, and a delete shifts entries within their cluster,
+ * which is wholly unvisited), so that freeing old[] at the end costs
+ * little and the resident set follows what the map holds. */
+static void
+discard_drained(struct cmap_table *t)
+{
+	size_t cap = (size_t)t->old_mask + 1;
+	bool wrapped = t->drain_pos < t->drain_mark;
+	size_t end = wrapped ? cap : t->drain_pos;
+
+	if (!wrapped && end - t->drain_mark < CMAP_TABLE_DISCARD_SLOTS)
+		return;
+	cmap__discard(t->allocator, t->old, cap * sizeof(struct cmap_slot),
+	    t->drain_mark * sizeof(struct cmap_slot),
+	    (end - t->drain_mark) * sizeof(struct cmap_slot));
+	t->drain_mark = end & t->old_mask;
 }
 
 /* Move up to `slots` slots of old[] (and on to the end of the cluster the
@@ -244,10 +269,12 @@ drain(struct cmap_table *t, size_t slots)
 			t->old_used--;
 		}
 	}
-	if (t->drain_left == 0) {
-		slots_free(t, o, (size_t)t->old_mask + 1);
-		t->old = NULL;
+	if (t->drain_left > 0) {
+		discard_drained(t);
+		return;
 	}
+	slots_free(t, o, (size_t)t->old_mask + 1);
+	t->old = NULL;
 }
 
 /* One write's share of a resize in progress (RESIZE at the top). */

@@ -45,6 +45,7 @@ struct cmap_table {
 	size_t old_used;        /* entries left in old[] */
 	size_t drain_pos;       /* next slot of old[] to move */
 	size_t drain_left;      /* slots of old[] not yet visited */
+	size_t drain_mark;      /* first drained slot not yet discarded */
 	struct cmap_slot *next; /* being zeroed; becomes slots[] when done */
 	size_t next_cap;
 	size_t next_zeroed; /* bytes of next[] zeroed so far */
@@ -61,6 +62,8 @@ struct cmap_table {
  * the new array it zeroes before that (table.c, RESIZE). */
 #define CMAP_TABLE_STEP_SLOTS 128u
 #define CMAP_TABLE_STEP_ZERO 8192u
+/* Drained slots of the old array given back to the system at a time. */
+#define CMAP_TABLE_DISCARD_SLOTS 4096u
 
 /*
  * Initialise an empty table able to hold `entries` entries without

@@ -25,6 +25,18 @@
  *                     (+ 8 MiB) at every sample, and back within that of
  *                     what the map holds once every key is deleted (not
  *                     measured under the sanitizers).
+ *   range             a range whose callback inserts a new random key at
+ *                     each visit ends by itself on every backend, within
+ *                     the bound cmap.h states for cmap_range (about 1.72
+ *                     visits per entry present at its start on the table
+ *                     core; at most 8 are allowed here).
+ *   growth            one thread grows a map from empty (no capacity
+ *                     hint) on every in-memory backend, timing each store
+ *                     in the thread's CPU time (so that preemption on a
+ *                     loaded machine does not count, and page faults do):
+ *                     no store may cost 20 ms, where a resize that moves
+ *                     the whole table costs tens to hundreds at this size.
+ *                     The wall-clock worst and p99.9 are reported.
  *   flooding          keys crafted to share the top bits of
  *                     cmap__hash(key, fixed seed) (and the low bits, which
  *                     pick the shard) give short probes in a map with a
@@ -584,6 +596,137 @@ test_flooding(const char *const *bs, size_t nb, char *sum, size_t sumlen)
 	    nb);
 }
 
+/* ------------------------------------------------------------ range */
+
+struct rg_ctx {
+	cmap_t *map;
+	tu_rng_t rng;
+	size_t visits, cap;
+};
+
+static bool
+rg_visit(uint64_t key, uint64_t value, void *arg)
+{
+	struct rg_ctx *c = arg;
+
+	(void)key, (void)value;
+	if (++c->visits > c->cap)
+		return false; /* the guard: the test fails */
+	(void)cmap_store(c->map, tu_rng_next(&c->rng), c->visits);
+	return true;
+}
+
+static void
+test_range_inserting(
+    const char *const *bs, size_t nb, double scale, char *sum, size_t sumlen)
+{
+	size_t used = 0;
+
+	for (size_t bi = 0; bi < nb; bi++) {
+		/* Disk and server backends: fewer keys (a store costs a
+		 * transaction or a round trip). */
+		bool slow =
+		    tu_caps(bs[bi]) & (CMAP_CAP_PERSISTENT | CMAP_CAP_REMOTE);
+		size_t n = (size_t)((slow ? 2000 : 50000) * scale);
+		struct rg_ctx c = {.rng = {42}};
+		cmap_t *m = tu_create(bs[bi], 0);
+
+		if (n < 500)
+			n = 500;
+		for (size_t i = 0; i < n; i++)
+			(void)cmap_store(m, tu_rng_next(&c.rng), i);
+		c.map = m;
+		c.cap = 8 * n;
+		CHECK(cmap_range(m, rg_visit, &c) == CMAP_OK, "%s: range",
+		    bs[bi]);
+		CHECK(c.visits <= c.cap,
+		    "%s: a range inserting at each visit did not end by "
+		    "itself (%zu visits from %zu entries)",
+		    bs[bi], c.visits, n);
+		printf(
+		    "limits: range %-8s %zu entries at the start, %zu visits "
+		    "(%.2f per entry), map ends with %zu\n",
+		    bs[bi], n, c.visits, (double)c.visits / (double)n,
+		    cmap_len(m));
+		used += (size_t)snprintf(sum + used, sumlen - used, "%s%s %.2f",
+		    bi ? ", " : "", bs[bi], (double)c.visits / (double)n);
+		if (used >= sumlen)
+			used = sumlen - 1;
+		cmap_destroy(m);
+	}
+}
+
+/* ----------------------------------------------------------- growth */
+
+static uint64_t
+ns_of(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+#define GR_MAX_CPU_NS (20u * 1000000u)
+
+static void
+test_growth(
+    const char *const *bs, size_t nb, double scale, char *sum, size_t sumlen)
+{
+	size_t used = 0;
+	size_t n = (size_t)(2000000 * scale);
+	uint64_t *wall = malloc((n < 1000 ? 1000 : n) * sizeof *wall);
+
+	if (n < 1000)
+		n = 1000;
+	if (wall == NULL)
+		abort();
+	for (size_t bi = 0; bi < nb; bi++) {
+		uint64_t worst_cpu = 0;
+		cmap_t *m;
+
+		if (tu_caps(bs[bi]) & (CMAP_CAP_PERSISTENT | CMAP_CAP_REMOTE))
+			continue; /* the resize stall is an in-memory matter */
+		m = tu_create(bs[bi], 0);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t c0 = ns_of(CLOCK_THREAD_CPUTIME_ID);
+			uint64_t w0 = ns_of(CLOCK_MONOTONIC);
+
+			CHECK(cmap_store(m, (uint64_t)i * 0x9e3779b97f4a7c15u,
+			          i) == CMAP_INSERTED,
+			    "%s: store %zu", bs[bi], i);
+			wall[i] = ns_of(CLOCK_MONOTONIC) - w0;
+			c0 = ns_of(CLOCK_THREAD_CPUTIME_ID) - c0;
+			if (c0 > worst_cpu)
+				worst_cpu = c0;
+		}
+		cmap_destroy(m);
+		qsort(wall, n, sizeof *wall, cmp_u64);
+		CHECK(worst_cpu < GR_MAX_CPU_NS,
+		    "%s: a store took %.1f ms of CPU while growing to %zu keys",
+		    bs[bi], (double)worst_cpu * 1e-6, n);
+		printf("limits: growth %-8s to %zu keys: worst store %.1f us "
+		       "CPU, %.1f us wall; wall p99.9 %.2f us\n",
+		    bs[bi], n, (double)worst_cpu * 1e-3,
+		    (double)wall[n - 1] * 1e-3,
+		    (double)wall[n - 1 - n / 1000] * 1e-3);
+		used +=
+		    (size_t)snprintf(sum + used, sumlen - used, "%s%s %.0f us",
+		        used ? ", " : "", bs[bi], (double)worst_cpu * 1e-3);
+		if (used >= sumlen)
+			used = sumlen - 1;
+	}
+	free(wall);
+}
+
 int
 main(void)
 {
@@ -591,6 +734,7 @@ main(void)
 	const char *bs[TU_MAX_BACKENDS];
 	size_t nb = tu_backends(bs);
 	char os[256] = "", ch[256] = "", fl[256] = "", rs[256] = "";
+	char rg[256] = "", gr[256] = "";
 	double t0 = tu_now_s();
 
 	/* First: the resident set is measured best before the other tests
@@ -600,11 +744,14 @@ main(void)
 	test_flooding(bs, nb, fl, sizeof fl);
 	test_oversubscription(bs, nb, scale, os, sizeof os);
 	test_churn(bs, nb, scale, ch, sizeof ch);
+	test_range_inserting(bs, nb, scale, rg, sizeof rg);
+	test_growth(bs, nb, scale, gr, sizeof gr);
 	printf("SUMMARY limits: oversubscription %d threads on %s; churn "
 	       "second/first-half live-bytes ratio %s; resident/map bytes and "
 	       "resident after deleting %s; flooding max_probe fixed/random "
-	       "seed %s; %s; %.1fs\n",
-	    OS_THREADS, os, ch, rs, fl, failed ? "FAILED" : "ok",
+	       "seed %s; range inserting at each visit, visits per entry %s; "
+	       "growth worst store CPU %s; %s; %.1fs\n",
+	    OS_THREADS, os, ch, rs, fl, rg, gr, failed ? "FAILED" : "ok",
 	    tu_now_s() - t0);
 	return failed;
 }
