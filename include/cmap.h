@@ -112,11 +112,18 @@
  * COSTS
  *
  * "O(1)" below means expected constant time with the seeded hash: the probe
- * sequence of a lookup is short on average whatever keys are inserted.  A
- * store or delete that crosses a load threshold resizes one table, which is
- * O(entries of that table) for that one call on plain, rwlock and sharded
- * (on sharded, one shard's table); on lockfree every writer moves at most
- * one chunk of 1,024 slots of a migration, besides its own key.
+ * sequence of a lookup is short on average whatever keys are inserted.  No
+ * call but cmap_reserve, cmap_clear and cmap_stats does work proportional
+ * to the map's size.  Resizes are incremental: on plain, rwlock and
+ * sharded a table resizes in two steps that every call which writes
+ * advances, first zeroing 8 KiB of the new table, then moving 128 slots of
+ * the old one (plus the rest of the run of occupied slots it stops in,
+ * short on average), while loads read both tables (a miss then reads
+ * two); on lockfree every writer moves at most one chunk of 1,024 slots
+ * of a migration, besides its own key.  Memory given back by a shrink or
+ * a finished resize goes back to the system (with the default allocator:
+ * large blocks come from mmap, and drained pages are released as a resize
+ * goes).
  *
  * VERSIONS AND THE ABI
  *
@@ -633,7 +640,13 @@ typedef bool (*cmap_range_fn)(uint64_t key, uint64_t value, void *ctx);
  *   allocates.
  * Thread safety: as the backend.  Blocking backends hold a lock only while
  *   copying a small batch of entries, never while fn runs.
- * Cost: O(capacity + entries) plus fn.
+ * Cost: O(capacity + entries) plus fn, and bounded whatever fn does: on
+ *   plain, rwlock and sharded a traversal walks the hash space upwards in
+ *   steps fixed when it starts, so it visits at most the entries present
+ *   at its start plus those inserted during it ahead of its position; a
+ *   callback that inserts k new keys at each visit ends the traversal
+ *   after about (e^k - 1) / k visits per entry present at the start (1.72
+ *   for one key per visit, as test_limits measures).
  */
 CMAP_API cmap_status_t cmap_range(cmap_t *map, cmap_range_fn fn, void *ctx);
 
