@@ -414,35 +414,6 @@ exec_zkey(struct cmap_table *t, struct cmap_req *req)
 	return st;
 }
 
-/* Where a key is: its array, that array's geometry and the slot. */
-struct place {
-	struct cmap_slot *s;
-	uint64_t mask;
-	unsigned shift;
-	size_t i;
-	bool found;
-	bool in_old;
-};
-
-static inline struct place
-locate(const struct cmap_table *t, uint64_t key, uint64_t hash)
-{
-	struct place p = {
-	    cmap__table_slots(t), t->mask, t->shift, 0, false, false};
-
-	p.i = cmap__probe(p.s, p.mask, p.shift, key, hash, &p.found);
-	if (!p.found && CMAP_UNLIKELY(t->old != NULL)) {
-		bool found;
-		size_t i = cmap__probe(
-		    t->old, t->old_mask, t->old_shift, key, hash, &found);
-
-		if (found)
-			p = (struct place){
-			    t->old, t->old_mask, t->old_shift, i, true, true};
-	}
-	return p;
-}
-
 /* Insert key (absent from both arrays) into slots[]; false for ENOMEM. */
 static bool
 insert(struct cmap_table *t, uint64_t key, uint64_t hash, uint64_t value)
@@ -469,36 +440,62 @@ insert(struct cmap_table *t, uint64_t key, uint64_t hash, uint64_t value)
 static inline cmap_status_t
 apply(struct cmap_table *t, uint64_t hash, struct cmap_req *req)
 {
+	struct cmap_slot *s = cmap__table_slots(t);
+	uint64_t mask = t->mask;
+	unsigned shift = t->shift;
 	struct cmap_effect e;
-	struct place p;
 	cmap_status_t st;
+	bool found, in_old = false;
+	size_t i;
 
-	if (CMAP_UNLIKELY(req->key == CMAP_TABLE_EMPTY_KEY))
-		return exec_zkey(t, req);
-	p = locate(t, req->key, hash);
-	st = cmap__decide(req, p.found, p.found ? p.s[p.i].value : 0, &e);
+	if (CMAP_UNLIKELY(req->key == CMAP_TABLE_EMPTY_KEY)) {
+		/* A copy, so that req's address does not escape and the
+		 * compiler keeps its fields in registers (cmap__table_store's
+		 * kind then folds its cmap__decide to the store case). */
+		struct cmap_req z = *req;
+
+		st = exec_zkey(t, &z);
+		req->out = z.out;
+		return st;
+	}
+	i = cmap__probe(s, mask, shift, req->key, hash, &found);
+	if (!found && CMAP_UNLIKELY(t->old != NULL)) {
+		size_t j = cmap__probe(
+		    t->old, t->old_mask, t->old_shift, req->key, hash, &found);
+
+		if (found) { /* act on it where it is (RESIZE) */
+			s = t->old;
+			mask = t->old_mask;
+			shift = t->old_shift;
+			i = j;
+			in_old = true;
+		}
+	}
+	st = cmap__decide(req, found, found ? s[i].value : 0, &e);
 	switch (e.act) {
 	case CMAP_ACT_NONE:
 		break;
 	case CMAP_ACT_SET:
-		if (p.found)
-			p.s[p.i].value = e.value;
-		else if (!insert(t, req->key, hash, e.value))
+		if (found) {
+			s[i].value = e.value;
+			break;
+		}
+		if (!insert(t, req->key, hash, e.value))
 			return CMAP_ENOMEM;
+		set_len(t);
 		break;
 	case CMAP_ACT_DELETE:
-		remove_at(t, p.s, p.mask, p.shift, p.i);
-		if (p.in_old)
+		remove_at(t, s, mask, shift, i);
+		if (in_old)
 			t->old_used--;
 		else
 			t->used--;
+		set_len(t);
 		maybe_shrink(t);
 		break;
 	}
 	if (CMAP_UNLIKELY(resizing(t)))
 		resize_step(t);
-	if (e.act != CMAP_ACT_NONE)
-		set_len(t);
 	req->out = e.out;
 	return st;
 }
