@@ -36,10 +36,13 @@
 #define CMAP_LIKELY(x) __builtin_expect(!!(x), 1)
 #define CMAP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define CMAP_HIDDEN __attribute__((visibility("hidden")))
+/* For a function whose callers pass constants it must be specialised on. */
+#define CMAP_INLINE inline __attribute__((always_inline))
 #else
 #define CMAP_LIKELY(x) (x)
 #define CMAP_UNLIKELY(x) (x)
 #define CMAP_HIDDEN
+#define CMAP_INLINE inline
 #endif
 
 /*

@@ -53,11 +53,19 @@
  *             lookup in old[] stays correct: a lookup reads
  *             slots[], then old[] if it missed.  Growing 2x, old[] is
  *             empty after capacity / 128 writes, long before slots[] can
- *             reach 3/4 (and shrinking at most 8x, likewise).  The
+ *             reach 3/4 (and shrinking at most 8x, likewise).  A lookup
+ *             (or a write) while draining reads old[] first when the
+ *             key's home there is not yet visited, else only slots[]: so
+ *             it reads one array, unless the key was inserted after the
+ *             resize began.  That matters because loads never advance a
+ *             resize: a map filled, then only read, keeps draining.  The
  *             pages of old[] that draining has emptied go back to the
  *             system as it goes (cmap__discard), so the free of old[] at
  *             the end is cheap too (munmap of touched pages costs about
  *             5 ms per 64 MiB here).
+ * A resize to at most CMAP_TABLE_SYNC_SLOTS slots is done at once by the
+ * write that starts it (about 0.1 ms), so small tables and the shards of
+ * a sharded map are never left half moved.
  * An insert that finds slots[] at hard_at (7/8) finishes the zeroing at
  * once: that happens only after the allocation of next[] failed (it is
  * retried by each insert from 3/4 on), and is then O(capacity) once.
@@ -277,10 +285,29 @@ drain(struct cmap_table *t, size_t slots)
 	t->old = NULL;
 }
 
+/* Finish a resize in progress now: O(capacity). */
+static void
+resize_finish(struct cmap_table *t)
+{
+	if (t->next != NULL) {
+		memset(t->next, 0, t->next_cap * sizeof(struct cmap_slot));
+		t->next_zeroed = t->next_cap * sizeof(struct cmap_slot);
+		resize_flip(t);
+	}
+	if (t->old != NULL)
+		drain(t, SIZE_MAX);
+}
+
 /* One write's share of a resize in progress (RESIZE at the top). */
 static void
 resize_step(struct cmap_table *t)
 {
+	if (t->next != NULL && t->next_cap <= CMAP_TABLE_SYNC_SLOTS &&
+	    t->mask < 8 * (uint64_t)CMAP_TABLE_SYNC_SLOTS) {
+		resize_finish(t); /* small: bounded, and no table left half
+		                     moved under loads alone */
+		return;
+	}
 	if (t->next != NULL) {
 		size_t bytes = t->next_cap * sizeof(struct cmap_slot);
 		size_t z = bytes - t->next_zeroed;
@@ -295,19 +322,6 @@ resize_step(struct cmap_table *t)
 	}
 	if (t->old != NULL)
 		drain(t, CMAP_TABLE_STEP_SLOTS);
-}
-
-/* Finish a resize in progress now: O(capacity). */
-static void
-resize_finish(struct cmap_table *t)
-{
-	if (t->next != NULL) {
-		memset(t->next, 0, t->next_cap * sizeof(struct cmap_slot));
-		t->next_zeroed = t->next_cap * sizeof(struct cmap_slot);
-		resize_flip(t);
-	}
-	if (t->old != NULL)
-		drain(t, SIZE_MAX);
 }
 
 /*
@@ -381,16 +395,36 @@ remove_at(const struct cmap_table *t, struct cmap_slot *s, uint64_t mask,
 	s[i].value = 0;
 }
 
+/* While draining: true when the home of `hash` in old[] is among the slots
+ * not yet visited.  Then the key, if present, is in old[] (unless it was
+ * inserted after the resize began); otherwise it is not in old[]. */
+static inline bool
+home_unvisited(const struct cmap_table *t, uint64_t hash)
+{
+	return (((hash >> t->old_shift) - t->drain_pos) & t->old_mask) <
+	    t->drain_left;
+}
+
 bool
-cmap__table_load_old(
+cmap__table_load_draining(
     const struct cmap_table *t, uint64_t key, uint64_t hash, uint64_t *value)
 {
-	bool found;
-	size_t i =
-	    cmap__probe(t->old, t->old_mask, t->old_shift, key, hash, &found);
+	const struct cmap_slot *s = t->old;
+	bool found = false;
+	size_t i;
 
+	if (home_unvisited(t, hash)) {
+		i = cmap__probe(
+		    s, t->old_mask, t->old_shift, key, hash, &found);
+		if (found) {
+			*value = s[i].value;
+			return true;
+		}
+	}
+	s = cmap__table_slots(t);
+	i = cmap__probe(s, t->mask, t->shift, key, hash, &found);
 	if (found)
-		*value = t->old[i].value;
+		*value = s[i].value;
 	return found;
 }
 
@@ -434,10 +468,11 @@ insert(struct cmap_table *t, uint64_t key, uint64_t hash, uint64_t value)
 
 /*
  * Apply one request: find the key once, decide, write, then advance a
- * resize in progress by one step.  Inline in both of its callers below,
- * so that cmap__table_store keeps only the store case of cmap__decide.
+ * resize in progress by one step.  Inlined (forced: it is too big for the
+ * compiler's own choice) in both of its callers below, so that
+ * cmap__table_store keeps only the store case of cmap__decide.
  */
-static inline cmap_status_t
+static CMAP_INLINE cmap_status_t
 apply(struct cmap_table *t, uint64_t hash, struct cmap_req *req)
 {
 	struct cmap_slot *s = cmap__table_slots(t);
@@ -458,8 +493,7 @@ apply(struct cmap_table *t, uint64_t hash, struct cmap_req *req)
 		req->out = z.out;
 		return st;
 	}
-	i = cmap__probe(s, mask, shift, req->key, hash, &found);
-	if (!found && CMAP_UNLIKELY(t->old != NULL)) {
+	if (CMAP_UNLIKELY(t->old != NULL) && home_unvisited(t, hash)) {
 		size_t j = cmap__probe(
 		    t->old, t->old_mask, t->old_shift, req->key, hash, &found);
 
@@ -471,6 +505,8 @@ apply(struct cmap_table *t, uint64_t hash, struct cmap_req *req)
 			in_old = true;
 		}
 	}
+	if (!in_old)
+		i = cmap__probe(s, mask, shift, req->key, hash, &found);
 	st = cmap__decide(req, found, found ? s[i].value : 0, &e);
 	switch (e.act) {
 	case CMAP_ACT_NONE:

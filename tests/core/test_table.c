@@ -220,8 +220,8 @@ test_old_array_writes(void **state)
 			    x.t.shift, k, cmap__hash(k, SEED), &found);
 			if (found)
 				continue;
-			assert_true(cmap__table_load(
-			    &x.t, k, cmap__hash(k, SEED), &v));
+			assert_true(
+			    cmap__table_load(&x.t, k, cmap__hash(k, SEED), &v));
 			if ((deleted_in_old + updated_in_old) % 2 == 0) {
 				tt_delete(&x, k);
 				deleted_in_old++;
