@@ -395,39 +395,6 @@ remove_at(const struct cmap_table *t, struct cmap_slot *s, uint64_t mask,
 	s[i].value = 0;
 }
 
-/* While draining: true when the home of `hash` in old[] is among the slots
- * not yet visited.  Then the key, if present, is in old[] (unless it was
- * inserted after the resize began); otherwise it is not in old[]. */
-static inline bool
-home_unvisited(const struct cmap_table *t, uint64_t hash)
-{
-	return (((hash >> t->old_shift) - t->drain_pos) & t->old_mask) <
-	    t->drain_left;
-}
-
-bool
-cmap__table_load_draining(
-    const struct cmap_table *t, uint64_t key, uint64_t hash, uint64_t *value)
-{
-	const struct cmap_slot *s = t->old;
-	bool found = false;
-	size_t i;
-
-	if (home_unvisited(t, hash)) {
-		i = cmap__probe(
-		    s, t->old_mask, t->old_shift, key, hash, &found);
-		if (found) {
-			*value = s[i].value;
-			return true;
-		}
-	}
-	s = cmap__table_slots(t);
-	i = cmap__probe(s, t->mask, t->shift, key, hash, &found);
-	if (found)
-		*value = s[i].value;
-	return found;
-}
-
 /* The key EMPTY_KEY, kept in the side slot: never allocates. */
 static cmap_status_t
 exec_zkey(struct cmap_table *t, struct cmap_req *req)
@@ -493,7 +460,8 @@ apply(struct cmap_table *t, uint64_t hash, struct cmap_req *req)
 		req->out = z.out;
 		return st;
 	}
-	if (CMAP_UNLIKELY(t->old != NULL) && home_unvisited(t, hash)) {
+	if (CMAP_UNLIKELY(t->old != NULL) &&
+	    cmap__table_home_unvisited(t, hash)) {
 		size_t j = cmap__probe(
 		    t->old, t->old_mask, t->old_shift, req->key, hash, &found);
 

@@ -132,9 +132,33 @@ cmap__probe(const struct cmap_slot *s, uint64_t mask, unsigned shift,
 	}
 }
 
-/* table.c: a lookup while a resize drains old[]. */
-CMAP_HIDDEN bool cmap__table_load_draining(
-    const struct cmap_table *t, uint64_t key, uint64_t hash, uint64_t *value);
+/* While a resize drains old[]: true when the home of `hash` in old[] is
+ * among the slots not yet visited.  Then the key, if present, is in old[]
+ * (unless it was inserted after the resize began); otherwise it is not in
+ * old[] (table.c, RESIZE). */
+static inline bool
+cmap__table_home_unvisited(const struct cmap_table *t, uint64_t hash)
+{
+	return (((hash >> t->old_shift) - t->drain_pos) & t->old_mask) <
+	    t->drain_left;
+}
+
+/* The lookup in old[] of cmap__table_load while draining: true and *value
+ * when key is there. */
+static inline bool
+cmap__table_load_old(
+    const struct cmap_table *t, uint64_t key, uint64_t hash, uint64_t *value)
+{
+	bool found = false;
+	size_t i;
+
+	if (!cmap__table_home_unvisited(t, hash))
+		return false;
+	i = cmap__probe(t->old, t->old_mask, t->old_shift, key, hash, &found);
+	if (found)
+		*value = t->old[i].value;
+	return found;
+}
 
 /* A load: true and *value when key is present (hash its seeded hash).
  * Reads one array; while a resize drains old[], the one the key is most
@@ -152,8 +176,9 @@ cmap__table_load(
 			*value = t->zkey_value;
 		return t->zkey_present;
 	}
-	if (CMAP_UNLIKELY(t->old != NULL))
-		return cmap__table_load_draining(t, key, hash, value);
+	if (CMAP_UNLIKELY(t->old != NULL) &&
+	    cmap__table_load_old(t, key, hash, value))
+		return true;
 	i = cmap__probe(s, t->mask, t->shift, key, hash, &found);
 	if (found)
 		*value = s[i].value;
