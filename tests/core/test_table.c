@@ -211,7 +211,7 @@ test_old_array_writes(void **state)
 		/* a key from the old array: the first model key not found in
 		 * the new one */
 		for (size_t j = 0; j < x.model.len; j += 7) {
-			uint64_t k = x.model.keys[j], v;
+			uint64_t k = x.model.keys[j], v = 0;
 			bool found;
 
 			if (k == 0)
