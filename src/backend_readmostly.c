@@ -642,14 +642,14 @@ rm_fresh(struct rm_map *m)
 	if (t == NULL)
 		return false;
 	rm_zero(t, 0, t->nb);
+	if (t->nb < cur->nb)
+		m->shrinks++;
 	atomic_store_explicit(&m->cur, t, memory_order_seq_cst);
 	if (m->next != NULL && !m->migrating)
 		rm_table_free(m, m->next); /* never published */
-	rm_retire(m, cur, m->migrating ? m->next : NULL);
+	rm_retire(m, cur, m->migrating ? m->next : NULL); /* may free them */
 	m->next = NULL;
 	m->migrating = false;
-	if (t->nb < cur->nb)
-		m->shrinks++;
 	atomic_store_explicit(&m->len, 0, memory_order_relaxed);
 	return true;
 }
