@@ -562,6 +562,7 @@ result_fields(const struct result *r, struct field *f)
 	D("bytes_per_entry", r->bytes_per_entry, 2, r->bytes_per_entry <= 0);
 	D("score", r->score, 4, r->score < 0);
 	D("zipf_s", r->w.zipf_s, 3, r->w.dist != DIST_ZIPF);
+	D("write_pct", r->w.write_pct, 2, r->w.mix != MIX_READ_MOSTLY);
 	B("prefill", r->prefill);
 	B("presize", r->presize);
 	U("entries", r->entries);

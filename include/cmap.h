@@ -23,6 +23,10 @@
  *   CMAP_BACKEND_LOCKFREE  "lockfree": compare-and-swap, resized while in
  *                          use, epoch reclamation (docs/lockfree.md); built
  *                          unless -DCMAP_WITH_LOCKFREE=OFF.
+ *   CMAP_BACKEND_READMOSTLY "readmostly": reads take no lock and write no
+ *                          shared memory, writes go one at a time under a
+ *                          mutex; for maps read far more than written
+ *                          (docs/design.md, "The readmostly backend").
  *
  * KEYS AND VALUES
  *
@@ -116,7 +120,13 @@
  * store or delete that crosses a load threshold resizes one table, which is
  * O(entries of that table) for that one call on plain, rwlock and sharded
  * (on sharded, one shard's table); on lockfree every writer moves at most
- * one chunk of 1,024 slots of a migration, besides its own key.
+ * one chunk of 1,024 slots of a migration, besides its own key.  On
+ * readmostly no call resizes at once: while a resize runs, every write
+ * zeroes at most 64 buckets (4 KiB) of the new table, then moves at most
+ * 9 buckets (27 entries: its own key's and 8 more) into it, besides its
+ * own operation; only cmap_reserve drives a resize to its end, releasing
+ * the lock between those steps.  A load never waits for a lock (a reader
+ * spins only while a writer rewrites the one bucket it reads).
  *
  * VERSIONS AND THE ABI
  *
@@ -647,12 +657,13 @@ CMAP_API cmap_status_t cmap_range(cmap_t *map, cmap_range_fn fn, void *ctx);
  *   within the number of operations other than loads in progress on other
  *   threads (any of them, range and clear included, may be moving an
  *   entry for a migration and count it a moment after its
- *   compare-and-swap).
+ *   compare-and-swap); readmostly: one counter written under the writers'
+ *   mutex, a value it had at some moment during the call.
  *   Never walks the table.  Returns 0 for a NULL map.  May be called from
  *   inside an update callback (it takes no lock).
  * Thread safety: as the backend; never takes a lock.
- * Cost: O(1) (rwlock, plain), O(shards) (sharded), O(threads that used
- *   the map) (lockfree).
+ * Cost: O(1) (rwlock, plain, readmostly), O(shards) (sharded), O(threads
+ *   that used the map) (lockfree).
  */
 CMAP_API size_t cmap_len(const cmap_t *map);
 

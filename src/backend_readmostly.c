@@ -259,49 +259,51 @@ bk_val(const struct rm_bucket *b, unsigned w)
 
 /*
  * A reader's look at one table: true and *value when key is present in a
- * bucket not moved.  Otherwise the caller goes on to t->next.
+ * bucket not moved.  Otherwise the caller goes on to t->next.  A bucket
+ * whose snapshot fails (a writer is in it) is read again.
  */
-static bool
+static inline bool
 rm_table_read(
     const struct rm_table *t, uint64_t key, uint64_t h, uint64_t *value)
 {
-	uint64_t i = rm_home(t, h);
+	uint64_t nb = t->nb, i = ((h >> 32) * nb) >> 32, n = nb;
+	unsigned spins = 0;
 
-	for (uint64_t n = 0; n < t->nb; n++, i = rm_succ(t, i)) {
+	while (n != 0) {
 		const struct rm_bucket *b = &t->b[i];
-		unsigned spins = 0;
-		uint64_t m1, v = 0;
-		bool hit;
+		uint64_t m1 =
+		    atomic_load_explicit(&b->meta, memory_order_acquire);
+		uint64_t k0 =
+		    atomic_load_explicit(&b->key[0], memory_order_acquire);
+		uint64_t k1 =
+		    atomic_load_explicit(&b->key[1], memory_order_acquire);
+		uint64_t k2 =
+		    atomic_load_explicit(&b->key[2], memory_order_acquire);
+		unsigned w = k0 == key && (m1 & M_PRESENT(0)) ? 0
+		    : k1 == key && (m1 & M_PRESENT(1))        ? 1
+		    : k2 == key && (m1 & M_PRESENT(2))        ? 2
+		                                              : RM_WAYS;
+		uint64_t v = w < RM_WAYS
+		    ? atomic_load_explicit(&b->val[w], memory_order_acquire)
+		    : 0;
 
-		for (;;) {
-			m1 = atomic_load_explicit(
-			    &b->meta, memory_order_acquire);
-			hit = false;
-			if (CMAP_UNLIKELY(m1 & M_WRITING)) {
-				cmap__lock_backoff(&spins);
-				continue;
-			}
-			for (unsigned w = 0; w < RM_WAYS && !hit; w++)
-				if ((m1 & M_PRESENT(w)) &&
-				    atomic_load_explicit(&b->key[w],
-				        memory_order_acquire) == key) {
-					v = atomic_load_explicit(
-					    &b->val[w], memory_order_acquire);
-					hit = true;
-				}
-			/* Ordered after the acquire loads above. */
-			if (atomic_load_explicit(
-			        &b->meta, memory_order_relaxed) == m1)
-				break;
+		/* Ordered after the acquire loads above. */
+		if (CMAP_UNLIKELY((m1 & M_WRITING) ||
+		        atomic_load_explicit(&b->meta, memory_order_relaxed) !=
+		            m1)) {
+			cmap__lock_backoff(&spins);
+			continue;
 		}
-		if (hit) {
+		if (w < RM_WAYS) {
 			if (m1 & M_MOVED)
 				return false;
 			*value = v;
 			return true;
 		}
-		if (ovf_of(m1) == 0)
+		if (!(m1 & M_OVF_MASK))
 			return false;
+		i = i + 1 == nb ? 0 : i + 1;
+		n--;
 	}
 	return false;
 }
@@ -646,7 +648,7 @@ rm_fresh(struct rm_map *m)
 		m->shrinks++;
 	atomic_store_explicit(&m->cur, t, memory_order_seq_cst);
 	if (m->next != NULL && !m->migrating)
-		rm_table_free(m, m->next); /* never published */
+		rm_table_free(m, m->next);                /* never published */
 	rm_retire(m, cur, m->migrating ? m->next : NULL); /* may free them */
 	m->next = NULL;
 	m->migrating = false;
