@@ -125,8 +125,11 @@
  * zeroes at most 64 buckets (4 KiB) of the new table, then moves at most
  * 9 buckets (27 entries: its own key's and 8 more) into it, besides its
  * own operation; only cmap_reserve drives a resize to its end, releasing
- * the lock between those steps.  A load never waits for a lock (a reader
- * spins only while a writer rewrites the one bucket it reads).
+ * the lock between those steps.  A load takes no lock (it spins only
+ * while a writer rewrites the one bucket it reads), except a thread's
+ * first load on the map, which takes the writers' mutex once to find or
+ * allocate its record, and every load of a thread whose record could not
+ * be allocated.
  *
  * VERSIONS AND THE ABI
  *
