@@ -271,6 +271,7 @@ struct workload {
 	uint64_t seed;
 	unsigned sample_every; /* 1 in N ops timed; 0 = none */
 	unsigned batch;        /* --batch: ops per batch call; 1 = off */
+	double write_pct;      /* --write-pct: read-mostly's writes, % */
 };
 
 /* One thread's operation stream: keys[i] with kinds[i].  Cyclic (the

@@ -68,6 +68,7 @@ struct options {
 	enum bench_dist dists[DIST_COUNT_];
 	size_t ndists;
 	double zipf_s;
+	double write_pct; /* read-mostly's write share (default 10) */
 	uint64_t keys[BENCH_MAX_LIST];
 	size_t nkeys;
 	unsigned threads[BENCH_MAX_LIST];
@@ -539,6 +540,10 @@ help(const struct options *o)
 	    "                     --sample 1), or all.\n"
 	    "  --dist LIST        uniform, zipf (zipfian: hot keys).\n"
 	    "  --zipf-s S         zipf exponent, > 0 (default 0.99).\n"
+	    "  --write-pct P      read-mostly's write share in %%, half "
+	    "stores, "
+	    "half\n"
+	    "                     deletes (default 10; 1 gives a 99/1 mix).\n"
 	    "  --keys LIST        key counts, 1K..1G, suffixes K M G (default "
 	    "1M).\n"
 	    "  --threads LIST     thread counts, 1..64, more than the cores "
@@ -671,6 +676,7 @@ enum {
 	OPT_HELP,
 	OPT_PRESET,
 	OPT_OPT,
+	OPT_WRITE_PCT,
 };
 
 static const struct option long_opts[] = {
@@ -700,6 +706,7 @@ static const struct option long_opts[] = {
     {"help", no_argument, NULL, OPT_HELP},
     {"preset", required_argument, NULL, OPT_PRESET},
     {"opt", required_argument, NULL, OPT_OPT},
+    {"write-pct", required_argument, NULL, OPT_WRITE_PCT},
     {NULL, 0, NULL, 0},
 };
 
@@ -713,6 +720,7 @@ parse_args(struct options *o, int argc, char **argv)
 	memset(o, 0, sizeof *o);
 	o->nall = targets_all(o->all, BENCH_MAX_TARGETS);
 	o->zipf_s = 0.99;
+	o->write_pct = 10;
 	o->prefill = true;
 	o->seed = 1;
 	o->sample_every = 128;
@@ -743,6 +751,10 @@ parse_args(struct options *o, int argc, char **argv)
 			break;
 		case OPT_ZIPF_S:
 			o->zipf_s = parse_real("--zipf-s", optarg, 1e-3, 10);
+			break;
+		case OPT_WRITE_PCT:
+			o->write_pct =
+			    parse_real("--write-pct", optarg, 0, 100);
 			break;
 		case OPT_KEYS:
 			set_keys(o, optarg);
@@ -1339,7 +1351,7 @@ main(int argc, char **argv)
 			for (size_t k = 0; k < o.nkeys; k++) {
 				struct workload w = {o.mixes[m], o.dists[d],
 				    o.zipf_s, o.keys[k], o.seed, o.sample_every,
-				    o.batch};
+				    o.batch, o.write_pct};
 				bool has_one = false;
 
 				if (skip_workload(&o, w.mix, w.dist))
@@ -1385,7 +1397,7 @@ main(int argc, char **argv)
 			for (size_t k = 0; k < o.nkeys; k++) {
 				struct workload w = {o.mixes[m], o.dists[d],
 				    o.zipf_s, o.keys[k], o.seed, o.sample_every,
-				    o.batch};
+				    o.batch, o.write_pct};
 
 				if (!skip_workload(&o, w.mix, w.dist))
 					run_workload(&o, &p, &w);

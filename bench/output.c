@@ -388,6 +388,8 @@ output_recommendation(
 		    bench_dist_name(r[i].w.dist));
 		if (r[i].w.dist == DIST_ZIPF)
 			fprintf(f, " s=%.2f", r[i].w.zipf_s);
+		if (r[i].w.mix == MIX_READ_MOSTLY)
+			fprintf(f, ", %g%% writes", r[i].w.write_pct);
 		fprintf(f,
 		    ", %s keys%s%s): ", fmt_keys(kb, sizeof kb, r[i].w.keys),
 		    r[i].presize ? ", presized" : "",
@@ -427,6 +429,17 @@ output_recommendation(
 				    "every libcmap backend on this workload.\n",
 				    peer[bp].t->name);
 		}
+		if (r[i].w.mix == MIX_READ_MOSTLY)
+			/* The crossover of docs/design.md ("The readmostly
+			 * backend"), measured with bench/readmostly-table.sh.
+			 */
+			fprintf(f,
+			    "    readmostly against lockfree and sharded: on "
+			    "the 2-core development machine\n    (heavily "
+			    "loaded) it was ahead at 2 threads at no write "
+			    "share from 1%% to 50%%;\n    rerun with "
+			    "--write-pct P to find where it stops paying "
+			    "here.\n");
 		for (size_t j = 0; j < n; j++) {
 			char p[16];
 
@@ -562,6 +575,7 @@ result_fields(const struct result *r, struct field *f)
 	D("bytes_per_entry", r->bytes_per_entry, 2, r->bytes_per_entry <= 0);
 	D("score", r->score, 4, r->score < 0);
 	D("zipf_s", r->w.zipf_s, 3, r->w.dist != DIST_ZIPF);
+	D("write_pct", r->w.write_pct, 2, r->w.mix != MIX_READ_MOSTLY);
 	B("prefill", r->prefill);
 	B("presize", r->presize);
 	U("entries", r->entries);

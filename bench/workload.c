@@ -350,12 +350,17 @@ gen_stationary(
 		uint64_t id = pick(&p, r);
 		unsigned pc = (unsigned)rng_below(r, 100);
 		uint8_t kind;
+		uint64_t wr, pw;
 
 		switch (w->mix) {
 		case MIX_READ_MOSTLY:
-			kind = pc < 90 ? OP_LOAD
-			    : pc < 95  ? OP_STORE
-			               : OP_DELETE;
+			/* In 1/10,000ths: --write-pct, half stores, half
+			 * deletes. */
+			wr = (uint64_t)(w->write_pct * 100 + 0.5);
+			pw = rng_below(r, 10000);
+			kind = pw >= wr   ? OP_LOAD
+			    : pw < wr / 2 ? OP_STORE
+			                  : OP_DELETE;
 			break;
 		case MIX_BALANCED:
 			kind = pc < 50 ? OP_LOAD

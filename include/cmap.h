@@ -23,6 +23,10 @@
  *   CMAP_BACKEND_LOCKFREE  "lockfree": compare-and-swap, resized while in
  *                          use, epoch reclamation (docs/lockfree.md); built
  *                          unless -DCMAP_WITH_LOCKFREE=OFF.
+ *   CMAP_BACKEND_READMOSTLY "readmostly": reads take no lock and write no
+ *                          shared memory, writes go one at a time under a
+ *                          mutex; for maps read far more than written
+ *                          (docs/design.md, "The readmostly backend").
  *
  * KEYS AND VALUES
  *
@@ -118,12 +122,21 @@
  * sharded a table resizes in two steps that every call which writes
  * advances, first zeroing 8 KiB of the new table, then moving 128 slots of
  * the old one (plus the rest of the run of occupied slots it stops in,
- * short on average), while loads read both tables (a miss then reads
- * two); on lockfree every writer moves at most one chunk of 1,024 slots
- * of a migration, besides its own key.  Memory given back by a shrink or
- * a finished resize goes back to the system (with the default allocator:
- * large blocks come from mmap, and drained pages are released as a resize
- * goes).
+ * short on average), while a load reads the table its key is in (both
+ * for a miss, or a key inserted during the resize); on lockfree every
+ * writer moves at most one chunk of 1,024 slots of a migration, besides
+ * its own key.  Memory given back by a shrink or a finished resize goes
+ * back to the system (with the default allocator: large blocks come from
+ * mmap, and drained pages are released as a resize goes).  On readmostly
+ * no call resizes at once: while a resize runs, every write
+ * zeroes at most 64 buckets (4 KiB) of the new table, then moves at most
+ * 9 buckets (27 entries: its own key's and 8 more) into it, besides its
+ * own operation; only cmap_reserve drives a resize to its end, releasing
+ * the lock between those steps.  A load takes no lock (it spins only
+ * while a writer rewrites the one bucket it reads), except a thread's
+ * first load on the map, which takes the writers' mutex once to find or
+ * allocate its record, and every load of a thread whose record could not
+ * be allocated.
  *
  * VERSIONS AND THE ABI
  *
@@ -660,12 +673,13 @@ CMAP_API cmap_status_t cmap_range(cmap_t *map, cmap_range_fn fn, void *ctx);
  *   within the number of operations other than loads in progress on other
  *   threads (any of them, range and clear included, may be moving an
  *   entry for a migration and count it a moment after its
- *   compare-and-swap).
+ *   compare-and-swap); readmostly: one counter written under the writers'
+ *   mutex, a value it had at some moment during the call.
  *   Never walks the table.  Returns 0 for a NULL map.  May be called from
  *   inside an update callback (it takes no lock).
  * Thread safety: as the backend; never takes a lock.
- * Cost: O(1) (rwlock, plain), O(shards) (sharded), O(threads that used
- *   the map) (lockfree).
+ * Cost: O(1) (rwlock, plain, readmostly), O(shards) (sharded), O(threads
+ *   that used the map) (lockfree).
  */
 CMAP_API size_t cmap_len(const cmap_t *map);
 

@@ -15,6 +15,7 @@
 	X(plain)                                                               \
 	X(rwlock)                                                              \
 	X(sharded)                                                             \
+	X(readmostly)                                                          \
 	CMAP__IF(CMAP_HAVE_LOCKFREE, X(lockfree))
 
 #define CMAP__IF(cond, ...) CMAP__IF_(cond, __VA_ARGS__)

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The figures of issue 13 (the readmostly backend), as medians of REPS runs
+# of cmap-bench, each run under flock /tmp/libcmap-bench.lock:
+#   reads      read-only and 99/1 (--write-pct 1) at 1M keys, 1/2/16
+#              threads: x plain (1 thread) and x floor, same run;
+#   writes     churn (delete + insert) at 1M keys, 1 and 2 threads: ns per
+#              operation of rwlock, lockfree, readmostly;
+#   crossover  read-mostly at --write-pct P for each P in PCTS, 1M keys,
+#              2 threads: Mops/s of readmostly, lockfree, sharded, and the
+#              first P where readmostly is no longer ahead of both.
+#   bench/readmostly-table.sh [BUILD_DIR] [REPS] [SECONDS] [PCTS]
+#   (build-release, 3, 1, "1 2 5 10 15 20 30 50")
+set -euo pipefail
+build=${1:-build-release}
+reps=${2:-3}
+secs=${3:-1}
+pcts=${4:-1 2 5 10 15 20 30 50}
+bin=$build/bench/cmap-bench
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+run() { flock /tmp/libcmap-bench.lock "$bin" --quiet --seconds "$secs" "$@" >/dev/null 2>&1; }
+for r in $(seq "$reps"); do
+  echo "run $r/$reps" >&2
+  run --backend plain,readmostly,floor --mix read-only,read-mostly \
+    --write-pct 1 --keys 1M --threads 1,2,16 --json="$out/r$r.json"
+  run --backend rwlock,lockfree,readmostly --mix churn --keys 1M \
+    --threads 1,2 --json="$out/w$r.json"
+  for p in $pcts; do
+    run --backend readmostly,lockfree,sharded --mix read-mostly \
+      --write-pct "$p" --keys 1M --threads 2 --json="$out/c$r-$p.json"
+  done
+done
+python3 - "$out" <<'PY'
+import json, sys, statistics, glob, collections
+out = sys.argv[1]
+rows = collections.defaultdict(list)
+for f in glob.glob(out + "/*.json"):
+    tag = f.split("/")[-1][0]
+    for line in open(f):
+        line = line.strip()
+        if line.startswith("{"):
+            r = json.loads(line)
+            rows[(tag, r["workload"], r.get("write_pct"), r["threads"],
+                  r["backend"])].append(r)
+med = lambda v: statistics.median(v)
+print("reads (1M keys; x plain = over plain at 1 thread, same run)")
+print("| mix | threads | target | Mops/s | x plain | x floor | runs |")
+print("|---|---|---|---|---|---|---|")
+for k in sorted(x for x in rows if x[0] == "r"):
+    v = rows[k]
+    mix = k[1] if k[2] is None else "%s %g%% writes" % (k[1], k[2])
+    print("| %s | %d | %s | %.2f | %s | %s | %d |" % (mix, k[3], k[4],
+        med([r["mops"] for r in v]),
+        "%.2f" % med([r["ratio_to_plain"] for r in v]) if v[0].get("ratio_to_plain") is not None else "-",
+        "%.2f" % med([r["ratio_to_floor"] for r in v]) if v[0].get("ratio_to_floor") is not None else "-",
+        len(v)))
+print("\nwrites (churn: delete + insert, 1M keys)")
+print("| threads | target | Mops/s | ns/op | runs |")
+print("|---|---|---|---|---|")
+for k in sorted(x for x in rows if x[0] == "w"):
+    m = med([r["mops"] for r in rows[k]])
+    print("| %d | %s | %.2f | %.0f | %d |" % (k[3], k[4], m, 1e3 / m, len(rows[k])))
+print("\ncrossover (read-mostly, 1M keys, 2 threads; Mops/s medians)")
+print("| write % | readmostly | lockfree | sharded | readmostly ahead |")
+print("|---|---|---|---|---|")
+cross = None
+for p in sorted({x[2] for x in rows if x[0] == "c"}):
+    m = {b: med([r["mops"] for r in rows[("c", "read-mostly", p, 2, b)]])
+         for b in ("readmostly", "lockfree", "sharded")
+         if ("c", "read-mostly", p, 2, b) in rows}
+    ahead = m["readmostly"] > max(m.get("lockfree", 0), m.get("sharded", 0))
+    if not ahead and cross is None:
+        cross = p
+    print("| %g | %.2f | %s | %.2f | %s |" % (p, m["readmostly"],
+        "%.2f" % m["lockfree"] if "lockfree" in m else "-", m["sharded"],
+        "yes" if ahead else "no"))
+print("\ncrossover: %s" % ("readmostly ahead at every share run" if cross is None
+      else "readmostly stops beating lockfree and sharded at %g%% writes" % cross))
+PY
