@@ -54,6 +54,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define LM_MAX_MAP (UINT64_C(1) << 46) /* the largest map size */
 #define LM_ENTRY_BYTES 64u /* map bytes an entry needs, generously */
@@ -80,7 +81,7 @@ static const cmap_option_info_t lmdb_options[OPT_COUNT] = {
 
 #define POOL 16u         /* reset read transactions kept, one per slot */
 #define RANGE_BATCH 256u /* entries copied per cursor pass of a range */
-#define ROOM(ops) (256u + 64u * (size_t)(ops)) /* free pages a txn needs */
+#define ROOM(ops) (64u + 16u * (size_t)(ops)) /* free pages a txn needs */
 
 struct lm_pool_slot {
 	_Alignas(CMAP_CACHE_LINE) _Atomic(MDB_txn *) txn;
@@ -102,6 +103,8 @@ struct lmdb_map {
 	enum lm_mode mode;
 	dev_t dev; /* the directory's identity, for `opened` */
 	ino_t ino;
+	pid_t pid; /* the process that opened it (a fork's child inherits
+	              `opened` but not the open environments) */
 	struct lmdb_map *next_open;
 	atomic_uint_fast64_t grows;
 	struct lm_pool_slot pool[POOL];
@@ -787,7 +790,7 @@ lm_register(struct lmdb_map *m, const char *path)
 
 	pthread_mutex_lock(&opened_mu);
 	for (struct lmdb_map *o = opened; o != NULL; o = o->next_open)
-		if (o->dev == m->dev && o->ino == m->ino)
+		if (o->dev == m->dev && o->ino == m->ino && o->pid == m->pid)
 			st = cmap__fail(CMAP_EBUSY,
 			    "lmdb '%s': already open in this process (LMDB "
 			    "allows one open per process)",
@@ -945,6 +948,7 @@ lmdb_create(const struct cmap__create_args *args, cmap_t **out)
 	m->mode = mode;
 	m->dev = sb.st_dev;
 	m->ino = sb.st_ino;
+	m->pid = getpid();
 	if ((st = lm_register(m, args->opt[OPT_PATH].s)) != CMAP_OK) {
 		cmap__map_free(&m->base);
 		return st;
