@@ -112,6 +112,7 @@ struct lmdb_map {
 	pthread_mutex_t gmu;
 	pthread_cond_t gcv;
 	struct lm_waiter *head, **tail;
+	size_t queued, last_batch; /* requests queued; the last batch's */
 	bool leading;
 	struct cmap__brlock lock; /* last: its stripes follow it */
 };
@@ -490,6 +491,26 @@ lm_lead(struct lmdb_map *m, struct lm_waiter *batch)
 	}
 }
 
+/*
+ * Called by a new leader with gmu held.  The writers of the last batch
+ * were all woken at once; the first to queue its next request leads, and
+ * would commit it alone while the others queue behind it (batches of one,
+ * then seven).  So it first yields, at most GATHER_YIELDS times, until as
+ * many requests wait as the last batch held: microseconds, against a
+ * flush's milliseconds.
+ */
+#define GATHER_YIELDS 32
+
+static void
+lm_gather(struct lmdb_map *m)
+{
+	for (int i = 0; i < GATHER_YIELDS && m->queued < m->last_batch; i++) {
+		pthread_mutex_unlock(&m->gmu);
+		sched_yield();
+		pthread_mutex_lock(&m->gmu);
+	}
+}
+
 static cmap_status_t
 lm_group(struct lmdb_map *m, struct cmap_req *q)
 {
@@ -500,15 +521,19 @@ lm_group(struct lmdb_map *m, struct cmap_req *q)
 	pthread_mutex_lock(&m->gmu);
 	*m->tail = &me;
 	m->tail = &me.next;
+	m->queued++;
 	while (!me.done) {
 		if (m->leading) {
 			pthread_cond_wait(&m->gcv, &m->gmu);
 			continue;
 		}
 		m->leading = true;
+		lm_gather(m);
 		batch = m->head;
 		m->head = NULL;
 		m->tail = &m->head;
+		m->last_batch = m->queued;
+		m->queued = 0;
 		pthread_mutex_unlock(&m->gmu);
 		lm_lead(m, batch);
 		pthread_mutex_lock(&m->gmu);

@@ -32,8 +32,8 @@
 
 #include "testutil.h"
 
-#define NW 4        /* writer threads in the child */
-#define KEYS 256    /* keys per writer */
+#define NW 4     /* writer threads in the child */
+#define KEYS 256 /* keys per writer */
 #define MAX_OPS (1L << 22)
 
 struct ack {
@@ -184,7 +184,8 @@ apply_acks(struct tu_model *md, const struct round_acks *ra, uint32_t r)
 			if (op_deletes((uint64_t)seq))
 				(void)tu_model_del(md, k);
 			else
-				tu_model_put(md, k, op_value(r, t, (uint64_t)seq));
+				tu_model_put(
+				    md, k, op_value(r, t, (uint64_t)seq));
 		}
 }
 
@@ -308,8 +309,8 @@ crash_mode(const char *b, const char *mode, long kills, tu_rng_t *rng)
 	printf("crash: %-6s %-6s kills=%ld acknowledged-writes=%ld "
 	       "kills-before-first-ack=%ld unacknowledged-writes-found=%ld "
 	       "entries-at-end=%zu %s %.1fs\n",
-	    b, mode, kills, acked, no_ack, flight, md.len,
-	    ok ? "ok" : "FAILED", tu_now_s() - t0);
+	    b, mode, kills, acked, no_ack, flight, md.len, ok ? "ok" : "FAILED",
+	    tu_now_s() - t0);
 	tu_model_fini(&md);
 	return ok;
 }

@@ -93,8 +93,8 @@ test_reopen(const char *b, const char *mode)
 	cfg_mode(&cfg, b, mode, dir);
 	m = open_cfg(&cfg);
 	for (uint64_t k = 0; k < 2000; k++)
-		CHECK(cmap_store(m, k * 0x9e3779b97f4a7c15u, ~k) ==
-		        CMAP_INSERTED,
+		CHECK(
+		    cmap_store(m, k * 0x9e3779b97f4a7c15u, ~k) == CMAP_INSERTED,
 		    "%s/%s store", b, mode);
 	CHECK(cmap_sync(m) == CMAP_OK, "%s/%s sync", b, mode);
 	for (uint64_t k = 0; k < 100; k++)
@@ -126,8 +126,8 @@ th_worker(int t, void *arg)
 
 	for (long i = 0; i < c->ops; i++) {
 		(void)cmap_add(c->m, 7, 1, NULL);
-		(void)cmap_store(c->m, ((uint64_t)t + 1) << 32 | (uint64_t)i,
-		    (uint64_t)i);
+		(void)cmap_store(
+		    c->m, ((uint64_t)t + 1) << 32 | (uint64_t)i, (uint64_t)i);
 	}
 }
 
@@ -147,8 +147,8 @@ test_threads(const char *b, const char *mode)
 	CHECK(cmap_load(c.m, 7, &v) == CMAP_OK && v == 4 * (uint64_t)c.ops,
 	    "%s/%s: the shared counter is %llu, want %ld", b, mode,
 	    (unsigned long long)v, 4 * c.ops);
-	CHECK(cmap_len(c.m) == 1 + 4 * (size_t)c.ops, "%s/%s: len %zu", b,
-	    mode, cmap_len(c.m));
+	CHECK(cmap_len(c.m) == 1 + 4 * (size_t)c.ops, "%s/%s: len %zu", b, mode,
+	    cmap_len(c.m));
 	cmap_destroy(c.m);
 }
 
@@ -212,8 +212,8 @@ test_processes(const char *b)
 		cmap_destroy(c);
 		_exit(0);
 	}
-	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid &&
-	        WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	        WEXITSTATUS(status) == 0,
 	    "%s: the second process could not open, read or write", b);
 	CHECK(cmap_load(m, 2, &v) == CMAP_OK && v == 20,
 	    "%s: the other process's write is not seen", b);
@@ -422,8 +422,8 @@ fill_until_full(const char *b, const char *dir, const char *room)
 	    "%s: a full disk gave %s", b, cmap_status_name(s));
 	CHECK(cmap_load(m, k * 0x9e3779b97f4a7c15u, &v) == CMAP_NOT_FOUND,
 	    "%s: the failed insert is visible", b);
-	CHECK(cmap_len(m) == (size_t)n, "%s: len %zu, want %ld", b,
-	    cmap_len(m), n);
+	CHECK(cmap_len(m) == (size_t)n, "%s: len %zu, want %ld", b, cmap_len(m),
+	    n);
 	for (uint64_t j = 1; j < k; j += 97)
 		CHECK(cmap_load(m, j * 0x9e3779b97f4a7c15u, &v) == CMAP_OK &&
 		        v == j,
@@ -431,8 +431,7 @@ fill_until_full(const char *b, const char *dir, const char *room)
 		    (unsigned long long)j);
 	CHECK(unlink(room) == 0, "unlink %s", room);
 	CHECK(cmap_store(m, k * 0x9e3779b97f4a7c15u, k) == CMAP_INSERTED,
-	    "%s: no insert after space was freed: %s", b,
-	    cmap_last_error());
+	    "%s: no insert after space was freed: %s", b, cmap_last_error());
 	cmap_destroy(m);
 	return n;
 }
@@ -455,8 +454,9 @@ test_full_disk(const char *b)
 			int fd = open(room, O_WRONLY | O_APPEND);
 			char buf[8192] = {0};
 
-			CHECK(fd >= 0 && write(fd, buf, sizeof buf) ==
-			                     (ssize_t)sizeof buf,
+			CHECK(fd >= 0 &&
+			        write(fd, buf, sizeof buf) ==
+			            (ssize_t)sizeof buf,
 			    "room");
 			close(fd);
 		}
