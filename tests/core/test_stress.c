@@ -85,15 +85,16 @@ mk(size_t capacity)
 	return tu_create_cfg(&cfg);
 }
 
-/* Op counts: CMAP_STRESS_SCALE, and a fifth for a disk backend, which
- * commits each write (tens of microseconds, one at a time). */
+/* Op counts: CMAP_STRESS_SCALE, and a twentieth for a disk backend,
+ * which commits each write (tens of microseconds, one at a time; much
+ * more under ThreadSanitizer). */
 static long
 scaled(long n)
 {
 	long s = tu_scaled(n);
 
-	return tu_has(g_cur->backend, CMAP_CAP_PERSISTENT) && s >= 5 ? s / 5
-	                                                             : s;
+	return tu_has(g_cur->backend, CMAP_CAP_PERSISTENT) && s >= 20 ? s / 20
+	                                                              : s;
 }
 
 static uint32_t
