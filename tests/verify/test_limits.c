@@ -220,8 +220,8 @@ test_oversubscription(
 		}
 		printf("limits: oversubscription %-8s %d threads x %ld ops "
 		       "done (slowest thread %ld), %.1fs\n",
-		    bs[bi], OS_THREADS, ops, minp, tu_now_s() - t0);
-		total_ops += (unsigned long)OS_THREADS * (unsigned long)ops;
+		    bs[bi], OS_THREADS, c->ops, minp, tu_now_s() - t0);
+		total_ops += (unsigned long)OS_THREADS * (unsigned long)c->ops;
 		used += (size_t)snprintf(
 		    sum + used, sumlen - used, "%s%s", used ? "," : "", bs[bi]);
 		cmap_destroy(c->map);
