@@ -17,6 +17,7 @@
  *   floor.c     the floor: a minimal single-threaded linear-probing table
  *               with no API layer, always built; the yardstick of xfloor
  *   output.c    score, table, recommendation, JSON lines and CSV
+ *   persist.c   --suite persistent: disk backends beside RocksDB, SQLite
  *
  * A "target" is anything that can be measured: a libcmap backend or a peer.
  * A "cell" is one measurement: one target, one workload, one distribution,
@@ -135,6 +136,10 @@ const char *bench_clock_name(void);
 double bench_timer_overhead_ns(void); /* one empty timed interval */
 uint64_t bench_timer_overhead_ticks(void);
 double bench_now_s(void); /* CLOCK_MONOTONIC, seconds */
+
+/* persist.c: cmap-bench --suite persistent ...: runs it and returns the
+ * exit code, or -1 when argv asks for something else. */
+int bench_persist_main(int argc, char **argv);
 
 /*
  * Log-linear histogram of tick counts: values below 2^HIST_SUB_BITS are

@@ -263,14 +263,17 @@ static const struct {
 
 static struct row rows[MAX_ROWS];
 
-/* True when the registry has a backend `name`; its caps in *caps. */
+/* True when the registry has a backend `name` that the in-memory run
+ * measures (disk and server backends have their own --suite); its caps in
+ * *caps. */
 static bool
 lib_backend(const char *name, uint64_t *caps)
 {
 	cmap_backend_info_t info;
 
 	if (!cmap_backend_available(name) ||
-	    cmap_is_error(cmap_backend_info(name, &info)))
+	    cmap_is_error(cmap_backend_info(name, &info)) ||
+	    (info.caps & (CMAP_CAP_PERSISTENT | CMAP_CAP_REMOTE)))
 		return false;
 	*caps = info.caps;
 	return true;
@@ -421,8 +424,10 @@ check_bad_option_values(const char *bench)
 	for (size_t i = 0; (b = cmap_backend_at(i)) != NULL; i++) {
 		cmap_backend_info_t info;
 		cmap_option_info_t o;
+		uint64_t caps;
 
-		if (cmap_is_error(cmap_backend_info(b, &info)))
+		if (!lib_backend(b, &caps) ||
+		    cmap_is_error(cmap_backend_info(b, &info)))
 			continue;
 		for (size_t k = 0; k < info.n_options; k++) {
 			if (cmap_is_error(cmap_backend_option(b, k, &o)))
@@ -461,8 +466,10 @@ check_option_run(const char *bench)
 	for (size_t i = 0; (b = cmap_backend_at(i)) != NULL; i++) {
 		cmap_backend_info_t info;
 		cmap_option_info_t o;
+		uint64_t caps;
 
-		if (cmap_is_error(cmap_backend_info(b, &info)))
+		if (!lib_backend(b, &caps) ||
+		    cmap_is_error(cmap_backend_info(b, &info)))
 			continue;
 		for (size_t k = 0; k < info.n_options && nset < 32; k++) {
 			size_t j;

@@ -1322,7 +1322,10 @@ main(int argc, char **argv)
 	struct plan p;
 	bool has_single = false;
 	static char optsum[2 * BENCH_OPTS_TEXT];
+	int suite = bench_persist_main(argc, argv); /* --suite persistent */
 
+	if (suite >= 0)
+		return suite;
 	parse_args(&o, argc, argv);
 	if (o.json)
 		out.json =

@@ -397,6 +397,10 @@ targets_libcmap(const struct target_ops **out, size_t cap)
 		if (!cmap_backend_available(name) ||
 		    cmap_is_error(cmap_backend_info(name, &info)))
 			continue;
+		/* Disk and server backends cost microseconds an operation:
+		 * they have suites of their own (--suite). */
+		if (info.caps & (CMAP_CAP_PERSISTENT | CMAP_CAP_REMOTE))
+			continue;
 		memset(t, 0, sizeof *t);
 		t->name = name;
 		t->peer = false;

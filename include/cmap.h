@@ -27,6 +27,9 @@
  *                          shared memory, writes go one at a time under a
  *                          mutex; for maps read far more than written
  *                          (docs/design.md, "The readmostly backend").
+ *   CMAP_BACKEND_LMDB      "lmdb": the map in an LMDB file on disk
+ *                          (PERSISTENCE below); built when liblmdb is
+ *                          found, unless -DCMAP_WITH_LMDB=OFF.
  *
  * KEYS AND VALUES
  *
@@ -136,7 +139,57 @@
  * while a writer rewrites the one bucket it reads), except a thread's
  * first load on the map, which takes the writers' mutex once to find or
  * allocate its record, and every load of a thread whose record could not
- * be allocated.
+ * be allocated.  lmdb is a B+tree: every operation is O(log entries) page
+ * visits; a
+ * write is one transaction and, in modes sync and group, a flush of the
+ * file (two fdatasync calls: the pages, then the header page that makes
+ * them current), which costs from microseconds (tmpfs) to milliseconds
+ * (a disk); a write that finds the map size short first doubles it
+ * (remapping the file: O(1), but it waits for the loads in progress).
+ *
+ * PERSISTENCE (lmdb)
+ *
+ * Options: "path" (required) is the map's directory, created if missing,
+ * holding LMDB's data.mdb and lock.mdb; "durability" is one of
+ *   sync    a write is on disk when its call returns;
+ *   group   the same promise, but the writes of concurrent callers are
+ *           applied in one LMDB transaction and one flush (group commit),
+ *           so durable throughput grows with the number of writers
+ *           (cmap_update, whose callback must run on its caller's
+ *           thread, commits on its own, as in sync);
+ *   nosync  a write is in the kernel when its call returns and on disk at
+ *           cmap_sync() or cmap_destroy().  After the process crashes
+ *           every write that returned is there; after the machine
+ *           crashes (power loss) writes since the last cmap_sync() may be
+ *           lost and, as LMDB documents for MDB_NOSYNC, the file may not
+ *           open again (CMAP_ECORRUPT): call cmap_sync() at the points
+ *           that must survive;
+ * and "map_size" the initial ceiling of the file's mapping in bytes,
+ * doubled automatically whenever a write would need more, so an insert
+ * never fails with a full map while the disk has room.  The capacity
+ * hint and cmap_reserve() grow the map size ahead (64 bytes an entry).
+ * Keys are stored as native 64-bit integers: cmap_range() visits them in
+ * ascending numeric order, on one snapshot (CMAP_CAP_RANGE_SNAPSHOT).
+ * Loads, cmap_len and cmap_range read snapshots and never wait for a
+ * writer, in this process or another.
+ *
+ * Processes: several processes may open the same directory at once (on
+ * one machine; not over NFS); each sees the others' writes once they
+ * returned, and all the promises above hold across them.  In one process
+ * a directory may be open once: a second cmap_create on it (under any
+ * name) returns CMAP_EBUSY until the first map is destroyed (LMDB would
+ * break its locks otherwise), so the library keeps the one process-wide
+ * list of open directories this needs.  A child made by fork() must not
+ * use its parent's maps; it may open its own.
+ *
+ * Errors: CMAP_EIO (the directory cannot be created or written, an I/O
+ * error), CMAP_ECORRUPT (the file is not an LMDB file, its header pages
+ * are damaged, or it is an LMDB environment of another program; LMDB has
+ * no checksums, so damage inside data pages is not detected), CMAP_EBUSY
+ * (above), CMAP_ENOSPC (the disk is full: the write changed nothing and
+ * the map works again once there is room), each with cmap_last_error()
+ * naming the directory.  The allocator hooks see the map's own struct
+ * only: LMDB allocates its transactions, cursors and pages with malloc.
  *
  * VERSIONS AND THE ABI
  *
@@ -455,6 +508,8 @@ typedef struct cmap cmap_t;
  *                    of two in [1, CMAP_MAX_SHARDS], say);
  *     CMAP_EBACKEND  no backend of this build has the name;
  *     CMAP_ENOMEM    an allocation failed (nothing is leaked);
+ *     CMAP_EIO, CMAP_ECORRUPT, CMAP_EBUSY  (persistent backends: the
+ *                    directory cannot be used, see PERSISTENCE);
  *   and cmap_last_error() names the option, value or backend at fault.
  *   On error *out is left unchanged.  The map copies what it needs of the
  *   config; the caller keeps ownership of it.
@@ -478,8 +533,10 @@ CMAP_API const char *cmap_backend(const cmap_t *map);
  * Single-key operations.
  *
  * All: map NULL -> CMAP_EINVAL; a required out pointer NULL -> CMAP_EINVAL;
- * called from inside this map's update callback -> CMAP_ERECURSE.  The
- * RESULTS table at the top gives every success.
+ * called from inside this map's update callback -> CMAP_ERECURSE; on a
+ * persistent backend also CMAP_EIO, CMAP_ECORRUPT and, for writes,
+ * CMAP_ENOSPC, with nothing changed (PERSISTENCE).  The RESULTS table at
+ * the top gives every success.
  * Thread safety: as the backend's caps say; each is atomic per key on a
  * CMAP_CAP_LINEARIZABLE backend.  Cost: O(1); a call that inserts or
  * deletes may resize (see COSTS).
@@ -637,8 +694,8 @@ CMAP_API cmap_status_t cmap_delete_batch(
 typedef bool (*cmap_range_fn)(uint64_t key, uint64_t value, void *ctx);
 
 /*
- * cmap_range - call fn for the entries of the map, in no particular order,
- * until it returns false.
+ * cmap_range - call fn for the entries of the map, in no particular order
+ * (lmdb: ascending key order), until it returns false.
  *   Guarantee (weakly consistent, every in-memory backend): a key present,
  *   with one value, for the whole traversal is visited exactly once with
  *   that value; with CMAP_CAP_RANGE_ONCE a key is never visited twice; a
@@ -649,8 +706,8 @@ typedef bool (*cmap_range_fn)(uint64_t key, uint64_t value, void *ctx);
  *   fn runs with no lock held and may call any function on the same map
  *   (store, delete, even cmap_range), except cmap_destroy.
  *   Returns CMAP_OK (also when fn stopped early); CMAP_EINVAL when map or fn
- *   is NULL; CMAP_ERECURSE from inside an update callback.  Never
- *   allocates.
+ *   is NULL; CMAP_ERECURSE from inside an update callback; on lmdb the
+ *   errors of PERSISTENCE.  Never allocates through the hooks.
  * Thread safety: as the backend.  Blocking backends hold a lock only while
  *   copying a small batch of entries, never while fn runs.
  * Cost: O(capacity + entries) plus fn, and bounded whatever fn does: on
@@ -678,8 +735,12 @@ CMAP_API cmap_status_t cmap_range(cmap_t *map, cmap_range_fn fn, void *ctx);
  *   Never walks the table.  Returns 0 for a NULL map.  May be called from
  *   inside an update callback (it takes no lock).
  * Thread safety: as the backend; never takes a lock.
- * Cost: O(1) (rwlock, plain, readmostly), O(shards) (sharded), O(threads
- *   that used the map) (lockfree).
+ *   lmdb: the count of the newest snapshot (exact: a value the count had
+ *   at some moment), read from the tree's header; it takes a reader slot
+ *   and waits for no writer, only for a growth of the map size; 0 when
+ *   the file cannot be read.
+ * Cost: O(1) (rwlock, plain, readmostly, lmdb), O(shards) (sharded), O(threads
+ * that used the map) (lockfree).
  */
 CMAP_API size_t cmap_len(const cmap_t *map);
 

@@ -16,7 +16,8 @@
 	X(rwlock)                                                              \
 	X(sharded)                                                             \
 	X(readmostly)                                                          \
-	CMAP__IF(CMAP_HAVE_LOCKFREE, X(lockfree))
+	CMAP__IF(CMAP_HAVE_LOCKFREE, X(lockfree))                              \
+	CMAP__IF(CMAP_HAVE_LMDB, X(lmdb))
 
 #define CMAP__IF(cond, ...) CMAP__IF_(cond, __VA_ARGS__)
 #define CMAP__IF_(cond, ...) CMAP__IF_##cond(__VA_ARGS__)

@@ -43,6 +43,11 @@ run_ctest() { # name, then ctest arguments
 }
 
 mkdir -p "$root"
+# The maps of persistent backends go to tmpfs (fsync is cheap there), never
+# into the user's home; removed when the run ends.
+CMAP_TEST_DIR=$(mktemp -d /dev/shm/cmap-test.XXXXXX 2>/dev/null || mktemp -d)
+export CMAP_TEST_DIR
+trap 'rm -rf "$CMAP_TEST_DIR"' EXIT
 tests/format.sh --check
 build gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAP_HELGRIND=ON
 run_ctest gcc

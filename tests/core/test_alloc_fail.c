@@ -35,6 +35,20 @@ struct variant {
 static struct variant g_vs[2 * TU_MAX_BACKENDS];
 static size_t g_nv;
 
+/*
+ * Whether the map's entries come from the allocator.  A persistent
+ * backend keeps them in its file (LMDB allocates its pages and
+ * transactions with malloc, which the hooks do not see: cmap.h), so after
+ * create nothing of it can fail through the hooks: the tests still run
+ * every call with failures injected and check the calls work, but do not
+ * require an ENOMEM.
+ */
+static bool
+allocates_entries(const struct variant *v)
+{
+	return !tu_has(v->backend, CMAP_CAP_PERSISTENT);
+}
+
 static void
 cfg_for(const struct variant *v, struct tu_alloc *al, cmap_config_t *cfg,
     size_t capacity)
@@ -247,7 +261,7 @@ insert_with_failures(
 	/* growing from small to nkeys must have met a refusal at least once:
 	 * reported as ENOMEM, or absorbed (the table core retries its growth
 	 * from 3/4 to 7/8 full: src/table.c, RESIZE) */
-	if (capacity == 0)
+	if (capacity == 0 && allocates_entries(var))
 		assert_true(enomem + absorbed > 0);
 	print_message("    %s/%s: %ld ENOMEM, %ld refusals absorbed\n",
 	    var->name, iop_names[op], enomem, absorbed);
@@ -509,7 +523,7 @@ test_reserve_fail(void **state)
 			assert_int_equal(s, CMAP_OK);
 			break;
 		}
-		assert_true(n > 1);
+		assert_true(n > 1 || !allocates_entries(&g_vs[vi]));
 		assert_true(n < MAX_N);
 		cmap_stats_t after;
 		assert_int_equal(cmap_stats(m, &after), CMAP_OK);
@@ -636,7 +650,8 @@ test_random_failures(void **state)
 		/* failures were injected; a backend that grows early may
 		 * absorb them all, so ENOMEM itself is not required here
 		 * (test_insert_fail requires it) */
-		assert_true(atomic_load(&al.failed) > 0);
+		assert_true(atomic_load(&al.failed) > 0 ||
+		    !allocates_entries(&g_vs[vi]));
 		cmap_stats_t st;
 		assert_int_equal(cmap_stats(m, &st), CMAP_OK);
 		print_message("    %s: %ld ENOMEM, %ld refusals, %llu grows, "

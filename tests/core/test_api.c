@@ -80,6 +80,9 @@ expect_create(const cmap_config_t *cfg, cmap_status_t want, const char *culprit,
 	if (s == CMAP_OK) {
 		assert_true(m != sentinel && m != NULL);
 		assert_int_equal(cmap_store(m, 1, 2), CMAP_INSERTED);
+		/* a persistent map keeps its entries: leave it empty for the
+		 * next create from the same config */
+		assert_int_equal(cmap_clear(m), CMAP_OK);
 		cmap_destroy(m);
 		return;
 	}
@@ -839,8 +842,10 @@ test_option_values(void **state)
 			    cmap_backend_option(be, i, &o), CMAP_OK);
 			checked++;
 			if (o.flags & CMAP_OPTION_REQUIRED) {
-				/* not set: EINVAL, named */
-				cfg_of(&cfg, be);
+				/* not set: EINVAL, named (a bare config:
+				 * tu_config_init would set it) */
+				cmap_config_init(&cfg);
+				cfg.backend = be;
 				snprintf(what, sizeof what, "%s without %s", be,
 				    o.name);
 				expect_create(&cfg, CMAP_EINVAL, o.name, what);
@@ -991,7 +996,9 @@ test_generic_options(void **state)
 			const char *const firsts[] = {NULL,
 			    g_backends[(o + 1) % g_nb], "no-such-backend"};
 			for (size_t f = 0; f < 3; f++) {
-				cfg_of(&cfg, firsts[f]);
+				/* the environment of the one named last */
+				cfg_of(&cfg, g_backends[o]);
+				cfg.backend = firsts[f];
 				assert_int_equal(cmap_config_set(&cfg,
 				                     "backend", g_backends[o]),
 				    CMAP_OK);
@@ -1024,7 +1031,8 @@ test_generic_options(void **state)
 		    cmap_backend_option(g_backends[b], 0, &o), CMAP_OK);
 		if (o.default_value == NULL)
 			continue;
-		cmap_config_init(&cfg);
+		tu_config_init(&cfg, g_backends[b]); /* its environment */
+		cfg.backend = NULL;
 		assert_int_equal(
 		    cmap_config_set(&cfg, o.name, o.default_value), CMAP_OK);
 		assert_int_equal(
@@ -1140,8 +1148,7 @@ test_abi_config(void **state)
 		/* a config from a newer header: bigger, the new fields
 		 * zero */
 		memset(&nc, 0, sizeof nc);
-		cmap_config_init(&nc.base);
-		nc.base.backend = g_backends[b];
+		tu_config_init(&nc.base, g_backends[b]);
 		nc.base.size = sizeof nc;
 		assert_int_equal(sizeof nc, sizeof(cmap_config_t) + 64);
 		expect_create(&nc.base, CMAP_OK, NULL, "newer, zero tail");

@@ -272,9 +272,8 @@ test_create_bad(void **state)
 	}
 	/* every backend the build lists, and NULL (plain) */
 	for (size_t b = 0; b < g_nbackends; b++) {
-		cmap_config_init(&cfg);
+		tu_config_init(&cfg, g_backends[b]);
 		tu_alloc_install(&al, &cfg);
-		cfg.backend = g_backends[b];
 		expect_create(&cfg, CMAP_OK);
 	}
 	cmap_config_init(&cfg);
@@ -285,9 +284,8 @@ test_create_bad(void **state)
 	static const char *const builtin[] = {CMAP_BACKEND_PLAIN,
 	    CMAP_BACKEND_RWLOCK, CMAP_BACKEND_SHARDED, CMAP_BACKEND_LOCKFREE};
 	for (size_t b = 0; b < sizeof builtin / sizeof builtin[0]; b++) {
-		cmap_config_init(&cfg);
+		tu_config_init(&cfg, builtin[b]);
 		tu_alloc_install(&al, &cfg);
-		cfg.backend = builtin[b];
 		expect_create(&cfg,
 		    cmap_backend_available(builtin[b]) ? CMAP_OK
 		                                       : CMAP_EBACKEND);
@@ -321,9 +319,8 @@ test_create_bad(void **state)
 
 		with_shards += takes;
 		for (size_t i = 0; i < sizeof sh / sizeof sh[0]; i++) {
-			cmap_config_init(&cfg);
+			tu_config_init(&cfg, g_backends[b]);
 			tu_alloc_install(&al, &cfg);
-			cfg.backend = g_backends[b];
 			cfg.shards = sh[i].shards;
 			if (!takes) {
 				expect_create(&cfg, CMAP_OK);
@@ -352,9 +349,8 @@ test_create_bad(void **state)
 	    CMAP_FLAG_NO_MISUSE_CHECK | (1u << 5)};
 	for (size_t b = 0; b < g_nbackends; b++) {
 		for (size_t i = 0; i < sizeof badf / sizeof badf[0]; i++) {
-			cmap_config_init(&cfg);
+			tu_config_init(&cfg, g_backends[b]);
 			tu_alloc_install(&al, &cfg);
-			cfg.backend = g_backends[b];
 			cfg.flags = badf[i];
 			expect_create(&cfg, CMAP_EINVAL);
 		}

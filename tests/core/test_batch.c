@@ -127,6 +127,18 @@ route(cmap_t *m)
 	return m;
 }
 
+/*
+ * A persistent backend keeps its entries in its file: its allocator holds
+ * the map struct only, so it never grows or shrinks a table there, and
+ * the growth, shrink and allocation-failure checks below are for the
+ * in-memory backends.
+ */
+static bool
+in_memory(void)
+{
+	return !tu_has(g_v->backend, CMAP_CAP_PERSISTENT);
+}
+
 static void
 cfg_for(cmap_config_t *cfg, size_t capacity)
 {
@@ -648,7 +660,7 @@ test_grow_shrink(void **state)
 	}
 	full = stats_of(m);
 	assert_int_equal(full.len, TOTAL);
-	assert_true(full.grows > fresh.grows);
+	assert_true(full.grows > fresh.grows || !in_memory());
 	assert_true(full.capacity >= TOTAL);
 	/* loads in batches of 100, every key present */
 	for (size_t b = 0; b < TOTAL / B; b++) {
@@ -668,8 +680,10 @@ test_grow_shrink(void **state)
 	}
 	empty = stats_of(m);
 	assert_int_equal(empty.len, 0);
-	assert_true(empty.shrinks > full.shrinks);
-	assert_true(empty.capacity <= 4 * fresh.capacity);
+	if (in_memory()) {
+		assert_true(empty.shrinks > full.shrinks);
+		assert_true(empty.capacity <= 4 * fresh.capacity);
+	}
 	print_message("    %s: capacity %llu -> %llu -> %llu, %llu grows, "
 	              "%llu shrinks\n",
 	    g_v->name, (unsigned long long)fresh.capacity,
@@ -708,7 +722,7 @@ test_huge_batch(void **state)
 	for (size_t i = 0; i < H; i++)
 		assert_int_equal(st[i], CMAP_INSERTED);
 	s1 = stats_of(m);
-	assert_true(s1.grows > s0.grows);
+	assert_true(s1.grows > s0.grows || !in_memory());
 	tu_assert_map_equals_model(m, &md);
 	for (size_t i = 0; i < H; i++)
 		vals[i] = SENT;
@@ -720,7 +734,7 @@ test_huge_batch(void **state)
 		assert_int_equal(st[i], CMAP_OK);
 	s2 = stats_of(m);
 	assert_int_equal(s2.len, 0);
-	assert_true(s2.shrinks > s1.shrinks);
+	assert_true(s2.shrinks > s1.shrinks || !in_memory());
 	tu_model_clear(&md);
 	tu_assert_map_equals_model(m, &md);
 	cmap_destroy(m);
@@ -1182,6 +1196,12 @@ test_alloc_fail_sweep(void **state)
 	        allocs = 0;
 	size_t B = 0;
 
+	if (!in_memory()) {
+		print_message("    %s: no table in the allocator (entries in "
+		              "its file): no growth to fail\n",
+		    g_v->name);
+		return;
+	}
 	for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
 		struct tu_alloc al;
 		struct tu_model md;
@@ -1587,7 +1607,8 @@ stress_one(void)
 	tu_config_init(&cfg, g_v->backend);
 	cfg.shards = g_v->shards;
 	s->m = route(tu_create_cfg(&cfg));
-	s->rounds = tu_scaled(STRESS_ROUNDS);
+	/* a disk backend commits each write group: a twentieth */
+	s->rounds = tu_scaled(STRESS_ROUNDS) / (in_memory() ? 1 : 20);
 	for (size_t j = 0; j < SHARED; j++)
 		atomic_init(&s->started[j], 0);
 	atomic_init(&s->inside, 0);

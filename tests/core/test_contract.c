@@ -1343,6 +1343,17 @@ test_range_nested(void **state)
  * Capacity: growth, shrink, clear, reserve
  * ================================================================= */
 
+/*
+ * A persistent backend keeps its entries in its file: the allocator holds
+ * its struct only, and "grows" counts growths of the file's map, so the
+ * figures about table memory below apply to the in-memory backends only.
+ */
+static bool
+in_memory(void)
+{
+	return !tu_has(g_v.backend, CMAP_CAP_PERSISTENT);
+}
+
 static uint64_t
 big_key(uint64_t i)
 {
@@ -1353,7 +1364,9 @@ static void
 test_growth_1m(void **state)
 {
 	(void)state;
-	const uint64_t n = 1000000;
+	/* A disk backend commits each store (tens of microseconds): a
+	 * fiftieth of the keys keeps the test within seconds. */
+	const uint64_t n = in_memory() ? 1000000 : 20000;
 	cmap_t *m = mk();
 	cmap_stats_t fresh = stats_of(m);
 	uint64_t v;
@@ -1365,9 +1378,11 @@ test_growth_1m(void **state)
 	cmap_stats_t full = stats_of(m);
 	assert_int_equal(full.len, n);
 	assert_true(full.capacity >= n);
-	assert_true(full.grows > 0);
-	assert_true(full.bytes >= n * 16);
-	assert_true(full.bytes > fresh.bytes);
+	if (in_memory()) {
+		assert_true(full.grows > 0);
+		assert_true(full.bytes >= n * 16);
+		assert_true(full.bytes > fresh.bytes);
+	}
 	assert_true(full.min_shard_len <= full.max_shard_len);
 	assert_true(full.max_shard_len <= n);
 	assert_true(full.mean_probe <= (double)full.max_probe);
@@ -1400,9 +1415,11 @@ test_growth_1m(void **state)
 	assert_int_equal(range_count(m), 0);
 	cmap_stats_t empty = stats_of(m);
 	assert_int_equal(empty.len, 0);
-	assert_true(empty.shrinks > 0);
+	if (in_memory())
+		assert_true(empty.shrinks > 0);
 	/* memory given back: capacity and bytes back near a fresh map's */
-	assert_true(empty.capacity <= 4 * fresh.capacity);
+	if (in_memory())
+		assert_true(empty.capacity <= 4 * fresh.capacity);
 	assert_true(empty.bytes <= 4 * fresh.bytes);
 	assert_int_equal((long)empty.bytes, atomic_load(&g_alloc.live_bytes));
 	/* and it still works */
@@ -1425,15 +1442,18 @@ test_clear(void **state)
 
 		assert_int_equal(cmap_clear(m), CMAP_OK); /* empty: fine */
 		assert_int_equal(cmap_len(m), 0);
+		/* a disk backend commits each store: fewer keys */
+		const uint64_t fill = in_memory() ? 100000 : 25000;
+
 		for (int round = 0; round < 3; round++) {
 			/* after round 0 the refill below left the first
 			 * hints[h] keys present */
-			for (uint64_t i = 0; i < 100000; i++)
+			for (uint64_t i = 0; i < fill; i++)
 				assert_int_equal(cmap_store(m, big_key(i), i),
 				    round > 0 && i < hints[h] ? CMAP_OK
 				                              : CMAP_INSERTED);
 			cmap_stats_t full = stats_of(m);
-			assert_int_equal(full.len, 100000);
+			assert_int_equal(full.len, fill);
 			assert_int_equal(cmap_clear(m), CMAP_OK);
 			assert_int_equal(cmap_len(m), 0);
 			assert_int_equal(range_count(m), 0);
@@ -1441,11 +1461,12 @@ test_clear(void **state)
 				assert_absent(m, big_key(i));
 			cmap_stats_t cl = stats_of(m);
 			assert_int_equal(cl.len, 0);
-			assert_true(cl.bytes < full.bytes);
+			assert_true(cl.bytes < full.bytes || !in_memory());
 			assert_true(cl.bytes <= fresh.bytes);
 			/* down to the capacity asked for at creation (the
 			 * refill below checks it is not less than asked) */
-			assert_true(cl.capacity <= fresh.capacity);
+			assert_true(
+			    cl.capacity <= fresh.capacity || !in_memory());
 			assert_true(
 			    atomic_load(&g_alloc.live_bytes) <= fresh_live);
 			assert_int_equal(cl.max_probe, 0);
@@ -1606,7 +1627,7 @@ test_stats(void **state)
 	assert_true(s.mean_probe >= 0.0);
 	assert_true(s.mean_probe <= (double)s.max_probe);
 	assert_true(s.max_probe < s.capacity);
-	assert_true(s.grows > 0);
+	assert_true(s.grows > 0 || !in_memory());
 	/* bytes is what the map holds from its allocator, exactly */
 	assert_int_equal((long)s.bytes, atomic_load(&g_alloc.live_bytes));
 	cmap_destroy(m);
@@ -1624,6 +1645,8 @@ test_seed(void **state)
 		cfg_for(&cfg, 0);
 		cfg.seed = seeds[i];
 		cmap_t *a = tu_create_cfg(&cfg);
+		cfg_for(&cfg, 0); /* a persistent map's own directory */
+		cfg.seed = seeds[i];
 		cmap_t *b = tu_create_cfg(&cfg);
 		assert_true(stats_of(a).seed == seeds[i]);
 		assert_true(stats_of(b).seed == seeds[i]);

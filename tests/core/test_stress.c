@@ -85,6 +85,18 @@ mk(size_t capacity)
 	return tu_create_cfg(&cfg);
 }
 
+/* Op counts: CMAP_STRESS_SCALE, and a twentieth for a disk backend,
+ * which commits each write (tens of microseconds, one at a time; much
+ * more under ThreadSanitizer). */
+static long
+scaled(long n)
+{
+	long s = tu_scaled(n);
+
+	return tu_has(g_cur->backend, CMAP_CAP_PERSISTENT) && s >= 20 ? s / 20
+	                                                              : s;
+}
+
 static uint32_t
 shard_count(void)
 {
@@ -187,7 +199,7 @@ disjoint_worker(int t, void *arg)
 static void
 case_disjoint(void)
 {
-	struct disjoint d = {mk(0), tu_scaled(10000), 3};
+	struct disjoint d = {mk(0), scaled(10000), 3};
 
 	begin();
 	tu_run_threads(NT, disjoint_worker, &d);
@@ -267,7 +279,7 @@ case_swap_chain(void)
 
 	memset(&c, 0, sizeof c);
 	c.m = mk(0);
-	c.ops = tu_scaled(50000);
+	c.ops = scaled(50000);
 	for (int t = 0; t < NT; t++) {
 		c.prev[t] = calloc((size_t)c.ops, sizeof(uint64_t));
 		assert_non_null(c.prev[t]);
@@ -354,7 +366,7 @@ case_add(void)
 
 	memset(&a, 0, sizeof a);
 	a.m = mk(0);
-	a.ops = tu_scaled(100000);
+	a.ops = scaled(100000);
 	for (int t = 0; t < NT; t++) {
 		a.res[t] = calloc((size_t)a.ops, sizeof(uint64_t));
 		assert_non_null(a.res[t]);
@@ -428,7 +440,7 @@ case_los_winner(void)
 	struct los l;
 
 	l.m = mk(0);
-	l.keys = tu_scaled(20000);
+	l.keys = scaled(20000);
 	l.wins = calloc((size_t)l.keys, sizeof *l.wins);
 	l.actual = calloc((size_t)l.keys * NT, sizeof *l.actual);
 	assert_non_null(l.wins);
@@ -539,7 +551,7 @@ incr_expected(long ops, uint64_t k)
 static void
 case_cas_incr(void)
 {
-	struct incr c = {.m = mk(0), .ops = tu_scaled(50000)};
+	struct incr c = {.m = mk(0), .ops = scaled(50000)};
 	uint64_t sum = 0;
 
 	for (uint64_t k = 0; k < INC_KEYS; k++)
@@ -560,7 +572,7 @@ case_cas_incr(void)
 static void
 case_update_incr(void)
 {
-	struct incr c = {.m = mk(0), .ops = tu_scaled(50000)};
+	struct incr c = {.m = mk(0), .ops = scaled(50000)};
 
 	begin();
 	tu_run_threads(NT, update_worker, &c);
@@ -735,7 +747,7 @@ rg_worker(int t, void *arg)
 static void
 case_range(void)
 {
-	struct rg g = {.m = mk(0), .ranges = tu_scaled(40), .writers = NT - 1};
+	struct rg g = {.m = mk(0), .ranges = scaled(40), .writers = NT - 1};
 
 	for (uint64_t k = 0; k < RG_STABLE; k++)
 		assert_int_equal(
@@ -804,7 +816,7 @@ case_len(void)
 	for (int moving = 0; moving < 2; moving++) {
 		/* a read costs O(shards): keep the total work bounded */
 		struct lenc c = {.m = mk(0),
-		    .reads = tu_scaled(20000) /
+		    .reads = scaled(20000) /
 		        (shard_count() > 32 ? shard_count() / 32 : 1),
 		    .moving = moving};
 		uint64_t writers = NT - 1;
@@ -918,7 +930,7 @@ whole_worker(int t, void *arg)
 static void
 case_whole_map(void)
 {
-	struct whole w = {.m = mk(0), .rounds = tu_scaled(100)};
+	struct whole w = {.m = mk(0), .rounds = scaled(100)};
 
 	begin();
 	tu_run_threads(NT, whole_worker, &w);
@@ -990,7 +1002,7 @@ oversub_worker(int t, void *arg)
 static void
 case_oversub(void)
 {
-	struct oversub o = {.m = mk(0), .ops = tu_scaled(10000)};
+	struct oversub o = {.m = mk(0), .ops = scaled(10000)};
 	uint64_t sum = 0;
 	long present = 0;
 

@@ -347,6 +347,10 @@ main(void)
 		if (!ts && Hb > 100)
 			Hb = 100;
 #endif
+		/* A disk backend commits every write (tens of microseconds
+		 * each, one at a time): an eighth of the histories. */
+		if (tu_has(b, CMAP_CAP_PERSISTENT))
+			Hb = (Hb + 7) / 8;
 		for (long i = 0; i < Hb; i++) {
 			static const size_t nkeys[4] = {8, 16, 32, 64};
 			static const uint32_t shards[3] = {1, 4, 32};
