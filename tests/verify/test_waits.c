@@ -12,13 +12,15 @@
  * Two regimes, 2 s x CMAP_VERIFY_SCALE per run each:
  *   paced  each thread pauses 0.2 ms after every 32 operations, as the
  *          threads of a server wait for their clients: the run queue stays
- *          short, so a long wait is the lock's.  Assert: no wait past 1 s.
+ *          short, so a long wait is the lock's.  Assert: no wait past 1 s
+ *          (a lost wake-up hangs the run instead: ctest's timeout fails it).
  *   busy   no pauses: 64 threads that never sleep on 2 cores.  Here the
- *          scheduler alone leaves a thread off the processor for a long
- *          time on a shared machine (see the "(no map)" line), so the wait
- *          is not asserted; starvation is: every thread does at least
- *          1/10,000 of the mean number of operations (a lock that spins and
- *          yields forever let threads do 1 operation in 2 s).
+ *          scheduler alone keeps a thread off the processor for a second
+ *          or more on a shared machine: in the "(no map)" run, whose
+ *          threads only read the clock, one thread has been seen doing a
+ *          single iteration in 2 s.  So nothing is asserted in this regime
+ *          (a lock cannot be judged below that floor); its figures are
+ *          printed for comparison.
  * A first run of each regime with no map, whose threads only read the
  * clock, measures the scheduler's own floor, which no lock can beat.
  *
@@ -40,14 +42,13 @@
 #define W_THREADS 64
 #define W_KEYS 4096
 #define W_HOT 4
-#define W_LIMIT_S 1.0      /* paced: the longest wait allowed */
-#define W_MIN_SHARE 10000.0 /* busy: every thread does mean / this */
+#define W_LIMIT_S 1.0 /* paced: the longest wait allowed */
 
 struct w_ctx {
-	cmap_t *map;    /* NULL: the scheduler's floor, no map */
-	long burst;     /* operations between pauses; 0: no pauses */
+	cmap_t *map; /* NULL: the scheduler's floor, no map */
+	long burst;  /* operations between pauses; 0: no pauses */
 	long pause_us;
-	double end;     /* monotonic seconds */
+	double end; /* monotonic seconds */
 	double longest[W_THREADS];
 	long ops[W_THREADS];
 	long errors[W_THREADS];
@@ -83,7 +84,8 @@ w_worker(int t, void *p)
 	while (now < c->end) {
 		double last = tu_now_s(); /* the pause is not a wait */
 
-		for (long i = 0; (c->burst == 0 || i < c->burst) && now < c->end;
+		for (long i = 0;
+		     (c->burst == 0 || i < c->burst) && now < c->end;
 		     i++, n++) {
 			if (c->map != NULL)
 				w_op(c->map, &r, &c->errors[t]);
@@ -134,13 +136,9 @@ w_run(const char *label, cmap_t *m, const struct w_ctx *mode, double seconds,
 	    mode->burst ? "paced" : "busy", label, worst * 1e3, worst_t, minops,
 	    mean);
 	if (m != NULL && mode->burst != 0 && worst > W_LIMIT_S) {
-		printf("waits: FAIL %s: a thread waited %.3f s (limit %.1f s)\n",
+		printf(
+		    "waits: FAIL %s: a thread waited %.3f s (limit %.1f s)\n",
 		    label, worst, W_LIMIT_S);
-		*failed = 1;
-	}
-	if (m != NULL && (double)minops < mean / W_MIN_SHARE) {
-		printf("waits: FAIL %s: a thread did %ld ops, the mean is %.0f\n",
-		    label, minops, mean);
 		*failed = 1;
 	}
 	free(c);
@@ -157,8 +155,8 @@ w_map(const char *backend, uint32_t shards)
 	if (shards != 0)
 		cfg.shards = shards;
 	if (cmap_create(&cfg, &m) != CMAP_OK) {
-		printf("waits: cmap_create(%s): %s\n", backend,
-		    cmap_last_error());
+		printf(
+		    "waits: cmap_create(%s): %s\n", backend, cmap_last_error());
 		exit(1);
 	}
 	return m;
