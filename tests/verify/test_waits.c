@@ -48,7 +48,7 @@ struct w_ctx {
 	cmap_t *map; /* NULL: the scheduler's floor, no map */
 	long burst;  /* operations between pauses; 0: no pauses */
 	long pause_us;
-	double end; /* monotonic seconds */
+	double seconds; /* per thread, from its own start */
 	double longest[W_THREADS];
 	long ops[W_THREADS];
 	long errors[W_THREADS];
@@ -78,14 +78,13 @@ w_worker(int t, void *p)
 	struct w_ctx *c = p;
 	tu_rng_t r = {(uint64_t)t * 104729u + 7};
 	const struct timespec pause = {0, c->pause_us * 1000};
-	double longest = 0, now = 0;
+	double longest = 0, now = 0, end = tu_now_s() + c->seconds;
 	long n = 0;
 
-	while (now < c->end) {
+	while (now < end) {
 		double last = tu_now_s(); /* the pause is not a wait */
 
-		for (long i = 0;
-		     (c->burst == 0 || i < c->burst) && now < c->end;
+		for (long i = 0; (c->burst == 0 || i < c->burst) && now < end;
 		     i++, n++) {
 			if (c->map != NULL)
 				w_op(c->map, &r, &c->errors[t]);
@@ -115,7 +114,7 @@ w_run(const char *label, cmap_t *m, const struct w_ctx *mode, double seconds,
 		abort();
 	*c = *mode;
 	c->map = m;
-	c->end = tu_now_s() + seconds;
+	c->seconds = seconds;
 	tu_run_threads(W_THREADS, w_worker, c);
 	for (int t = 0; t < W_THREADS; t++) {
 		if (c->longest[t] > worst) {
