@@ -291,7 +291,7 @@ rm_table_read(
 		if (CMAP_UNLIKELY((m1 & M_WRITING) ||
 		        atomic_load_explicit(&b->meta, memory_order_relaxed) !=
 		            m1)) {
-			cmap__lock_backoff(&spins);
+			cmap__spin_backoff(&spins);
 			continue;
 		}
 		if (w < RM_WAYS) {
