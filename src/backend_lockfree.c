@@ -78,6 +78,10 @@ lf_destroy(cmap_t *map)
 		tn = t->orphan_next;
 		lf_table_free(m, t);
 	}
+	for (t = m->release; t != NULL; t = tn) {
+		tn = t->orphan_next;
+		lf_table_free(m, t);
+	}
 	for (t = m->cur; t != NULL; t = tn) {
 		tn = t->next;
 		lf_table_free(m, t);

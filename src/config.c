@@ -76,6 +76,12 @@ default_free(void *ctx, void *ptr, size_t size)
 		free(ptr);
 }
 
+bool
+cmap__alloc_zeroes(const cmap_allocator_t *a, size_t size)
+{
+	return a->alloc == default_alloc && size >= DEFAULT_MAP_MIN;
+}
+
 void
 cmap_config_init_sized(cmap_config_t *config, size_t size)
 {

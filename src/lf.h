@@ -81,13 +81,18 @@ void __tsan_release(void *addr);
 /* ---------------------------------------------------------------------
  * Parameters
  * ------------------------------------------------------------------- */
-#define LF_CHUNK 1024u       /* slots migrated per help step */
+#define LF_CHUNK 256u        /* slots migrated per help step */
 #define LF_MIN_CAP 256u      /* smallest table (a multiple of 8) */
 #define LF_DEFAULT_CAP 384u  /* capacity hint 0; doubles to 1.5M at 1M */
 #define LF_STRIPES 8u        /* per-table used-slot counters */
 #define LF_POLL_EVERY 64u    /* ops between ck_epoch_poll when pending */
 #define LF_SHRINK_EVERY 256u /* deletes between shrink checks (a thread) */
 #define LF_SPARE_CAP 64u     /* the spare drop table of cmap_clear */
+/* A freed table of at least LF_RELEASE_MIN bytes from mmap gives its pages
+ * back LF_RELEASE_STEP bytes per operation before its free (munmap of a
+ * resident 50 MiB table takes 5 ms in one call). */
+#define LF_RELEASE_MIN ((size_t)4 << 20)
+#define LF_RELEASE_STEP ((size_t)1 << 20)
 /*
  * Most bytes of retired tables that may wait for their grace period before
  * a new migration is refused: 4 times the table being replaced plus
@@ -138,7 +143,8 @@ struct lf_table {
 	size_t bytes; /* the whole allocation */
 	int drop;     /* target of a clear: frozen entries are dropped */
 	ck_epoch_entry_t entry;       /* for ck_epoch_call */
-	struct lf_table *orphan_next; /* link in map->orphans */
+	struct lf_table *orphan_next; /* link in map->orphans or ->release */
+	size_t released;              /* bytes given back (map->release) */
 
 	/* Written during a migration of this table. */
 	struct lf_table *next __attribute__((aligned(CMAP_CACHE_LINE)));
@@ -146,6 +152,7 @@ struct lf_table {
 	uint64_t ndone; /* chunks finished */
 	uint64_t over;  /* 1 once used >= soft was seen */
 	uint64_t full;  /* 1 once used >= hard, or a probe out of reach */
+	uint64_t reach; /* 1 once a probe ran out of reach */
 	struct lf_stripe used[LF_STRIPES]; /* slots taken (EMPTY -> LIVE) */
 };
 
@@ -180,6 +187,7 @@ struct lf_map {
 	struct lf_rec *recs; /* pushed by CAS, freed at destroy */
 	uint64_t nrecs;
 	struct lf_table *orphans; /* retired tables waiting for a record */
+	struct lf_table *release; /* freed tables giving back their pages */
 	struct lf_table *spare;   /* a drop table for clear, or NULL */
 	struct lf_table *recycle; /* a retired table kept for reuse, or NULL */
 	uint64_t naked;           /* ops running without a record */
@@ -267,6 +275,8 @@ CMAP_HIDDEN void cmap__lf_unregister_map(struct lf_map *m);
 CMAP_HIDDEN struct lf_rec *cmap__lf_rec_slow(struct lf_map *m);
 /* Reclaim what can be; called outside read sections. */
 CMAP_HIDDEN void cmap__lf_poll(struct lf_map *m, struct lf_rec *r);
+/* Give back one step of the pages of a table on map->release. */
+CMAP_HIDDEN void cmap__lf_release_step(struct lf_map *m);
 /* Retire t, which map->cur no longer leads to. */
 CMAP_HIDDEN void cmap__lf_retire(
     struct lf_map *m, struct lf_rec *r, struct lf_table *t);
@@ -423,6 +433,8 @@ lf_after_op(struct lf_map *m, struct lf_rec *r)
 	 * ck_epoch_poll also rewrites the record's epoch. */
 	if (CMAP_UNLIKELY(r == NULL) || r->er.active != 0)
 		return;
+	if (CMAP_UNLIKELY(lf_load_acq_ptr((void **)&m->release) != NULL))
+		cmap__lf_release_step(m);
 	if (CMAP_UNLIKELY(r->er.n_pending != 0 ||
 	        lf_load_acq_ptr((void **)&m->orphans) != NULL)) {
 		/* Right after retiring (often nobody else is reading, and

@@ -126,12 +126,23 @@ cmap__lf_start_migration(
 
 	if (lf_load_acq_ptr((void **)&t->next) != NULL)
 		return LF_MIG_OK;
+	/* A retired table still waits for its grace period (a reader was
+	 * descheduled in a read section): while t has room (below hard),
+	 * keep filling it rather than allocate a third table beside t and
+	 * that one.  This is what keeps the map within 2x of its filled size
+	 * under churn (and growth within 1.5x of the final size) when
+	 * threads outnumber cores; a table that is full migrates anyway. */
+	if (want_cap == 0 && !lf_load_rlx_64(&t->full) &&
+	    lf_load_rlx_64(&m->pending_bytes) != 0)
+		return LF_MIG_DEFERRED;
 	live = cmap__lf_len_of(m);
 	minc = lf_load_rlx_64(&m->min_cap);
 	nc = t->cap;
-	if (lf_load_rlx_64(&t->full)) {
-		/* Out of room or out of probe reach: a rehash at the same
-		 * size would meet the same clusters, so at least double. */
+	if (lf_load_rlx_64(&t->reach)) {
+		/* Out of probe reach: a rehash at the same size would meet
+		 * the same clusters, so at least double.  (Out of room, with
+		 * live entries that fit, is the live rule's case below: a
+		 * table filled by tombstones keeps its size.) */
 		nc *= 2;
 	} else {
 		while (nc / 2 >= minc && (nc / 2) % 8 == 0 && live * 8 <= nc)
@@ -438,6 +449,7 @@ lf_insert(struct lf_probe *p, uint64_t v)
 static inline bool
 lf_overflow(struct lf_probe *p)
 {
+	lf_store_rlx_64(&p->t->reach, 1);
 	lf_store_rlx_64(&p->t->full, 1);
 	return cmap__lf_start_migration(p->m, p->t, 0) == LF_MIG_OK;
 }
