@@ -116,7 +116,11 @@
  * store or delete that crosses a load threshold resizes one table, which is
  * O(entries of that table) for that one call on plain, rwlock and sharded
  * (on sharded, one shard's table); on lockfree every writer moves at most
- * one chunk of 1,024 slots of a migration, besides its own key.
+ * one chunk of 256 slots of a migration, besides its own key, and with the
+ * default allocator no call clears or unmaps a whole table (a new table's
+ * pages come zeroed and fault in as they are first written; a freed one
+ * gives its pages back 1 MiB per operation); with allocator hooks the call
+ * that starts a migration clears the new table (O(its size)).
  *
  * VERSIONS AND THE ABI
  *

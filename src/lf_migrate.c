@@ -705,3 +705,58 @@ cmap__lf_write(struct lf_map *m, struct lf_rec *r, struct lf_table *t,
 			return p.st;
 	}
 }
+
+/*
+ * A store in its common case, for lf_store: the key's LIVE or TOMB slot,
+ * or the EMPTY end of its probe, in a table t without a successor, below
+ * its soft limit.  Returns the status, or LF_GENERAL (any other case, or a
+ * lost CAS; nothing was changed) for cmap__lf_write.  It decides what
+ * lf_write_key and lf_write_new decide for a store, with t->next read once
+ * before the probe: a successor published after that read cannot hide a
+ * newer write, since a writer moves the key's slot of t (freezes or seals
+ * it, by CAS) before it writes the key in the successor, and a CAS here on
+ * a slot frozen since it was read fails; one frozen after the CAS is
+ * copied with this value.
+ */
+CMAP_HIDDEN int
+cmap__lf_store_fast(struct lf_map *m, struct lf_rec *r, struct lf_table *t,
+    uint64_t h, uint64_t value)
+{
+	const uint64_t tag = h << 3;
+	struct lf_pair nw = {tag | LF_LIVE, value}, cur;
+	struct lf_pair *p;
+	uint64_t s = lf_home(h, t->cap);
+	unsigned st;
+
+	if (lf_load_acq_ptr((void **)&t->next) != NULL)
+		return LF_GENERAL;
+	for (uint64_t d = 0;; d++) {
+		p = &t->slots[s];
+		cur.w = lf_load_acq_64(&p->w);
+		if ((cur.w ^ tag) < 8u || cur.w == LF_EMPTY)
+			break;
+		if (cur.w == LF_SEALED || d == t->dmax)
+			return LF_GENERAL;
+		s = s + 1 == t->cap ? 0 : s + 1;
+	}
+	cur.v = lf_load_rlx_64(&p->v);
+	st = LF_ST(cur.w);
+	if (cur.w == LF_EMPTY) {
+		if (lf_load_rlx_64(&t->over) || lf_load_rlx_64(&t->full) ||
+		    !lf_cas_pair(p, &cur, nw))
+			return LF_GENERAL;
+		lf_used_add(r, t);
+		lf_len_add(m, r, 1);
+		return CMAP_INSERTED;
+	}
+	if (st != LF_LIVE && st != LF_TOMB)
+		return LF_GENERAL;
+	if (st == LF_LIVE && cur.v == value)
+		return CMAP_OK; /* nothing to write (cmap__decide) */
+	if (!lf_cas_pair(p, &cur, nw))
+		return LF_GENERAL;
+	if (st == LF_LIVE)
+		return CMAP_OK;
+	lf_len_add(m, r, 1);
+	return CMAP_INSERTED;
+}

@@ -127,7 +127,7 @@ lf_recycle(struct lf_map *m, struct lf_table *t)
 
 /*
  * Free t, whose grace period is over.  A large table from mmap first gives
- * its pages back a step per operation (cmap__lf_release_step), so that no
+ * its pages back a step per operation (lf_release_step), so that no
  * one call pays for unmapping all of it.
  */
 static void
@@ -149,8 +149,8 @@ lf_table_drop(struct lf_map *m, struct lf_table *t)
  * same pages), give back LF_RELEASE_STEP bytes of the first table, free it
  * once nothing is left but its header, and push the rest back.
  */
-CMAP_HIDDEN void
-cmap__lf_release_step(struct lf_map *m)
+static void
+lf_release_step(struct lf_map *m)
 {
 	struct lf_table *t = lf_xchg_ptr((void **)&m->release, NULL), *rest;
 
@@ -222,6 +222,29 @@ lf_adopt_orphans(struct lf_map *m, struct lf_rec *r)
 
 		ck_epoch_call(&r->er, &t->entry, lf_table_free_cb);
 		t = n;
+	}
+}
+
+CMAP_HIDDEN void
+cmap__lf_after_op_work(struct lf_map *m, struct lf_rec *r)
+{
+	if (lf_load_acq_ptr((void **)&m->release) != NULL)
+		lf_release_step(m);
+	/* Not inside an outer read section (a range callback): a poll
+	 * there could not free anything that section may still see, but
+	 * ck_epoch_poll also rewrites the record's epoch. */
+	if (r->er.active != 0)
+		return;
+	if (r->er.n_pending != 0 ||
+	    lf_load_acq_ptr((void **)&m->orphans) != NULL) {
+		/* Right after retiring (often nobody else is reading, and
+		 * the table goes back at once), then every LF_POLL_EVERY
+		 * operations. */
+		if (r->poll_now || (++r->ops % LF_POLL_EVERY) == 0 ||
+		    lf_load_rlx_64(&m->pending_bytes) > (UINT64_C(1) << 20)) {
+			r->poll_now = 0;
+			cmap__lf_poll(m, r);
+		}
 	}
 }
 
