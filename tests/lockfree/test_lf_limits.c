@@ -11,7 +11,9 @@
  *           fix, the store that started a migration cleared the whole new
  *           table (96 MiB at 3M keys): 73 ms of CPU time in one store.
  *           Reported: store p99.9 and max wall time, the slowest store's
- *           CPU time, the slowest concurrent load (wall).
+ *           CPU time, the slowest concurrent load (wall).  Not bounded
+ *           under ThreadSanitizer, whose runtime does O(size) work of its
+ *           own on every mmap and munmap.
  *   churn   with 1, 2 and 8 threads, each with its own window of live
  *           keys (insert the key ahead, delete the one behind; 200K live
  *           keys in all, scaled), thread 0 samples the map's bytes
@@ -46,7 +48,15 @@
 #define LG_DIV 1
 #endif
 
+/* Under ThreadSanitizer the runtime's own work on every mmap and munmap
+ * (its shadow of the range) is O(the table) in the store that maps or
+ * unmaps one: 75 ms measured at 375K keys; there the figure is reported,
+ * not bounded. */
+#if defined(CMAP_TSAN)
+#define LG_MAX_STORE_CPU_MS 1e9
+#else
 #define LG_MAX_STORE_CPU_MS 20.0
+#endif
 #define GOLD UINT64_C(0x9e3779b97f4a7c15)
 
 static int failed;
@@ -138,7 +148,7 @@ test_growth(long keys)
 	p999 = lat[(size_t)((double)keys * 0.999)];
 	printf("SUMMARY lf_limits growth: %ld keys from empty: store p99.9 "
 	       "%.1f us, max %.3f ms; slowest store %.3f ms of CPU time "
-	       "(limit %.0f); slowest concurrent load %.3f ms; %ld+%ld "
+	       "(limit %g); slowest concurrent load %.3f ms; %ld+%ld "
 	       "errors\n",
 	    keys, p999 * 1e6, lat[keys - 1] * 1e3, cpu_worst * 1e3,
 	    LG_MAX_STORE_CPU_MS, c.load_max * 1e3, errors, c.load_errors);
