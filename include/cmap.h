@@ -121,16 +121,21 @@
  * "O(1)" below means expected constant time with the seeded hash: the probe
  * sequence of a lookup is short on average whatever keys are inserted.  No
  * call but cmap_reserve, cmap_clear and cmap_stats does work proportional
- * to the map's size.  Resizes are incremental: on plain, rwlock and
- * sharded a table resizes in two steps that every call which writes
- * advances, first zeroing 8 KiB of the new table, then moving 128 slots of
- * the old one (plus the rest of the run of occupied slots it stops in,
- * short on average), while a load reads the table its key is in (both
- * for a miss, or a key inserted during the resize); on lockfree every
- * writer moves at most one chunk of 1,024 slots of a migration, besides
- * its own key.  Memory given back by a shrink or a finished resize goes
- * back to the system (with the default allocator: large blocks come from
- * mmap, and drained pages are released as a resize goes).  On readmostly
+ * to the map's size (one exception: lockfree with the caller's allocator
+ * hooks, below).  Resizes are incremental: on plain, rwlock and sharded a
+ * table resizes in two steps that every call which writes advances, first
+ * zeroing 8 KiB of the new table, then moving 128 slots of the old one
+ * (plus the rest of the run of occupied slots it stops in, short on
+ * average), while a load reads the table its key is in (both for a miss,
+ * or a key inserted during the resize).  On lockfree every writer moves at
+ * most one chunk of 256 slots of a migration, besides its own key, and
+ * with the default allocator no call clears or unmaps a whole table (a new
+ * table's pages come zeroed and fault in as they are first written; a
+ * freed one gives its pages back 1 MiB per operation); with allocator
+ * hooks the call that starts a migration clears the new table (O(its
+ * size)).  Memory given back by a shrink or a finished resize goes back to
+ * the system (with the default allocator: large blocks come from mmap, and
+ * drained pages are released as a resize goes).  On readmostly
  * no call resizes at once: while a resize runs, every write
  * zeroes at most 64 buckets (4 KiB) of the new table, then moves at most
  * 9 buckets (27 entries: its own key's and 8 more) into it, besides its

@@ -78,6 +78,10 @@ lf_destroy(cmap_t *map)
 		tn = t->orphan_next;
 		lf_table_free(m, t);
 	}
+	for (t = m->release; t != NULL; t = tn) {
+		tn = t->orphan_next;
+		lf_table_free(m, t);
+	}
 	for (t = m->cur; t != NULL; t = tn) {
 		tn = t->next;
 		lf_table_free(m, t);
@@ -93,10 +97,11 @@ lf_destroy(cmap_t *map)
 	/* The front end frees the map struct itself. */
 }
 
-static cmap_status_t
-lf_load(cmap_t *map, uint64_t key, uint64_t *value)
+/* A load in every case: any record (or none), any read section, any
+ * table state. */
+static __attribute__((noinline)) cmap_status_t
+lf_load_slow(struct lf_map *m, uint64_t key, uint64_t *value)
 {
-	struct lf_map *m = (struct lf_map *)map;
 	struct lf_rec *r = lf_rec_get(m);
 	uint64_t h = cmap__hash(key, m->seed);
 	struct lf_table *t;
@@ -109,6 +114,43 @@ lf_load(cmap_t *map, uint64_t key, uint64_t *value)
 	found = fast >= 0 ? fast : cmap__lf_find_slow(t, h, value);
 	lf_unpin(m, r);
 	lf_after_op(m, r);
+	return found ? CMAP_OK : CMAP_NOT_FOUND;
+}
+
+static __attribute__((noinline)) cmap_status_t
+lf_load_after(struct lf_map *m, struct lf_rec *r, int found)
+{
+	cmap__lf_after_op_work(m, r);
+	return found ? CMAP_OK : CMAP_NOT_FOUND;
+}
+
+/*
+ * A load in the common case (the thread's record cached, no read section
+ * open, membarrier, no migration on the key's path, nothing to reclaim)
+ * without a call: every other case leaves by a tail call, so the compiler
+ * needs no saved registers here.  A probe that met a migration changed
+ * nothing, so the general path simply does the whole load again.
+ */
+static cmap_status_t
+lf_load(cmap_t *map, uint64_t key, uint64_t *value)
+{
+	struct lf_map *m = (struct lf_map *)map;
+	const struct lf_tls_ent *c = lf_tls_ent(m);
+	struct lf_rec *r;
+	int found;
+
+	if (CMAP_UNLIKELY(c->map_id != m->id))
+		return lf_load_slow(m, key, value);
+	r = c->rec;
+	if (CMAP_UNLIKELY(!lf_pin_fast(m, r)))
+		return lf_load_slow(m, key, value);
+	found = lf_find_fast(
+	    lf_load_acq_ptr((void **)&m->cur), cmap__hash(key, m->seed), value);
+	lf_unpin(m, r);
+	if (CMAP_UNLIKELY(found < 0))
+		return lf_load_slow(m, key, value);
+	if (CMAP_UNLIKELY(lf_after_op_due(m, r)))
+		return lf_load_after(m, r, found);
 	return found ? CMAP_OK : CMAP_NOT_FOUND;
 }
 
@@ -127,12 +169,29 @@ lf_exec(cmap_t *map, struct cmap_req *q)
 	return st;
 }
 
+/* A store: its common case (cmap__lf_store_fast), else the general
+ * write, in the same read section. */
 static cmap_status_t
 lf_store(cmap_t *map, uint64_t key, uint64_t value)
 {
-	struct cmap_req q = {.kind = CMAP_REQ_STORE, .key = key, .a = value};
+	struct lf_map *m = (struct lf_map *)map;
+	struct lf_rec *r = lf_rec_get(m);
+	uint64_t h = cmap__hash(key, m->seed);
+	int st;
 
-	return lf_exec(map, &q);
+	lf_pin(m, r);
+	st = cmap__lf_store_fast(
+	    m, r, lf_load_acq_ptr((void **)&m->cur), h, value);
+	if (st == LF_GENERAL) {
+		struct cmap_req q = {
+		    .kind = CMAP_REQ_STORE, .key = key, .a = value};
+
+		st = cmap__lf_write(
+		    m, r, lf_load_acq_ptr((void **)&m->cur), h, &q);
+	}
+	lf_unpin(m, r);
+	lf_after_op(m, r);
+	return (cmap_status_t)st;
 }
 
 /*

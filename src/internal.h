@@ -202,6 +202,14 @@ CMAP_HIDDEN void cmap__discard(const cmap_allocator_t *a, void *block,
     size_t size, size_t off, size_t len);
 
 /*
+ * map.c: true when every block of `size` bytes that allocator a hands out
+ * is zero-filled (the default allocator's blocks from mmap), so that a
+ * caller may skip clearing it, and leave its pages to be faulted in on
+ * first use rather than all at once.
+ */
+CMAP_HIDDEN bool cmap__alloc_zeroes(const cmap_allocator_t *a, size_t size);
+
+/*
  * map.c: cmap__map_new - allocate a backend's map struct of `size` bytes
  * (which begins with struct cmap), zeroed, cache-line aligned, with its
  * header's allocator, seed and self_size filled in; NULL when the

@@ -81,13 +81,18 @@ void __tsan_release(void *addr);
 /* ---------------------------------------------------------------------
  * Parameters
  * ------------------------------------------------------------------- */
-#define LF_CHUNK 1024u       /* slots migrated per help step */
+#define LF_CHUNK 256u        /* slots migrated per help step */
 #define LF_MIN_CAP 256u      /* smallest table (a multiple of 8) */
 #define LF_DEFAULT_CAP 384u  /* capacity hint 0; doubles to 1.5M at 1M */
 #define LF_STRIPES 8u        /* per-table used-slot counters */
 #define LF_POLL_EVERY 64u    /* ops between ck_epoch_poll when pending */
 #define LF_SHRINK_EVERY 256u /* deletes between shrink checks (a thread) */
 #define LF_SPARE_CAP 64u     /* the spare drop table of cmap_clear */
+/* A freed table of at least LF_RELEASE_MIN bytes from mmap gives its pages
+ * back LF_RELEASE_STEP bytes per operation before its free (munmap of a
+ * resident 50 MiB table takes 5 ms in one call). */
+#define LF_RELEASE_MIN ((size_t)4 << 20)
+#define LF_RELEASE_STEP ((size_t)1 << 20)
 /*
  * Most bytes of retired tables that may wait for their grace period before
  * a new migration is refused: 4 times the table being replaced plus
@@ -138,7 +143,8 @@ struct lf_table {
 	size_t bytes; /* the whole allocation */
 	int drop;     /* target of a clear: frozen entries are dropped */
 	ck_epoch_entry_t entry;       /* for ck_epoch_call */
-	struct lf_table *orphan_next; /* link in map->orphans */
+	struct lf_table *orphan_next; /* link in map->orphans or ->release */
+	size_t released;              /* bytes given back (map->release) */
 
 	/* Written during a migration of this table. */
 	struct lf_table *next __attribute__((aligned(CMAP_CACHE_LINE)));
@@ -146,6 +152,7 @@ struct lf_table {
 	uint64_t ndone; /* chunks finished */
 	uint64_t over;  /* 1 once used >= soft was seen */
 	uint64_t full;  /* 1 once used >= hard, or a probe out of reach */
+	uint64_t reach; /* 1 once a probe ran out of reach */
 	struct lf_stripe used[LF_STRIPES]; /* slots taken (EMPTY -> LIVE) */
 };
 
@@ -180,6 +187,7 @@ struct lf_map {
 	struct lf_rec *recs; /* pushed by CAS, freed at destroy */
 	uint64_t nrecs;
 	struct lf_table *orphans; /* retired tables waiting for a record */
+	struct lf_table *release; /* freed tables giving back their pages */
 	struct lf_table *spare;   /* a drop table for clear, or NULL */
 	struct lf_table *recycle; /* a retired table kept for reuse, or NULL */
 	uint64_t naked;           /* ops running without a record */
@@ -244,6 +252,11 @@ enum { LF_MIG_OK, LF_MIG_NOMEM, LF_MIG_DEFERRED };
 /* Write request q on the key of hash h, starting at table t. */
 CMAP_HIDDEN cmap_status_t cmap__lf_write(struct lf_map *m, struct lf_rec *r,
     struct lf_table *t, uint64_t h, struct cmap_req *q);
+/* A store's common case (lf_migrate.c): the status, or LF_GENERAL for
+ * cmap__lf_write. */
+#define LF_GENERAL (-1000)
+CMAP_HIDDEN int cmap__lf_store_fast(struct lf_map *m, struct lf_rec *r,
+    struct lf_table *t, uint64_t h, uint64_t value);
 /* Give t a successor (LF_MIG_*), at least want_cap slots. */
 CMAP_HIDDEN int cmap__lf_start_migration(
     struct lf_map *m, struct lf_table *t, uint64_t want_cap);
@@ -267,6 +280,9 @@ CMAP_HIDDEN void cmap__lf_unregister_map(struct lf_map *m);
 CMAP_HIDDEN struct lf_rec *cmap__lf_rec_slow(struct lf_map *m);
 /* Reclaim what can be; called outside read sections. */
 CMAP_HIDDEN void cmap__lf_poll(struct lf_map *m, struct lf_rec *r);
+/* After an operation that found reclamation work due (lf_after_op): give
+ * back a step of pages, poll when it is time. */
+CMAP_HIDDEN void cmap__lf_after_op_work(struct lf_map *m, struct lf_rec *r);
 /* Retire t, which map->cur no longer leads to. */
 CMAP_HIDDEN void cmap__lf_retire(
     struct lf_map *m, struct lf_rec *r, struct lf_table *t);
@@ -353,12 +369,18 @@ lf_len_add(struct lf_map *m, struct lf_rec *r, int64_t d)
 /* ---------------------------------------------------------------------
  * The hot path of every operation: record, read section, lookup
  * ------------------------------------------------------------------- */
+/* The entry of this thread's record cache where m's record would be. */
+static inline const struct lf_tls_ent *
+lf_tls_ent(const struct lf_map *m)
+{
+	return &cmap__lf_tls.cache[m->id & (LF_TLS_CACHE - 1)];
+}
+
 /* This thread's record in m: one thread-local load and one compare. */
 static inline struct lf_rec *
 lf_rec_get(struct lf_map *m)
 {
-	const struct lf_tls_ent *c =
-	    &cmap__lf_tls.cache[m->id & (LF_TLS_CACHE - 1)];
+	const struct lf_tls_ent *c = lf_tls_ent(m);
 
 	if (CMAP_LIKELY(c->map_id == m->id))
 		return c->rec;
@@ -374,6 +396,27 @@ lf_rec_get(struct lf_map *m)
  * ck_epoch_begin's fence does the same.  Without a record, a seq_cst
  * increment of map->naked, paired with lf_table_free_cb (lf_reclaim.c).
  */
+/* The common case of lf_pin, record r (not NULL) outside any read
+ * section: true when pinned; false, with nothing done, when the caller
+ * must use lf_pin (no membarrier, or a section already open). */
+static inline bool
+lf_pin_fast(struct lf_map *m, struct lf_rec *r)
+{
+#if defined(CMAP_TSAN)
+	(void)m;
+	ck_epoch_begin(&r->er, NULL);
+	return true;
+#else
+	if (CMAP_UNLIKELY(!m->memb || r->er.active != 0))
+		return false;
+	ck_pr_store_uint(&r->er.active, 1);
+	ck_pr_barrier();
+	ck_pr_store_uint(&r->er.epoch, ck_pr_load_uint(&m->epoch.epoch));
+	ck_pr_barrier();
+	return true;
+#endif
+}
+
 static inline void
 lf_pin(struct lf_map *m, struct lf_rec *r)
 {
@@ -381,19 +424,11 @@ lf_pin(struct lf_map *m, struct lf_rec *r)
 		lf_faa_64(&m->naked, 1);
 		return;
 	}
+	if (CMAP_LIKELY(lf_pin_fast(m, r)))
+		return;
 #if !defined(CMAP_TSAN)
-	if (CMAP_LIKELY(m->memb)) {
-		unsigned a = r->er.active;
-
-		if (a == 0) {
-			ck_pr_store_uint(&r->er.active, 1);
-			ck_pr_barrier();
-			ck_pr_store_uint(
-			    &r->er.epoch, ck_pr_load_uint(&m->epoch.epoch));
-			ck_pr_barrier();
-		} else {
-			ck_pr_store_uint(&r->er.active, a + 1);
-		}
+	if (m->memb) { /* nested: only the count */
+		ck_pr_store_uint(&r->er.active, r->er.active + 1);
 		return;
 	}
 #endif
@@ -414,26 +449,24 @@ lf_unpin(struct lf_map *m, struct lf_rec *r)
 	ck_epoch_end(&r->er, NULL);
 }
 
-/* After an operation, outside its read section: poll when it is time. */
+/* Is there reclamation work for lf_after_op?  Two loads: the record's
+ * pending count, and the map's two lists (orphans, release), which share a
+ * cache line that only changes when a table is retired or freed. */
+static inline bool
+lf_after_op_due(const struct lf_map *m, const struct lf_rec *r)
+{
+	return r->er.n_pending != 0 ||
+	    ((uintptr_t)lf_load_acq_ptr((void **)&m->orphans) |
+	        (uintptr_t)lf_load_acq_ptr((void **)&m->release)) != 0;
+}
+
+/* After an operation, outside its read section: poll when it is time
+ * (lf_reclaim.c). */
 static inline void
 lf_after_op(struct lf_map *m, struct lf_rec *r)
 {
-	/* Not inside an outer read section (a range callback): a poll
-	 * there could not free anything that section may still see, but
-	 * ck_epoch_poll also rewrites the record's epoch. */
-	if (CMAP_UNLIKELY(r == NULL) || r->er.active != 0)
-		return;
-	if (CMAP_UNLIKELY(r->er.n_pending != 0 ||
-	        lf_load_acq_ptr((void **)&m->orphans) != NULL)) {
-		/* Right after retiring (often nobody else is reading, and
-		 * the table goes back at once), then every LF_POLL_EVERY
-		 * operations. */
-		if (r->poll_now || (++r->ops % LF_POLL_EVERY) == 0 ||
-		    lf_load_rlx_64(&m->pending_bytes) > (UINT64_C(1) << 20)) {
-			r->poll_now = 0;
-			cmap__lf_poll(m, r);
-		}
-	}
+	if (CMAP_LIKELY(r != NULL) && CMAP_UNLIKELY(lf_after_op_due(m, r)))
+		cmap__lf_after_op_work(m, r);
 }
 
 /*
@@ -456,13 +489,13 @@ lf_find_fast(const struct lf_table *t, uint64_t h, uint64_t *out)
 		/* Acquire: as in lf_find. */
 		uint64_t w = lf_load_acq_64(&slots[s].w);
 
-		if (LF_KEYED(w, tag)) {
-			if (LF_ST(w) == LF_LIVE) {
-				*out = lf_load_rlx_64(&slots[s].v);
-				return 1;
-			}
-			return LF_ST(w) == LF_TOMB ? 0 : -1;
+		/* The key LIVE (a hit) first: one compare. */
+		if (CMAP_LIKELY(w == (tag | LF_LIVE))) {
+			*out = lf_load_rlx_64(&slots[s].v);
+			return 1;
 		}
+		if ((w ^ tag) < 8u) /* the key, in another state */
+			return LF_ST(w) == LF_TOMB ? 0 : -1;
 		if (w == LF_EMPTY)
 			return 0;
 		if (w == LF_SEALED || ++d > dmax)

@@ -126,12 +126,23 @@ cmap__lf_start_migration(
 
 	if (lf_load_acq_ptr((void **)&t->next) != NULL)
 		return LF_MIG_OK;
+	/* A retired table still waits for its grace period (a reader was
+	 * descheduled in a read section): while t has room (below hard),
+	 * keep filling it rather than allocate a third table beside t and
+	 * that one.  This is what keeps the map within 2x of its filled size
+	 * under churn (and growth within 1.5x of the final size) when
+	 * threads outnumber cores; a table that is full migrates anyway. */
+	if (want_cap == 0 && !lf_load_rlx_64(&t->full) &&
+	    lf_load_rlx_64(&m->pending_bytes) != 0)
+		return LF_MIG_DEFERRED;
 	live = cmap__lf_len_of(m);
 	minc = lf_load_rlx_64(&m->min_cap);
 	nc = t->cap;
-	if (lf_load_rlx_64(&t->full)) {
-		/* Out of room or out of probe reach: a rehash at the same
-		 * size would meet the same clusters, so at least double. */
+	if (lf_load_rlx_64(&t->reach)) {
+		/* Out of probe reach: a rehash at the same size would meet
+		 * the same clusters, so at least double.  (Out of room, with
+		 * live entries that fit, is the live rule's case below: a
+		 * table filled by tombstones keeps its size.) */
 		nc *= 2;
 	} else {
 		while (nc / 2 >= minc && (nc / 2) % 8 == 0 && live * 8 <= nc)
@@ -438,6 +449,7 @@ lf_insert(struct lf_probe *p, uint64_t v)
 static inline bool
 lf_overflow(struct lf_probe *p)
 {
+	lf_store_rlx_64(&p->t->reach, 1);
 	lf_store_rlx_64(&p->t->full, 1);
 	return cmap__lf_start_migration(p->m, p->t, 0) == LF_MIG_OK;
 }
@@ -692,4 +704,59 @@ cmap__lf_write(struct lf_map *m, struct lf_rec *r, struct lf_table *t,
 		if (k == LF_DONE)
 			return p.st;
 	}
+}
+
+/*
+ * A store in its common case, for lf_store: the key's LIVE or TOMB slot,
+ * or the EMPTY end of its probe, in a table t without a successor, below
+ * its soft limit.  Returns the status, or LF_GENERAL (any other case, or a
+ * lost CAS; nothing was changed) for cmap__lf_write.  It decides what
+ * lf_write_key and lf_write_new decide for a store, with t->next read once
+ * before the probe: a successor published after that read cannot hide a
+ * newer write, since a writer moves the key's slot of t (freezes or seals
+ * it, by CAS) before it writes the key in the successor, and a CAS here on
+ * a slot frozen since it was read fails; one frozen after the CAS is
+ * copied with this value.
+ */
+CMAP_HIDDEN int
+cmap__lf_store_fast(struct lf_map *m, struct lf_rec *r, struct lf_table *t,
+    uint64_t h, uint64_t value)
+{
+	const uint64_t tag = h << 3;
+	struct lf_pair nw = {tag | LF_LIVE, value}, cur;
+	struct lf_pair *p;
+	uint64_t s = lf_home(h, t->cap);
+	unsigned st;
+
+	if (lf_load_acq_ptr((void **)&t->next) != NULL)
+		return LF_GENERAL;
+	for (uint64_t d = 0;; d++) {
+		p = &t->slots[s];
+		cur.w = lf_load_acq_64(&p->w);
+		if ((cur.w ^ tag) < 8u || cur.w == LF_EMPTY)
+			break;
+		if (cur.w == LF_SEALED || d == t->dmax)
+			return LF_GENERAL;
+		s = s + 1 == t->cap ? 0 : s + 1;
+	}
+	cur.v = lf_load_rlx_64(&p->v);
+	st = LF_ST(cur.w);
+	if (cur.w == LF_EMPTY) {
+		if (lf_load_rlx_64(&t->over) || lf_load_rlx_64(&t->full) ||
+		    !lf_cas_pair(p, &cur, nw))
+			return LF_GENERAL;
+		lf_used_add(r, t);
+		lf_len_add(m, r, 1);
+		return CMAP_INSERTED;
+	}
+	if (st != LF_LIVE && st != LF_TOMB)
+		return LF_GENERAL;
+	if (st == LF_LIVE && cur.v == value)
+		return CMAP_OK; /* nothing to write (cmap__decide) */
+	if (!lf_cas_pair(p, &cur, nw))
+		return LF_GENERAL;
+	if (st == LF_LIVE)
+		return CMAP_OK;
+	lf_len_add(m, r, 1);
+	return CMAP_INSERTED;
 }

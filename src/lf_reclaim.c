@@ -53,6 +53,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #if !defined(CMAP_TSAN)
 #include <linux/membarrier.h>
@@ -88,14 +89,23 @@ cmap__lf_membarrier_setup(void)
 #endif
 }
 
+/* Push t on a list of tables linked by orphan_next (map->orphans or
+ * map->release).  Lists are only ever taken whole (exchange), so a push
+ * by CAS has no ABA problem. */
 static void
-lf_orphan_push(struct lf_map *m, struct lf_table *t)
+lf_list_push(struct lf_table **list, struct lf_table *t)
 {
-	void *head = lf_load_acq_ptr((void **)&m->orphans);
+	void *head = lf_load_acq_ptr((void **)list);
 
 	do {
 		t->orphan_next = head;
-	} while (!lf_cas_ptr((void **)&m->orphans, &head, t));
+	} while (!lf_cas_ptr((void **)list, &head, t));
+}
+
+static void
+lf_orphan_push(struct lf_map *m, struct lf_table *t)
+{
+	lf_list_push(&m->orphans, t);
 }
 
 /*
@@ -113,6 +123,56 @@ lf_recycle(struct lf_map *m, struct lf_table *t)
 	/* cur_cap, not cur->cap: this runs outside any read section. */
 	return !t->drop && lf_load_rlx_64(&m->cur_cap) == t->cap &&
 	    lf_cas_ptr((void **)&m->recycle, &exp, t);
+}
+
+/*
+ * Free t, whose grace period is over.  A large table from mmap first gives
+ * its pages back a step per operation (lf_release_step), so that no
+ * one call pays for unmapping all of it.
+ */
+static void
+lf_table_drop(struct lf_map *m, struct lf_table *t)
+{
+	if (t->bytes < LF_RELEASE_MIN ||
+	    !cmap__alloc_zeroes(&m->alloc, t->bytes)) {
+		lf_table_free(m, t);
+		return;
+	}
+	/* The first page (the header) stays until the free. */
+	t->released = 4096;
+	lf_list_push(&m->release, t);
+}
+
+/*
+ * One step: take the whole list (the exchange makes this thread its only
+ * user until it pushes the tables back, so no two threads give back the
+ * same pages), give back LF_RELEASE_STEP bytes of the first table, free it
+ * once nothing is left but its header, and push the rest back.
+ */
+static void
+lf_release_step(struct lf_map *m)
+{
+	struct lf_table *t = lf_xchg_ptr((void **)&m->release, NULL), *rest;
+
+	if (t == NULL)
+		return;
+	rest = t->orphan_next;
+	if (t->released < t->bytes) {
+		size_t n = t->bytes - t->released;
+
+		n = n < LF_RELEASE_STEP ? n : LF_RELEASE_STEP;
+		(void)madvise((char *)t + t->released, n, MADV_DONTNEED);
+		t->released += n;
+		lf_list_push(&m->release, t);
+	} else {
+		lf_table_free(m, t);
+	}
+	while (rest != NULL) {
+		struct lf_table *n = rest->orphan_next;
+
+		lf_list_push(&m->release, rest);
+		rest = n;
+	}
 }
 
 /*
@@ -145,7 +205,7 @@ lf_table_free_cb(ck_epoch_entry_t *e)
 	 * fresh table would cost a page fault per 4 KiB. */
 	if (lf_recycle(m, t))
 		return;
-	lf_table_free(m, t);
+	lf_table_drop(m, t);
 }
 
 /* Move orphaned retired tables into r's own deferral lists. */
@@ -162,6 +222,29 @@ lf_adopt_orphans(struct lf_map *m, struct lf_rec *r)
 
 		ck_epoch_call(&r->er, &t->entry, lf_table_free_cb);
 		t = n;
+	}
+}
+
+CMAP_HIDDEN void
+cmap__lf_after_op_work(struct lf_map *m, struct lf_rec *r)
+{
+	if (lf_load_acq_ptr((void **)&m->release) != NULL)
+		lf_release_step(m);
+	/* Not inside an outer read section (a range callback): a poll
+	 * there could not free anything that section may still see, but
+	 * ck_epoch_poll also rewrites the record's epoch. */
+	if (r->er.active != 0)
+		return;
+	if (r->er.n_pending != 0 ||
+	    lf_load_acq_ptr((void **)&m->orphans) != NULL) {
+		/* Right after retiring (often nobody else is reading, and
+		 * the table goes back at once), then every LF_POLL_EVERY
+		 * operations. */
+		if (r->poll_now || (++r->ops % LF_POLL_EVERY) == 0 ||
+		    lf_load_rlx_64(&m->pending_bytes) > (UINT64_C(1) << 20)) {
+			r->poll_now = 0;
+			cmap__lf_poll(m, r);
+		}
 	}
 }
 

@@ -54,6 +54,12 @@ default_free(void *ctx, void *ptr, size_t size)
 const cmap_allocator_t cmap__default_allocator = {
     default_alloc, default_free, NULL};
 
+bool
+cmap__alloc_zeroes(const cmap_allocator_t *a, size_t size)
+{
+	return a->alloc == default_alloc && size >= DEFAULT_MAP_MIN;
+}
+
 void
 cmap__discard(
     const cmap_allocator_t *a, void *block, size_t size, size_t off, size_t len)

@@ -39,7 +39,10 @@
  * shared lock:
  *   zeroing   next[] is allocated (not touched), and each write zeroes
  *             CMAP_TABLE_STEP_ZERO more bytes of it.  So the page faults
- *             of a fresh table are spread too: two pages per write.
+ *             of a fresh table are spread too: two pages per write.  With
+ *             the default allocator a large block comes zeroed from the
+ *             kernel (cmap__alloc_zeroes) and this phase is skipped: its
+ *             pages fault in as draining and inserts first write them.
  *             Inserts still go to slots[], which meanwhile fills past 3/4
  *             by at most 1/128 (zeroing 32 bytes per slot of the old
  *             capacity takes capacity / 128 writes when growing 2x).
@@ -191,7 +194,11 @@ resize_begin(struct cmap_table *t, size_t cap)
 		return false;
 	t->next = n;
 	t->next_cap = cap;
-	t->next_zeroed = 0;
+	/* Fresh pages from the kernel are zero already: nothing to clear,
+	 * and they fault in as draining and inserts first write them. */
+	t->next_zeroed = cmap__alloc_zeroes(t->allocator, cap * sizeof *n)
+	    ? cap * sizeof *n
+	    : 0;
 	return true;
 }
 
