@@ -203,6 +203,8 @@ rm_table_alloc(struct rm_map *m, uint64_t nb)
 		return NULL;
 	memset(t, 0, sizeof *t);
 	t->nb = nb;
+	/* Seqlocked: readers take no lock (internal.h, CMAP_HG_*). */
+	CMAP_HG_BENIGN_SIZED(t, rm_table_bytes(nb), "seqlocked buckets");
 	return t;
 }
 
@@ -516,6 +518,7 @@ rm_rec_slow(struct rm_map *m)
 		r = cmap__alloc(&m->base.allocator, sizeof *r, CMAP_CACHE_LINE);
 		if (r != NULL) {
 			memset(r, 0, sizeof *r);
+			CMAP_HG_BENIGN(r, "epoch record, written lock-free");
 			r->owner = self;
 			r->next = m->recs;
 			m->recs = r;

@@ -50,7 +50,9 @@
  * lock.h: with -DCMAP_HELGRIND=ON the build tells them, through their client
  * requests, where each lock is taken and released (a few instructions, no
  * effect outside valgrind).  Fields read without the lock on purpose (the
- * relaxed counters and prefetch hints) are declared benign races there.
+ * relaxed counters and prefetch hints, readmostly's seqlocked buckets and
+ * epoch records, which its readers use without any lock and which
+ * ThreadSanitizer checks instead) are declared benign races there.
  */
 #if CMAP_HELGRIND
 #include <valgrind/helgrind.h>
@@ -59,12 +61,14 @@
 #define CMAP_HG_ACQUIRED(l, w) ANNOTATE_RWLOCK_ACQUIRED(l, w)
 #define CMAP_HG_RELEASED(l, w) ANNOTATE_RWLOCK_RELEASED(l, w)
 #define CMAP_HG_BENIGN(p, why) ANNOTATE_BENIGN_RACE_SIZED(p, sizeof *(p), why)
+#define CMAP_HG_BENIGN_SIZED(p, n, why) ANNOTATE_BENIGN_RACE_SIZED(p, n, why)
 #else
 #define CMAP_HG_CREATE(l) ((void)(l))
 #define CMAP_HG_DESTROY(l) ((void)(l))
 #define CMAP_HG_ACQUIRED(l, w) ((void)(l))
 #define CMAP_HG_RELEASED(l, w) ((void)(l))
 #define CMAP_HG_BENIGN(p, why) ((void)(p))
+#define CMAP_HG_BENIGN_SIZED(p, n, why) ((void)(p), (void)(n))
 #endif
 
 /* ---------------------------------------------------------------------
