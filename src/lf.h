@@ -247,7 +247,10 @@ CMAP_HIDDEN bool cmap__lf_slot_value(
 /* ---------------------------------------------------------------------
  * lf_migrate.c: migration and the write path
  * ------------------------------------------------------------------- */
-enum { LF_MIG_OK, LF_MIG_NOMEM, LF_MIG_DEFERRED };
+/* OK: t has a successor; NOMEM: it could not be allocated; DEFERRED: too
+ * many retired bytes wait for their grace period; ROOM: not started, as a
+ * retired table still waits and t has room: keep filling t. */
+enum { LF_MIG_OK, LF_MIG_NOMEM, LF_MIG_DEFERRED, LF_MIG_ROOM };
 
 /* Write request q on the key of hash h, starting at table t. */
 CMAP_HIDDEN cmap_status_t cmap__lf_write(struct lf_map *m, struct lf_rec *r,

@@ -114,7 +114,8 @@ cmap__lf_advance(struct lf_map *m, struct lf_rec *r)
  * limits, or nearly empty, or a reserve asks for want_cap).  Returns
  * LF_MIG_OK when t has a successor afterwards (ours or a racing thread's),
  * LF_MIG_NOMEM when it could not be allocated, LF_MIG_DEFERRED when too
- * many retired tables wait to be freed.
+ * many retired tables wait to be freed, LF_MIG_ROOM when a retired table
+ * waits and t still has room (not full): the caller keeps filling t.
  */
 CMAP_HIDDEN int
 cmap__lf_start_migration(
@@ -134,7 +135,7 @@ cmap__lf_start_migration(
 	 * threads outnumber cores; a table that is full migrates anyway. */
 	if (want_cap == 0 && !lf_load_rlx_64(&t->full) &&
 	    lf_load_rlx_64(&m->pending_bytes) != 0)
-		return LF_MIG_DEFERRED;
+		return LF_MIG_ROOM;
 	live = cmap__lf_len_of(m);
 	minc = lf_load_rlx_64(&m->min_cap);
 	nc = t->cap;
@@ -603,7 +604,9 @@ lf_write_new(struct lf_probe *p, struct cmap_req *q)
 
 		if (lf_load_acq_ptr((void **)&t->next) != NULL)
 			return LF_LOOK; /* seal it */
-		if (mg == LF_MIG_NOMEM || lf_load_rlx_64(&t->full))
+		/* ROOM: t had room when asked; if a racing insert has filled
+		 * it since, lf_insert fails and the next look asks again. */
+		if (mg == LF_MIG_NOMEM || mg == LF_MIG_DEFERRED)
 			return lf_end(p, CMAP_ENOMEM);
 	}
 	if (!lf_insert(p, e.value))
