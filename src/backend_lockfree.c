@@ -47,7 +47,7 @@ lf_create(const struct cmap__create_args *args, cmap_t **out)
 	}
 	m->cur = t;
 	m->cur_cap = t->cap;
-	m->memb = cmap__lf_membarrier_setup();
+	m->memb = cmap__membarrier_setup();
 	cmap__lf_register_map(m);
 	cmap__lf_spare_refill(m);
 	/* The creating thread's record now, so that its first operations

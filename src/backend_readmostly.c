@@ -70,8 +70,6 @@
 #include <string.h>
 
 #if !defined(CMAP_TSAN)
-#include <linux/membarrier.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #endif
 
@@ -412,21 +410,6 @@ rm_set_value(struct rm_bucket *b, unsigned w, uint64_t value)
 /* ---------------------------------------------------------------------
  * Reclamation
  * ------------------------------------------------------------------- */
-static int
-rm_membarrier_setup(void)
-{
-#if !defined(CMAP_TSAN)
-	long q = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-
-	if (q < 0 || !(q & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
-		return 0;
-	return syscall(__NR_membarrier,
-	           MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-#else
-	return 0;
-#endif
-}
-
 static void
 rm_enter(struct rm_map *m, struct rm_rec *r)
 {
@@ -490,8 +473,7 @@ rm_retire(struct rm_map *m, struct rm_table *a, struct rm_table *b)
 	atomic_store_explicit(&m->epoch, e + 1, memory_order_seq_cst);
 #if !defined(CMAP_TSAN)
 	if (m->memb)
-		(void)syscall(
-		    __NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+		cmap__membarrier();
 #endif
 	for (int i = 0; i < 2; i++)
 		if (t[i] != NULL) {
@@ -728,7 +710,7 @@ rm_create(const struct cmap__create_args *args, cmap_t **out)
 	atomic_init(&m->len, 0);
 	cmap__wordlock_init(&m->lock);
 	m->id = atomic_fetch_add(&rm_next_id, 1) + 1;
-	m->memb = rm_membarrier_setup();
+	m->memb = cmap__membarrier_setup();
 	/* The creating thread's record, so that a fresh map's bytes are
 	 * what it holds once that thread has read. */
 	if (rm_rec_slow(m) == NULL) {

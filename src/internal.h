@@ -214,6 +214,17 @@ CMAP_HIDDEN void cmap__discard(const cmap_allocator_t *a, void *block,
 CMAP_HIDDEN bool cmap__alloc_zeroes(const cmap_allocator_t *a, size_t size);
 
 /*
+ * map.c: the process-wide memory barrier of readers that pin without a
+ * fence (lockfree, readmostly).  cmap__membarrier_setup registers the
+ * process for membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) and returns 1,
+ * or 0 when the kernel lacks it (and always under ThreadSanitizer, which
+ * does not model it): then readers must fence themselves.
+ * cmap__membarrier issues it (Linux); a no-op under ThreadSanitizer.
+ */
+CMAP_HIDDEN int cmap__membarrier_setup(void);
+CMAP_HIDDEN void cmap__membarrier(void);
+
+/*
  * map.c: cmap__map_new - allocate a backend's map struct of `size` bytes
  * (which begins with struct cmap), zeroed, cache-line aligned, with its
  * header's allocator, seed and self_size filled in; NULL when the

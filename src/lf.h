@@ -274,8 +274,6 @@ CMAP_HIDDEN void cmap__lf_advance(struct lf_map *m, struct lf_rec *r);
 /* ---------------------------------------------------------------------
  * lf_reclaim.c: reclamation, records, the registry of maps
  * ------------------------------------------------------------------- */
-/* Register for membarrier(); 1 when readers may pin without a fence. */
-CMAP_HIDDEN int cmap__lf_membarrier_setup(void);
 /* Add m to (take it off) the process-wide list of live maps. */
 CMAP_HIDDEN void cmap__lf_register_map(struct lf_map *m);
 CMAP_HIDDEN void cmap__lf_unregister_map(struct lf_map *m);

@@ -55,40 +55,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#if !defined(CMAP_TSAN)
-#include <linux/membarrier.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
-
 /* ---------------------------------------------------------------------
  * Freeing retired tables
  * ------------------------------------------------------------------- */
-#if !defined(CMAP_TSAN)
-static void
-lf_membarrier(void)
-{
-	(void)syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
-}
-#endif
-
-/* Without membarrier (and always under TSan) readers pin through
- * ck_epoch_begin. */
-CMAP_HIDDEN int
-cmap__lf_membarrier_setup(void)
-{
-#if !defined(CMAP_TSAN)
-	long q = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-
-	if (q < 0 || !(q & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
-		return 0;
-	return syscall(__NR_membarrier,
-	           MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-#else
-	return 0;
-#endif
-}
-
 /* Push t on a list of tables linked by orphan_next (map->orphans or
  * map->release).  Lists are only ever taken whole (exchange), so a push
  * by CAS has no ABA problem. */
@@ -269,7 +238,7 @@ cmap__lf_retire(struct lf_map *m, struct lf_rec *r, struct lf_table *t)
 	lf_faa_64(&m->pending_bytes, t->bytes);
 #if !defined(CMAP_TSAN)
 	if (m->memb)
-		lf_membarrier();
+		cmap__membarrier();
 #endif
 	if (r != NULL) {
 		ck_epoch_call(&r->er, &t->entry, lf_table_free_cb);

@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#if !defined(CMAP_TSAN)
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#endif
 #include <unistd.h>
 
 /*
@@ -73,6 +77,31 @@ cmap__discard(
 	hi &= ~(page - 1);
 	if (hi > lo)
 		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* ---------------------------------------------------------- membarrier */
+
+int
+cmap__membarrier_setup(void)
+{
+#if !defined(CMAP_TSAN)
+	long q = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+	if (q < 0 || !(q & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
+		return 0;
+	return syscall(__NR_membarrier,
+	           MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#else
+	return 0;
+#endif
+}
+
+void
+cmap__membarrier(void)
+{
+#if !defined(CMAP_TSAN)
+	(void)syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+#endif
 }
 
 void *
