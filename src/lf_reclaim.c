@@ -53,7 +53,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/mman.h>
 
 /* ---------------------------------------------------------------------
  * Freeing retired tables
@@ -130,7 +129,7 @@ lf_release_step(struct lf_map *m)
 		size_t n = t->bytes - t->released;
 
 		n = n < LF_RELEASE_STEP ? n : LF_RELEASE_STEP;
-		(void)madvise((char *)t + t->released, n, MADV_DONTNEED);
+		cmap__discard(&m->alloc, t, t->bytes, t->released, n);
 		t->released += n;
 		lf_list_push(&m->release, t);
 	} else {
