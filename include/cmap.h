@@ -137,20 +137,21 @@
  * the system (with the default allocator: large blocks come from mmap, and
  * drained pages are released as a resize goes).  On readmostly
  * no call resizes at once: while a resize runs, every write
- * zeroes at most 64 buckets (4 KiB) of the new table, then moves at most
- * 9 buckets (27 entries: its own key's and 8 more) into it, besides its
- * own operation; only cmap_reserve drives a resize to its end, releasing
- * the lock between those steps.  A load takes no lock (it spins only
- * while a writer rewrites the one bucket it reads), except a thread's
- * first load on the map, which takes the writers' mutex once to find or
- * allocate its record, and every load of a thread whose record could not
- * be allocated.  lmdb is a B+tree: every operation is O(log entries) page
- * visits; a
- * write is one transaction and, in modes sync and group, a flush of the
- * file (two fdatasync calls: the pages, then the header page that makes
- * them current), which costs from microseconds (tmpfs) to milliseconds
- * (a disk); a write that finds the map size short first doubles it
- * (remapping the file: O(1), but it waits for the loads in progress).
+ * zeroes 64 buckets (4 KiB) of the new table (none with the default
+ * allocator, whose large blocks come zeroed; more after a cmap_reserve
+ * far beyond the map's size, enough to finish before the old table
+ * fills), then moves at most 9 buckets (27 entries: its own key's and 8
+ * more) into it, besides its own operation; only cmap_reserve drives a
+ * resize to its end, releasing the lock between those steps.  A load takes no
+ * lock (it spins only while a writer rewrites the one bucket it reads), except
+ * a thread's first load on the map, which takes the writers' mutex once to find
+ * or allocate its record, and every load of a thread whose record could not be
+ * allocated.  lmdb is a B+tree: every operation is O(log entries) page visits;
+ * a write is one transaction and, in modes sync and group, a flush of the file
+ * (two fdatasync calls: the pages, then the header page that makes them
+ * current), which costs from microseconds (tmpfs) to milliseconds (a disk); a
+ * write that finds the map size short first doubles it (remapping the file:
+ * O(1), but it waits for the loads in progress).
  *
  * PERSISTENCE (lmdb)
  *

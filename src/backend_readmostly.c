@@ -206,6 +206,14 @@ rm_table_alloc(struct rm_map *m, uint64_t nb)
 	return t;
 }
 
+/* Whether a fresh table of nb buckets comes zeroed (fresh kernel pages,
+ * map.c): then nothing zeroes it, and its pages fault in as written. */
+static bool
+rm_comes_zeroed(const struct rm_map *m, uint64_t nb)
+{
+	return cmap__alloc_zeroes(&m->base.allocator, rm_table_bytes(nb));
+}
+
 static void
 rm_zero(struct rm_table *t, uint64_t from, uint64_t to)
 {
@@ -556,7 +564,7 @@ rm_start(struct rm_map *m, uint64_t nb)
 
 	if (nb == 0 || (m->next = rm_table_alloc(m, nb)) == NULL)
 		return CMAP_ENOMEM;
-	m->zeroed = 0;
+	m->zeroed = rm_comes_zeroed(m, nb) ? nb : 0;
 	m->cursor = 0;
 	m->migrating = false;
 	if (nb > cur->nb)
@@ -583,6 +591,25 @@ rm_move_bucket(struct rm_map *m, struct rm_table *old, struct rm_bucket *b)
 	bk_end(b, meta | M_MOVED);
 }
 
+/*
+ * Buckets of the next table to zero in this write, `left` still to do:
+ * RM_ZERO_STEP, or more when old would fill first.  Until the next table
+ * is published, inserts go into old; room is how many more it takes
+ * below 15/16 (rm_apply), so the zeroing ends within room + 1 writes,
+ * this one included.  Only a cmap_reserve far beyond the current size
+ * needs more than RM_ZERO_STEP: a growth from nb buckets at 3/4 zeroes
+ * 4nb/3 buckets in nb/48 writes, while old has room for 9nb/16 inserts.
+ */
+static uint64_t
+rm_zero_step(const struct rm_table *old, uint64_t left)
+{
+	uint64_t cap = old->nb * RM_WAYS * 15 / 16;
+	uint64_t room = cap > old->used + 1 ? cap - old->used - 1 : 0;
+	uint64_t step = left / (room + 1) + (left % (room + 1) != 0);
+
+	return step > RM_ZERO_STEP ? step : RM_ZERO_STEP;
+}
+
 /* The work a write does for a resize in progress (the bound in COSTS). */
 static void
 rm_step(struct rm_map *m)
@@ -594,7 +621,7 @@ rm_step(struct rm_map *m)
 	if (nt == NULL)
 		return;
 	if (!m->migrating) {
-		uint64_t to = m->zeroed + RM_ZERO_STEP;
+		uint64_t to = m->zeroed + rm_zero_step(old, nt->nb - m->zeroed);
 
 		rm_zero(nt, m->zeroed, to < nt->nb ? to : nt->nb);
 		m->zeroed = to < nt->nb ? to : nt->nb;
@@ -628,7 +655,8 @@ rm_fresh(struct rm_map *m)
 
 	if (t == NULL)
 		return false;
-	rm_zero(t, 0, t->nb);
+	if (!rm_comes_zeroed(m, t->nb))
+		rm_zero(t, 0, t->nb);
 	if (t->nb < cur->nb)
 		m->shrinks++;
 	atomic_store_explicit(&m->cur, t, memory_order_seq_cst);
@@ -703,7 +731,8 @@ rm_create(const struct cmap__create_args *args, cmap_t **out)
 		cmap__map_free(&m->base);
 		return CMAP_ENOMEM;
 	}
-	rm_zero(t, 0, nb);
+	if (!rm_comes_zeroed(m, nb))
+		rm_zero(t, 0, nb);
 	m->min_nb = nb;
 	atomic_init(&m->cur, t);
 	atomic_init(&m->epoch, 1);

@@ -19,6 +19,8 @@
  *   len          len beside writers stays within the documented bounds
  *   whole_map    clear/reserve/stats/range beside writers: a writer's own
  *                key reads as its last value or absent, nothing else
+ *   reserve_grow a reserve far beyond a small map's size while writers
+ *                fill it: no insert fails for want of room
  *   oversub      16 threads on 2 cores complete a fixed amount of work
  *   guard        the re-entrancy guard is per thread: another thread's
  *                calls during an update callback never get CMAP_ERECURSE
@@ -82,6 +84,22 @@ mk(size_t capacity)
 	tu_config_init(&cfg, g_cur->backend);
 	cfg.shards = g_cur->shards;
 	cfg.capacity = capacity;
+	return tu_create_cfg(&cfg);
+}
+
+/* A map of no capacity hint; with allocator hooks counting in *a when
+ * hooks (their blocks never come zeroed, unlike the default allocator's
+ * large ones), else a stays at zero. */
+static cmap_t *
+mk_counted(struct tu_alloc *a, bool hooks)
+{
+	cmap_config_t cfg;
+
+	tu_alloc_init(a);
+	tu_config_init(&cfg, g_cur->backend);
+	cfg.shards = g_cur->shards;
+	if (hooks)
+		tu_alloc_install(a, &cfg);
 	return tu_create_cfg(&cfg);
 }
 
@@ -882,8 +900,13 @@ whole_worker(int t, void *arg)
 				WCHECK(cmap_clear(w->m) == CMAP_OK);
 				break;
 			case 1:
+				/* now and then far beyond the map's size: the
+				 * new table is built while writers fill the
+				 * old one (readmostly ran out of room there) */
 				WCHECK(cmap_reserve(w->m,
-				           (size_t)(i % 7) * 1000) == CMAP_OK);
+				           i % 3 == 0 ? (size_t)1 << 16
+				                      : (size_t)(i % 7) *
+				                   1000) == CMAP_OK);
 				break;
 			case 2:
 				WCHECK(cmap_stats(w->m, &st) == CMAP_OK);
@@ -921,21 +944,81 @@ whole_worker(int t, void *arg)
 			WCHECK(s2 == CMAP_INSERTED);
 		have = true;
 		for (int j = 0; j < 50; j++)
-			(void)cmap_store(w->m,
+			WCHECK(!cmap_is_error(cmap_store(w->m,
 			    (uint64_t)t << 40 | (seq % 200) * 64 | (uint64_t)j,
-			    seq);
+			    seq)));
 	} while (!atomic_load(&w->done));
 }
 
+/* Twice: with the default allocator, and with counting hooks (a resize
+ * then zeroes its new table as it goes). */
 static void
 case_whole_map(void)
 {
-	struct whole w = {.m = mk(0), .rounds = scaled(100)};
+	for (int hooks = 0; hooks < 2; hooks++) {
+		struct tu_alloc a;
+		struct whole w = {
+		    .rounds = scaled(100), .m = mk_counted(&a, hooks)};
+		begin();
+		tu_run_threads(NT, whole_worker, &w);
+		end();
+		cmap_destroy(w.m);
+		assert_int_equal(atomic_load(&a.live_bytes), 0);
+	}
+}
 
-	begin();
-	tu_run_threads(NT, whole_worker, &w);
-	end();
-	cmap_destroy(w.m);
+/* ===================================================================
+ * reserve_grow: a cmap_reserve far beyond a small map's size while
+ * writers fill it.  The new table is being built while inserts still go
+ * into the old one; none may fail for want of room (readmostly did).
+ * ================================================================= */
+struct reserve_grow {
+	cmap_t *m;
+	uint64_t keys;      /* inserted by each writer */
+	atomic_int started; /* writers that began, then that ended */
+};
+
+static void
+reserve_grow_worker(int t, void *arg)
+{
+	struct reserve_grow *g = arg;
+
+	if (t == 0) {
+		/* once the first table is nearly full */
+		while (cmap_len(g->m) < 9 && atomic_load(&g->started) < NT)
+			sched_yield();
+		WCHECK(cmap_reserve(g->m, (size_t)1 << 16) == CMAP_OK);
+		return;
+	}
+	atomic_fetch_add(&g->started, 1);
+	for (uint64_t j = 0; j < g->keys; j++)
+		WCHECK(cmap_store(g->m, (uint64_t)t << 32 | j, j) ==
+		    CMAP_INSERTED);
+	atomic_fetch_add(&g->started, 1);
+}
+
+static void
+case_reserve_grow(void)
+{
+	long rounds = scaled(20);
+	/* a disk backend commits each insert: a tenth of them */
+	uint64_t keys =
+	    tu_has(g_cur->backend, CMAP_CAP_PERSISTENT) ? 300 : 3000;
+
+	for (long r = 0; r < rounds; r++) {
+		for (int hooks = 0; hooks < 2; hooks++) {
+			struct tu_alloc a;
+			struct reserve_grow g = {.keys = keys};
+
+			g.m = mk_counted(&a, hooks);
+			begin();
+			tu_run_threads(NT, reserve_grow_worker, &g);
+			end();
+			assert_int_equal(cmap_len(g.m), (NT - 1) * keys);
+			cmap_destroy(g.m);
+			assert_int_equal(atomic_load(&a.live_bytes), 0);
+		}
+	}
 }
 
 /* ===================================================================
@@ -1145,6 +1228,7 @@ CASE(update_incr)
 CASE(range)
 CASE(len)
 CASE(whole_map)
+CASE(reserve_grow)
 CASE(oversub)
 CASE(guard)
 
@@ -1163,6 +1247,7 @@ main(void)
 	    cmocka_unit_test(test_range),
 	    cmocka_unit_test(test_len),
 	    cmocka_unit_test(test_whole_map),
+	    cmocka_unit_test(test_reserve_grow),
 	    cmocka_unit_test(test_oversub),
 	    cmocka_unit_test(test_guard),
 	};
