@@ -34,16 +34,33 @@
  * --backend, --presize and --seed), or a VALUE the library rejects is a
  * usage error (exit 2), found before anything runs.
  *
+ * REPETITIONS AND WARM-UP
+ *
+ * --repetitions N (default 3) measures every cell N times, interleaved:
+ * repetition 1 of every target, then repetition 2, and so on, each
+ * repetition starting one target further down the list, so that a slow
+ * spell of the machine hits the targets alike and no target always runs
+ * right after the same neighbour.  Each repetition of a target gets a
+ * fresh map and its own prefill (one map lives at a time, which the
+ * memory figures need).  The streams are generated once per workload and
+ * shared by every repetition and target.  Before each measured cell a
+ * warm-up runs the same streams on the same map and threads, sampling
+ * off, its figures dropped: WARMUP_FRAC of the cell's time (at least
+ * WARMUP_MIN_S) or of its --ops.  It brings the map's lines back into the
+ * caches and TLB after another target ran, and the cores out of idle.
+ * Mixes that start from an empty map (growth, grow-read) get none: it
+ * would fill the map they measure.  stats.c summarises the repetitions.
+ *
  * THE TIME BUDGET
  *
  * With neither --seconds nor --ops, each cell's run time comes from the
- * budget (--budget, default 50 s for the whole run): before every cell,
+ * budget (--budget, default 80 s for the whole run): before every cell,
  *   per_cell = (budget - elapsed - expected overhead) / cells left,
  * where the expected overhead is the prefills and stream generations
  * still to come (estimated from the ones done so far, per key and per
  * operation) plus a measured per-cell overhead (thread start, restoring
- * churn, memory figures).  So a slow prefill early shortens later cells
- * instead of overrunning, and the default run ends within about a minute.
+ * churn, memory figures); a cell's warm-up comes out of its share.  So a
+ * slow prefill early shortens later cells instead of overrunning.
  */
 #include "bench.h"
 
@@ -76,6 +93,7 @@ struct options {
 	double seconds; /* per cell; 0 = from the budget */
 	uint64_t ops;   /* per cell; 0 = by time */
 	double budget;
+	unsigned reps; /* --repetitions */
 	bool prefill, presize;
 	bool json, csv;
 	const char *json_path, *csv_path;
@@ -121,9 +139,9 @@ struct preset {
 };
 
 static const struct preset presets[] = {
-    {"default", "read-mostly,churn", "uniform", "1M", "1,2,8", 50, 0,
+    {"default", "read-mostly,churn", "uniform", "1M", "1,2,8", 80, 0,
         "what runs with no arguments: read-mostly and churn, 1M keys, "
-        "1/2/8 threads, ~50 s in all"},
+        "1/2/8 threads, ~80 s in all"},
     {"quick", "read-mostly,churn", "uniform", "100K", "1,2", 10, 0,
         "a 10-second look: read-mostly and churn, 100K keys, 1/2 threads"},
     {"smoke", "read-mostly,churn", "uniform", "10K", "1,2", 0, 0.2,
@@ -521,7 +539,7 @@ help(const struct options *o)
 	    "side on\n"
 	    "this machine, and recommend a backend per workload.  With no "
 	    "options it\n"
-	    "runs the 'default' preset (about 50 s).\n"
+	    "runs the 'default' preset (about 80 s).\n"
 	    "\n"
 	    "Selection\n"
 	    "  --backend LIST     comma list of targets (default: all).  Also "
@@ -561,7 +579,15 @@ help(const struct options *o)
 	    "over threads).\n"
 	    "  --budget S         with neither of the above: share S seconds "
 	    "among all\n"
-	    "                     cells, prefills included (default 50).\n"
+	    "                     cells, prefills included (default 80).\n"
+	    "  --repetitions N    measure every cell N times (1..99, default "
+	    "3),\n"
+	    "                     interleaved across targets; each figure is "
+	    "the median\n"
+	    "                     (min-max) of the N, ratios taken within a "
+	    "repetition.\n"
+	    "                     Each cell starts with an untimed warm-up "
+	    "(docs/bench.md).\n"
 	    "\n"
 	    "Map set-up\n"
 	    "  --prefill          insert the key universe before measuring "
@@ -617,6 +643,8 @@ help(const struct options *o)
 	    "                     misuse_check=false: what the detector "
 	    "costs).\n"
 	    "  --list             list the targets found and exit.\n"
+	    "  --version          the version, git revision and build, and "
+	    "exit.\n"
 	    "  --help             this text.\n"
 	    "\n"
 	    "Presets\n");
@@ -677,6 +705,8 @@ enum {
 	OPT_PRESET,
 	OPT_OPT,
 	OPT_WRITE_PCT,
+	OPT_REPETITIONS,
+	OPT_VERSION,
 };
 
 static const struct option long_opts[] = {
@@ -707,6 +737,8 @@ static const struct option long_opts[] = {
     {"preset", required_argument, NULL, OPT_PRESET},
     {"opt", required_argument, NULL, OPT_OPT},
     {"write-pct", required_argument, NULL, OPT_WRITE_PCT},
+    {"repetitions", required_argument, NULL, OPT_REPETITIONS},
+    {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 
@@ -725,6 +757,7 @@ parse_args(struct options *o, int argc, char **argv)
 	o->seed = 1;
 	o->sample_every = 128;
 	o->batch = 1;
+	o->reps = 3;
 	for (size_t i = 0; i < o->nall; i++)
 		o->targets[o->ntargets++] = o->all[i];
 
@@ -837,6 +870,13 @@ parse_args(struct options *o, int argc, char **argv)
 		case OPT_OPT:
 			add_opt(o, optarg);
 			break;
+		case OPT_REPETITIONS:
+			o->reps = (unsigned)parse_count(
+			    "--repetitions", optarg, 1, BENCH_MAX_REPS);
+			break;
+		case OPT_VERSION:
+			context_version_line(stdout);
+			exit(0);
 		case OPT_PRESET:
 			break; /* pass 1 */
 		default:
@@ -912,6 +952,10 @@ heap_bytes(void)
 
 /* ------------------------------------------------------------------ */
 /* Driver */
+
+/* The warm-up (REPETITIONS AND WARM-UP at the top). */
+#define WARMUP_FRAC 0.2
+#define WARMUP_MIN_S 0.02
 
 struct plan {
 	size_t cells_left;
@@ -994,6 +1038,8 @@ cell_seconds(const struct options *o, const struct plan *p)
 	    (double)p->gen_ops_left * p->s_per_gen_op +
 	    (double)p->cells_left * p->cell_overhead_s;
 	s = (left - overhead) / (double)(p->cells_left ? p->cells_left : 1);
+	/* The warm-up comes out of the cell's share. */
+	s /= 1 + WARMUP_FRAC;
 	return s < 0.05 ? 0.05 : s;
 }
 
@@ -1087,69 +1133,70 @@ merge_run(struct run_result *into, const struct run_result *from)
 	}
 }
 
+/* The sampling check's ABBA: off, on, on, off, a quarter of the cell
+ * each, so a drift of the machine's speed cancels out of the comparison.
+ * rr gets the sampled halves; the unsampled throughput in out[0], ops per
+ * CPU-us with sampling on and off in out[1] and out[2]. */
 static void
-run_cell(const struct options *o, struct plan *p, const struct workload *w,
+run_abba(const struct options *o, const struct workload *w,
     const struct target_ops *t, void *map, const struct stream_set *set,
-    const struct mem0 *m0)
+    double secs, struct run_result *rr, double out[3])
 {
-	struct result *r;
-	struct run_result *rr = malloc(sizeof *rr);
-	double secs = cell_seconds(o, p), unsampled = -1;
-	double cpu_on = -1, cpu_off = -1;
-	int64_t bytes, rss, heap;
+	struct run_result *q = malloc(sizeof *q);
+	double off_ops = 0, off_s = 0, off_cpu = 0;
 
-	if (rr == NULL) {
+	if (q == NULL) {
 		fprintf(stderr, "cmap-bench: out of memory\n");
 		exit(3);
 	}
-	if (o->check_sampling && !bench_mix_from_empty(w->mix)) {
-		/* ABBA: off, on, on, off, a quarter of the cell each, so a
-		 * drift of the machine's speed cancels out of the comparison.
-		 */
-		struct run_result *q = malloc(sizeof *q);
-		double off_ops = 0, off_s = 0, off_cpu = 0;
+	for (int k = 0; k < 4; k++) {
+		bool on = k == 1 || k == 2;
 
-		if (q == NULL) {
-			fprintf(stderr, "cmap-bench: out of memory\n");
-			exit(3);
+		one_run(w, t, map, set, secs / 4,
+		    o->ops > 0 && o->ops < 4 ? 1 : o->ops / 4, on,
+		    k == 1 ? rr : q);
+		if (!on) {
+			off_ops += (double)q->ops;
+			off_s += q->seconds;
+			off_cpu += q->cpu_seconds;
+		} else if (k == 2) {
+			merge_run(rr, q);
 		}
-		for (int k = 0; k < 4; k++) {
-			bool on = k == 1 || k == 2;
-
-			one_run(w, t, map, set, secs / 4,
-			    o->ops > 0 && o->ops < 4 ? 1 : o->ops / 4, on,
-			    k == 1 ? rr : q);
-			if (!on) {
-				off_ops += (double)q->ops;
-				off_s += q->seconds;
-				off_cpu += q->cpu_seconds;
-			} else if (k == 2) {
-				merge_run(rr, q);
-			}
-		}
-		unsampled = off_s > 0 ? off_ops / off_s / 1e6 : -1;
-		cpu_off = off_cpu > 0 ? off_ops / off_cpu / 1e6 : -1;
-		cpu_on = rr->cpu_seconds > 0
-		    ? (double)rr->ops / rr->cpu_seconds / 1e6
-		    : -1;
-		free(q);
-	} else {
-		one_run(w, t, map, set, secs, o->ops, w->sample_every > 0, rr);
 	}
-	r = new_result();
-	r->target = t;
-	r->options = opts_of(o, t);
-	r->w = *w;
-	r->prefill = o->prefill && !bench_mix_from_empty(w->mix);
-	r->presize = o->presize;
-	r->threads = set->threads;
-	r->ops = rr->ops;
-	r->seconds = rr->seconds;
-	r->mops = rr->seconds > 0 ? (double)rr->ops / rr->seconds / 1e6 : 0;
-	r->mops_unsampled = unsampled;
-	r->ops_per_cpu_us_on = cpu_on;
-	r->ops_per_cpu_us_off = cpu_off;
-	r->samples = rr->samples;
+	out[0] = off_s > 0 ? off_ops / off_s / 1e6 : -1;
+	out[2] = off_cpu > 0 ? off_ops / off_cpu / 1e6 : -1;
+	out[1] =
+	    rr->cpu_seconds > 0 ? (double)rr->ops / rr->cpu_seconds / 1e6 : -1;
+	free(q);
+}
+
+/* The warm-up before a measured cell (REPETITIONS AND WARM-UP); returns
+ * the seconds it took. */
+static double
+warm_up(const struct options *o, const struct workload *w,
+    const struct target_ops *t, void *map, const struct stream_set *set,
+    double secs, struct run_result *scratch)
+{
+	double t0 = bench_now_s();
+	uint64_t ops = (uint64_t)((double)o->ops * WARMUP_FRAC);
+
+	if (bench_mix_from_empty(w->mix))
+		return 0;
+	if (o->ops > 0)
+		one_run(w, t, map, set, 0, ops > 0 ? ops : 1, false, scratch);
+	else
+		one_run(w, t, map, set, fmax(secs * WARMUP_FRAC, WARMUP_MIN_S),
+		    0, false, scratch);
+	return bench_now_s() - t0;
+}
+
+/* Latency and memory figures of a finished run. */
+static void
+fill_figures(struct result *r, const struct run_result *rr,
+    const struct target_ops *t, void *map, const struct mem0 *m0)
+{
+	int64_t bytes, rss, heap;
+
 	hist_reset(&merged);
 	for (unsigned k = 0; k < OP_COUNT_; k++) {
 		fill_lat(&r->per_op[k], &rr->hist[k]);
@@ -1180,49 +1227,91 @@ run_cell(const struct options *o, struct plan *p, const struct workload *w,
 		r->bytes_per_entry = r->heap_bytes_per_entry;
 		r->mem_source = "heap";
 	}
+}
+
+/* What the plan learns from a finished cell, and its progress line. */
+static void
+cell_done(const struct options *o, struct plan *p, const struct result *r,
+    double warm_s)
+{
+	double other;
+
+	p->cells_left--;
+	p->cells_done++;
+	p->run_s += r->seconds * (o->check_sampling ? 2 : 1) + warm_s;
+	other = bench_now_s() - p->t0 - p->run_s - p->prefill_s - p->gen_s;
+	p->cell_overhead_s = other > 0 ? other / p->cells_done : 0;
+	progress(o,
+	    "[%3u/%zu] %5.1f s  rep %u  %-11s %-7s %8llu keys  %-10s %2u thr  "
+	    "%5.2f s  %8.3f Mops/s\n",
+	    p->cells_done, total_cells, bench_now_s() - p->t0, r->rep + 1,
+	    bench_mix_name(r->w.mix), bench_dist_name(r->w.dist),
+	    (unsigned long long)r->w.keys, r->target->name, r->threads,
+	    r->seconds, r->mops);
+}
+
+static void
+run_cell(const struct options *o, struct plan *p, const struct workload *w,
+    const struct target_ops *t, void *map, const struct stream_set *set,
+    const struct mem0 *m0, unsigned rep)
+{
+	struct result *r;
+	struct run_result *rr = malloc(sizeof *rr);
+	double secs = cell_seconds(o, p), abba[3] = {-1, -1, -1}, warm_s;
+
+	if (rr == NULL) {
+		fprintf(stderr, "cmap-bench: out of memory\n");
+		exit(3);
+	}
+	warm_s = warm_up(o, w, t, map, set, secs, rr);
+	if (o->check_sampling && !bench_mix_from_empty(w->mix))
+		run_abba(o, w, t, map, set, secs, rr, abba);
+	else
+		one_run(w, t, map, set, secs, o->ops, w->sample_every > 0, rr);
+	r = new_result();
+	r->target = t;
+	r->options = opts_of(o, t);
+	r->w = *w;
+	r->prefill = o->prefill && !bench_mix_from_empty(w->mix);
+	r->presize = o->presize;
+	r->threads = set->threads;
+	r->rep = rep;
+	r->ops = rr->ops;
+	r->seconds = rr->seconds;
+	r->mops = rr->seconds > 0 ? (double)rr->ops / rr->seconds / 1e6 : 0;
+	r->mops_unsampled = abba[0];
+	r->ops_per_cpu_us_on = abba[1];
+	r->ops_per_cpu_us_off = abba[2];
+	r->samples = rr->samples;
+	fill_figures(r, rr, t, map, m0);
 	r->score = -1;
 	r->ratio_to_plain = -1;
 	r->ratio_to_floor = -1;
 	free(rr);
-
-	p->cells_left--;
-	p->cells_done++;
-	p->run_s += r->seconds * (o->check_sampling ? 2 : 1); /* ABBA */
-	{
-		double other =
-		    bench_now_s() - p->t0 - p->run_s - p->prefill_s - p->gen_s;
-
-		p->cell_overhead_s = other > 0 ? other / p->cells_done : 0;
-	}
-	progress(o,
-	    "[%3u/%zu] %5.1f s  %-11s %-7s %8llu keys  %-10s %2u thr  "
-	    "%5.2f s  %8.3f Mops/s\n",
-	    p->cells_done, total_cells, bench_now_s() - p->t0,
-	    bench_mix_name(w->mix), bench_dist_name(w->dist),
-	    (unsigned long long)w->keys, t->name, set->threads, r->seconds,
-	    r->mops);
+	cell_done(o, p, r, warm_s);
 }
 
-static void
-run_workload(const struct options *o, struct plan *p, const struct workload *w)
+/* The streams of a workload: one set per thread count of the list, plus
+ * one of 1 thread for the targets that are not thread-safe when the list
+ * has no 1 (its index in *one; SIZE_MAX when no target needs it).
+ * Returns how many sets. */
+static size_t
+gen_streams(const struct options *o, struct plan *p, const struct workload *w,
+    struct stream_set *sets, unsigned *tcounts, size_t *one)
 {
-	static struct stream_set sets[BENCH_MAX_LIST + 1];
-	unsigned tcounts[BENCH_MAX_LIST + 1];
-	size_t nt = 0, one = SIZE_MAX;
-	bool reuse = o->prefill && !bench_mix_from_empty(w->mix);
+	size_t nt = 0, bytes = 0;
 	double g0 = bench_now_s();
 	uint64_t gen_ops = 0;
 
-	/* The thread counts to generate: the list, plus 1 for the backends
-	 * that are not thread-safe. */
+	*one = SIZE_MAX;
 	for (size_t i = 0; i < o->nthreads; i++) {
 		if (o->threads[i] == 1)
-			one = nt;
+			*one = nt;
 		tcounts[nt++] = o->threads[i];
 	}
-	for (size_t i = 0; i < o->ntargets && one == SIZE_MAX; i++)
+	for (size_t i = 0; i < o->ntargets && *one == SIZE_MAX; i++)
 		if (o->targets[i]->single_thread) {
-			one = nt;
+			*one = nt;
 			tcounts[nt++] = 1;
 		}
 	for (size_t i = 0; i < nt; i++) {
@@ -1235,68 +1324,87 @@ run_workload(const struct options *o, struct plan *p, const struct workload *w)
 			exit(3);
 		}
 		gen_ops += total;
+		bytes += streams_bytes(&sets[i]);
 	}
 	p->gen_s += bench_now_s() - g0;
-	{
-		size_t bytes = 0;
-
-		for (size_t i = 0; i < nt; i++)
-			bytes += streams_bytes(&sets[i]);
-		progress(o,
-		    "          %5.1f s  streams of %s: %zu thread counts, "
-		    "%.1f MB, %.2f s\n",
-		    bench_now_s() - p->t0, bench_mix_name(w->mix), nt,
-		    (double)bytes / 1e6, bench_now_s() - g0);
-	}
+	progress(o,
+	    "          %5.1f s  streams of %s: %zu thread counts, %.1f MB, "
+	    "%.2f s\n",
+	    bench_now_s() - p->t0, bench_mix_name(w->mix), nt,
+	    (double)bytes / 1e6, bench_now_s() - g0);
 	if (gen_ops > 0) {
-		double s = (bench_now_s() - g0) / (double)gen_ops;
+		double sp = (bench_now_s() - g0) / (double)gen_ops;
 
 		p->s_per_gen_op =
-		    p->s_per_gen_op > 0 ? (p->s_per_gen_op + s) / 2 : s;
+		    p->s_per_gen_op > 0 ? (p->s_per_gen_op + sp) / 2 : sp;
 	}
 	p->gen_ops_left -=
 	    gen_ops < p->gen_ops_left ? gen_ops : p->gen_ops_left;
+	return nt;
+}
 
-	for (size_t ti = 0; ti < o->ntargets; ti++) {
-		const struct target_ops *t = o->targets[ti];
-		void *map = NULL;
-		struct mem0 m0 = {0, 0, 0};
+/* A fresh map of t holding the workload's prefilled keys. */
+static void *
+prefilled_map(const struct options *o, struct plan *p, const struct workload *w,
+    const struct target_ops *t, struct mem0 *m0)
+{
+	double f0 = bench_now_s(), s;
+	void *map = make_map(t, w, o, m0);
 
-		if (reuse) {
-			double f0 = bench_now_s(), s;
+	workload_prefill(w, t, map);
+	t->quiesce(map);
+	p->prefill_s += bench_now_s() - f0;
+	s = (bench_now_s() - f0) / (double)w->keys;
+	/* Weight the worst: a slow peer prefill later must not overrun the
+	 * budget. */
+	p->s_per_prefill_key =
+	    s > p->s_per_prefill_key ? s : (p->s_per_prefill_key + s) / 2;
+	p->prefill_keys_left -= w->keys;
+	progress(o, "          %5.1f s  prefill %-10s %llu keys: %.2f s\n",
+	    bench_now_s() - p->t0, t->name, (unsigned long long)w->keys,
+	    bench_now_s() - f0);
+	return map;
+}
 
+/* One repetition of target t on the workload: every thread count. */
+static void
+run_target(const struct options *o, struct plan *p, const struct workload *w,
+    const struct target_ops *t, const struct stream_set *sets, size_t nt,
+    size_t one, unsigned rep)
+{
+	bool reuse = o->prefill && !bench_mix_from_empty(w->mix);
+	struct mem0 m0 = {0, 0, 0};
+	void *map = reuse ? prefilled_map(o, p, w, t, &m0) : NULL;
+
+	for (size_t i = 0; i < nt; i++) {
+		/* Not thread-safe: at one thread only; the others: the list
+		 * (sets[nthreads], if present, is the extra 1 of the
+		 * former). */
+		if (t->single_thread ? i != one : i >= o->nthreads)
+			continue;
+		if (!reuse)
 			map = make_map(t, w, o, &m0);
-			workload_prefill(w, t, map);
-			t->quiesce(map);
-			p->prefill_s += bench_now_s() - f0;
-			s = (bench_now_s() - f0) / (double)w->keys;
-			/* Weight the worst: a slow peer prefill later must not
-			 * overrun the budget. */
-			p->s_per_prefill_key = s > p->s_per_prefill_key
-			    ? s
-			    : (p->s_per_prefill_key + s) / 2;
-			p->prefill_keys_left -= w->keys;
-			progress(o,
-			    "          %5.1f s  prefill %-10s %llu keys: "
-			    "%.2f s\n",
-			    bench_now_s() - p->t0, t->name,
-			    (unsigned long long)w->keys, bench_now_s() - f0);
-		}
-		for (size_t i = 0; i < nt; i++) {
-			/* Not thread-safe: at one thread only; the others:
-			 * the list (tcounts[nthreads], if present, is the
-			 * extra 1 of the former). */
-			if (t->single_thread ? i != one : i >= o->nthreads)
-				continue;
-			if (!reuse)
-				map = make_map(t, w, o, &m0);
-			run_cell(o, p, w, t, map, &sets[i], &m0);
-			if (!reuse)
-				drop_map(t, map);
-		}
-		if (reuse)
+		run_cell(o, p, w, t, map, &sets[i], &m0, rep);
+		if (!reuse)
 			drop_map(t, map);
 	}
+	if (reuse)
+		drop_map(t, map);
+}
+
+static void
+run_workload(const struct options *o, struct plan *p, const struct workload *w)
+{
+	static struct stream_set sets[BENCH_MAX_LIST + 1];
+	unsigned tcounts[BENCH_MAX_LIST + 1];
+	size_t one, nt = gen_streams(o, p, w, sets, tcounts, &one);
+
+	/* Interleaved: repetition r of every target, starting r targets
+	 * down the list. */
+	for (unsigned r = 0; r < o->reps; r++)
+		for (size_t k = 0; k < o->ntargets; k++)
+			run_target(o, p, w, o->targets[(k + r) % o->ntargets],
+			    sets, nt, one, r);
 	for (size_t i = 0; i < nt; i++)
 		streams_free(&sets[i]);
 }
@@ -1314,13 +1422,91 @@ open_out(const char *path, const char *flag)
 	return f;
 }
 
+static void
+plan_workload(const struct options *o, struct plan *p, enum bench_mix mix,
+    enum bench_dist dist, uint64_t keys, bool extra_one)
+{
+	struct workload w = {mix, dist, o->zipf_s, keys, o->seed,
+	    o->sample_every, o->batch, o->write_pct};
+
+	if (skip_workload(o, mix, dist))
+		return;
+	for (size_t t = 0; t < o->nthreads; t++)
+		p->gen_ops_left += stream_total_ops(&w, o->threads[t]);
+	if (extra_one)
+		p->gen_ops_left += stream_total_ops(&w, 1);
+	for (size_t t = 0; t < o->ntargets; t++) {
+		p->cells_left +=
+		    o->reps * (o->targets[t]->single_thread ? 1 : o->nthreads);
+		if (o->prefill && !bench_mix_from_empty(mix))
+			p->prefill_keys_left += o->reps * keys;
+	}
+}
+
+/* Count the cells, prefills and stream operations of the whole run, and
+ * set the first guesses of the per-unit costs. */
+static void
+plan_init(const struct options *o, struct plan *p)
+{
+	bool has_single = false, has_one = false;
+
+	memset(p, 0, sizeof *p);
+	p->t0 = bench_now_s();
+	p->s_per_prefill_key = 300e-9; /* first guesses, refined as we go */
+	p->s_per_gen_op = 20e-9;
+	p->cell_overhead_s = 0.02;
+	for (size_t i = 0; i < o->ntargets; i++)
+		has_single |= o->targets[i]->single_thread;
+	for (size_t t = 0; t < o->nthreads; t++)
+		has_one |= o->threads[t] == 1;
+	for (size_t m = 0; m < o->nmixes; m++)
+		for (size_t d = 0; d < o->ndists; d++)
+			for (size_t k = 0; k < o->nkeys; k++)
+				plan_workload(o, p, o->mixes[m], o->dists[d],
+				    o->keys[k], has_single && !has_one);
+	total_cells = p->cells_left;
+}
+
+/* After the run: results to cells, then JSON, CSV, context, tables and
+ * the recommendation. */
+static void
+report(const struct options *o, const struct output_opts *out, double elapsed,
+    const char *optsum)
+{
+	struct cell *cells = NULL;
+	size_t ncells;
+
+	results_finish(results, nresults);
+	ncells = cells_build(results, nresults, &cells);
+	if (cells == NULL) {
+		fprintf(stderr, "cmap-bench: out of memory\n");
+		exit(3);
+	}
+	if (out->json != NULL)
+		output_json(out, cells, ncells);
+	if (out->csv != NULL)
+		output_csv(out, cells, ncells);
+	fprintf(out->table, "\n");
+	context_print(out->table, out->ctx);
+	fprintf(out->table,
+	    "run: clock %s, 1 in %u ops timed, batch=%u, %.1f s in all\n",
+	    bench_clock_name(), o->sample_every, o->batch, elapsed);
+	if (optsum[0])
+		fprintf(out->table, "backend options: %s\n", optsum);
+	output_table(out, cells, ncells);
+	if (o->check_sampling)
+		output_sampling_check(out, cells, ncells);
+	output_recommendation(out, cells, ncells);
+	free(cells);
+}
+
 int
 main(int argc, char **argv)
 {
 	static struct options o; /* large: keep off the stack */
-	struct output_opts out = {stdout, NULL, NULL, false};
+	static struct bench_context ctx;
+	struct output_opts out = {stdout, NULL, NULL, false, &ctx};
 	struct plan p;
-	bool has_single = false;
 	static char optsum[2 * BENCH_OPTS_TEXT];
 	int suite = bench_persist_main(argc, argv); /* --suite persistent */
 
@@ -1342,53 +1528,21 @@ main(int argc, char **argv)
 	 * as their users' programs do. */
 	bench_clock_init(o.force_gettime);
 
-	memset(&p, 0, sizeof p);
-	p.t0 = bench_now_s();
-	p.s_per_prefill_key = 300e-9; /* first guesses, refined as we go */
-	p.s_per_gen_op = 20e-9;
-	p.cell_overhead_s = 0.02;
-	for (size_t i = 0; i < o.ntargets; i++)
-		has_single |= o.targets[i]->single_thread;
-	for (size_t m = 0; m < o.nmixes; m++) {
-		for (size_t d = 0; d < o.ndists; d++) {
-			for (size_t k = 0; k < o.nkeys; k++) {
-				struct workload w = {o.mixes[m], o.dists[d],
-				    o.zipf_s, o.keys[k], o.seed, o.sample_every,
-				    o.batch, o.write_pct};
-				bool has_one = false;
-
-				if (skip_workload(&o, w.mix, w.dist))
-					continue;
-				for (size_t t = 0; t < o.nthreads; t++) {
-					has_one |= o.threads[t] == 1;
-					p.gen_ops_left +=
-					    stream_total_ops(&w, o.threads[t]);
-				}
-				if (has_single && !has_one)
-					p.gen_ops_left +=
-					    stream_total_ops(&w, 1);
-				for (size_t t = 0; t < o.ntargets; t++) {
-					p.cells_left +=
-					    o.targets[t]->single_thread
-					    ? 1
-					    : o.nthreads;
-					if (o.prefill &&
-					    !bench_mix_from_empty(w.mix))
-						p.prefill_keys_left += w.keys;
-				}
-			}
-		}
-	}
-	total_cells = p.cells_left;
-
+	plan_init(&o, &p);
+	context_gather(&ctx);
+	ctx.reps = o.reps;
+	snprintf(ctx.warmup, sizeof ctx.warmup,
+	    "warm-up before each cell: %.0f%% of its time (at least %.0f ms), "
+	    "untimed; none for growth, grow-read",
+	    100 * WARMUP_FRAC, 1e3 * WARMUP_MIN_S);
 	opts_summary(&o, optsum, sizeof optsum);
 	progress(&o,
 	    "cmap-bench: %zu targets, %zu cells, clock %s (timer "
 	    "overhead %.1f ns subtracted), 1 in %u ops timed, batch=%u, seed "
-	    "%llu%s%s%s%s\n",
+	    "%llu, %u repetitions%s%s%s%s\n",
 	    o.ntargets, total_cells, bench_clock_name(),
 	    bench_timer_overhead_ns(), o.sample_every, o.batch,
-	    (unsigned long long)o.seed, o.preset ? ", preset " : "",
+	    (unsigned long long)o.seed, o.reps, o.preset ? ", preset " : "",
 	    o.preset ? o.preset : "", optsum[0] ? ", options " : "", optsum);
 	if (o.seconds == 0 && o.ops == 0)
 		progress(&o,
@@ -1406,22 +1560,8 @@ main(int argc, char **argv)
 					run_workload(&o, &p, &w);
 			}
 
-	results_finish(results, nresults);
-	if (out.json != NULL)
-		output_json(out.json, results, nresults);
-	if (out.csv != NULL)
-		output_csv(out.csv, results, nresults);
-	fprintf(out.table,
-	    "\ncmap-bench %s: clock %s, 1 in %u ops timed, batch=%u, %.1f s in "
-	    "all\n",
-	    cmap_version_string(), bench_clock_name(), o.sample_every, o.batch,
-	    bench_now_s() - p.t0);
-	if (optsum[0])
-		fprintf(out.table, "backend options: %s\n", optsum);
-	output_table(&out, results, nresults);
-	if (o.check_sampling)
-		output_sampling_check(&out, results, nresults);
-	output_recommendation(&out, results, nresults);
+	context_finish(&ctx);
+	report(&o, &out, bench_now_s() - p.t0, optsum);
 	if (out.json != NULL && out.json != stdout)
 		fclose(out.json);
 	if (out.csv != NULL && out.csv != stdout)
