@@ -297,8 +297,10 @@ struct stream {
 	size_t clean_every;
 };
 
-/* Churn pairs per round (see workload.c). */
+/* Churn slots per round, over all threads, and at least per thread (see
+ * workload.c). */
 #define CHURN_ROUND_PICKS 32768
+#define CHURN_MIN_ROUND 1024
 
 struct stream_set {
 	unsigned threads;
