@@ -381,6 +381,53 @@ struct result {
 };
 
 /* ---------------------------------------------------------------------
+ * Command line (main.c) and the run (driver.c)
+ * ------------------------------------------------------------------- */
+struct options {
+	const struct target_ops *all[BENCH_MAX_TARGETS];
+	size_t nall;
+	const struct target_ops *targets[BENCH_MAX_TARGETS];
+	size_t ntargets;
+	enum bench_mix mixes[MIX_COUNT_];
+	size_t nmixes;
+	enum bench_dist dists[DIST_COUNT_];
+	size_t ndists;
+	double zipf_s;
+	double write_pct; /* read-mostly's write share (default 10) */
+	uint64_t keys[BENCH_MAX_LIST];
+	size_t nkeys;
+	unsigned threads[BENCH_MAX_LIST];
+	size_t nthreads;
+	double seconds; /* per cell; 0 = from the budget */
+	uint64_t ops;   /* per cell; 0 = by time */
+	double budget;
+	unsigned reps; /* --repetitions */
+	bool prefill, presize;
+	bool json, csv;
+	const char *json_path, *csv_path;
+	uint64_t seed;
+	unsigned sample_every;
+	unsigned batch; /* --batch; 1 = off */
+	bool check_sampling;
+	bool force_gettime;
+	bool quiet;
+	uint32_t cmap_flags;                   /* --no-misuse-check */
+	struct bench_opt opts[BENCH_MAX_OPTS]; /* --opt */
+	size_t nopts;
+	/* The --opt each of all[] takes, as text ("" for none). */
+	char all_opts[BENCH_MAX_TARGETS][BENCH_OPTS_TEXT];
+	const char *preset;
+};
+
+/* The --opt target t took ("" for none). */
+const char *opts_of(const struct options *o, const struct target_ops *t);
+/* "shards=64 (sharded), misuse_check=false (plain)"; "" without --opt. */
+const char *opts_summary(const struct options *o, char *buf, size_t cap);
+struct output_opts;
+/* Run every cell of o, then write the tables, JSON and CSV to out. */
+void bench_drive(const struct options *o, struct output_opts *out);
+
+/* ---------------------------------------------------------------------
  * Repetitions (stats.c)
  * ------------------------------------------------------------------- */
 #define BENCH_MAX_REPS 99
