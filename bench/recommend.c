@@ -234,6 +234,12 @@ output_recommendation(
 	    "over the thread counts\nrun; a winner only when its lowest is "
 	    "above every other's highest, else a tie;\nbackends that are not "
 	    "thread-safe are left out):\n");
+	if (n > 0 && c[0].reps < 3)
+		fprintf(f,
+		    "(only %u repetition%s: no spread to judge by, so a "
+		    "winner here may be noise;\n use --repetitions 3 or "
+		    "more)\n",
+		    c[0].reps, c[0].reps == 1 ? "" : "s");
 	for (size_t i = 0; i < n; i++) {
 		struct cand lib[BENCH_MAX_TARGETS];
 		size_t order[BENCH_MAX_TARGETS], nk = 0;
