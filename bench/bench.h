@@ -16,7 +16,12 @@
  *               when its package was found at configure time)
  *   floor.c     the floor: a minimal single-threaded linear-probing table
  *               with no API layer, always built; the yardstick of xfloor
- *   output.c    score, table, recommendation, JSON lines and CSV
+ *   stats.c     repetitions: ratios and scores within each repetition,
+ *               their medians and spreads per cell, and the verdict (a
+ *               winner only where its margin exceeds the spread)
+ *   context.c   the context block: machine, load, compiler, build, version
+ *   output.c    the tables, JSON lines and CSV
+ *   recommend.c the recommendation per workload
  *   persist.c   --suite persistent: disk backends beside RocksDB, SQLite
  *
  * A "target" is anything that can be measured: a libcmap backend or a peer.
@@ -292,8 +297,10 @@ struct stream {
 	size_t clean_every;
 };
 
-/* Churn pairs per round (see workload.c). */
+/* Churn slots per round, over all threads, and at least per thread (see
+ * workload.c). */
 #define CHURN_ROUND_PICKS 32768
+#define CHURN_MIN_ROUND 1024
 
 struct stream_set {
 	unsigned threads;
@@ -343,19 +350,21 @@ struct lat {
 	uint64_t ops;
 };
 
+/* One repetition of one cell. */
 struct result {
 	const struct target_ops *target;
 	struct workload w;
 	bool prefill, presize;
 	unsigned threads;
+	unsigned rep; /* 0-based repetition */
 	uint64_t ops;
 	double seconds;
 	double mops;
 	double ratio_to_plain; /* to the baseline target's 1-thread mops on
-	                          the same workload; negative when it did
-	                          not run (JSON name kept from 0.x) */
-	double ratio_to_floor; /* to the floor's 1-thread mops on the same
-	                          workload; negative when it did not run */
+	                          the same workload in the same repetition;
+	                          negative when it did not run (JSON name
+	                          kept from 0.x) */
+	double ratio_to_floor; /* likewise to the floor's */
 	const char *options;   /* the --opt this target took, "a=1 b=2" */
 	struct lat all;
 	struct lat per_op[OP_COUNT_];
@@ -371,22 +380,145 @@ struct result {
 	uint64_t samples;
 };
 
+/* ---------------------------------------------------------------------
+ * Command line (main.c) and the run (driver.c)
+ * ------------------------------------------------------------------- */
+struct options {
+	const struct target_ops *all[BENCH_MAX_TARGETS];
+	size_t nall;
+	const struct target_ops *targets[BENCH_MAX_TARGETS];
+	size_t ntargets;
+	enum bench_mix mixes[MIX_COUNT_];
+	size_t nmixes;
+	enum bench_dist dists[DIST_COUNT_];
+	size_t ndists;
+	double zipf_s;
+	double write_pct; /* read-mostly's write share (default 10) */
+	uint64_t keys[BENCH_MAX_LIST];
+	size_t nkeys;
+	unsigned threads[BENCH_MAX_LIST];
+	size_t nthreads;
+	double seconds; /* per cell; 0 = from the budget */
+	uint64_t ops;   /* per cell; 0 = by time */
+	double budget;
+	unsigned reps; /* --repetitions */
+	bool prefill, presize;
+	bool json, csv;
+	const char *json_path, *csv_path;
+	uint64_t seed;
+	unsigned sample_every;
+	unsigned batch; /* --batch; 1 = off */
+	bool check_sampling;
+	bool force_gettime;
+	bool quiet;
+	uint32_t cmap_flags;                   /* --no-misuse-check */
+	struct bench_opt opts[BENCH_MAX_OPTS]; /* --opt */
+	size_t nopts;
+	/* The --opt each of all[] takes, as text ("" for none). */
+	char all_opts[BENCH_MAX_TARGETS][BENCH_OPTS_TEXT];
+	const char *preset;
+};
+
+/* The --opt target t took ("" for none). */
+const char *opts_of(const struct options *o, const struct target_ops *t);
+/* "shards=64 (sharded), misuse_check=false (plain)"; "" without --opt. */
+const char *opts_summary(const struct options *o, char *buf, size_t cap);
+struct output_opts;
+/* Run every cell of o, then write the tables, JSON and CSV to out. */
+void bench_drive(const struct options *o, struct output_opts *out);
+
+/* ---------------------------------------------------------------------
+ * Repetitions (stats.c)
+ * ------------------------------------------------------------------- */
+#define BENCH_MAX_REPS 99
+
+/* The median and range of one figure over the repetitions of a cell;
+ * n = 0 when no repetition had it (JSON null). */
+struct spread {
+	double med, min, max;
+	unsigned n;
+};
+
+/* Over the n values of v[] that are >= 0 (negative = unknown). */
+void spread_of(struct spread *s, const double *v, size_t n);
+
+/* One cell over its repetitions: rep[i] is repetition i's result. */
+struct cell {
+	const struct result *rep[BENCH_MAX_REPS];
+	unsigned reps;
+	struct spread mops, ratio_to_plain, ratio_to_floor, score;
+	struct spread p50, p99, p999, max, bytes_per_entry;
+};
+
+/* Ratios and scores of every result, each within its own repetition. */
+void results_finish(struct result *r, size_t n);
+/* Group the results into cells, in the order of their first repetition;
+ * *out is malloc'ed (NULL and 0 when out of memory). */
+size_t cells_build(const struct result *r, size_t n, struct cell **out);
+/* The median over c's repetitions of the double at `offset` in struct
+ * result (offsetof), unknown (negative) values left out; -1 if none. */
+double cell_median(const struct cell *c, size_t offset);
+
+/*
+ * The verdict among n candidates, each a spread of per-repetition scores
+ * (higher is better): order[] receives the candidates, best median first;
+ * the return value is how many of them share the top.  1 means order[0]
+ * wins: its lowest score is above every other candidate's highest.
+ * Otherwise the first k of order[] are tied: order[0] and every candidate
+ * whose highest score reaches order[0]'s lowest.  Candidates with n = 0
+ * come last and are never tied.  0 when no candidate has a score.
+ */
+size_t bench_verdict(const struct spread *s, size_t n, size_t *order);
+
+/* ---------------------------------------------------------------------
+ * Context (context.c)
+ * ------------------------------------------------------------------- */
+struct bench_context {
+	char cpu[128];
+	unsigned cores;
+	double load_start; /* 1-minute load average; negative = unknown */
+	double load_end;
+	char compiler[96];
+	char build_type[32];
+	char cflags[256];
+	char version[32]; /* cmap_version_string() */
+	char git[64];     /* at build time; "unknown" outside a checkout */
+	char kernel[256];
+	char date[32]; /* UTC, ISO 8601 */
+	unsigned reps;
+	char warmup[96]; /* what the warm-up was, in words */
+};
+
+void context_gather(struct bench_context *c);
+void context_finish(struct bench_context *c); /* the load at the end */
+void context_print(FILE *f, const struct bench_context *c);
+/* "cmap-bench 1.0.0 (git abc123, gcc 12.2.0, Release)" */
+void context_version_line(FILE *f);
+
 struct output_opts {
 	FILE *table; /* human table and recommendation (stdout or stderr) */
 	FILE *json;  /* NULL = none */
 	FILE *csv;   /* NULL = none */
 	bool check_sampling;
+	const struct bench_context *ctx;
 };
 
-void results_finish(struct result *r, size_t n); /* ratios and scores */
-void output_table(
-    const struct output_opts *o, const struct result *r, size_t n);
+void output_table(const struct output_opts *o, const struct cell *c, size_t n);
 void output_recommendation(
-    const struct output_opts *o, const struct result *r, size_t n);
-void output_json(FILE *f, const struct result *r, size_t n);
-void output_csv(FILE *f, const struct result *r, size_t n);
+    const struct output_opts *o, const struct cell *c, size_t n);
+void output_json(const struct output_opts *o, const struct cell *c, size_t n);
+void output_csv(const struct output_opts *o, const struct cell *c, size_t n);
 void output_sampling_check(
-    const struct output_opts *o, const struct result *r, size_t n);
+    const struct output_opts *o, const struct cell *c, size_t n);
+
+/* Shared by output.c and recommend.c. */
+bool same_workload(const struct result *a, const struct result *b);
+const char *baseline_name(const struct cell *c, size_t n);
+const char *fmt_keys(char *buf, size_t n, uint64_t k);
+/* "12.3 (11.9-13.0)" with `prec` decimals, scaled by `scale` (1 for ns,
+ * 1e-3 for us); "-" when unknown; the range left out with one value. */
+const char *fmt_spread(
+    char *buf, size_t n, const struct spread *s, int prec, double scale);
 
 /* Score weights (the article's). */
 #define SCORE_W_MOPS 0.40

@@ -9,6 +9,13 @@
  *     (docs/bench.md), latency percentiles are ordered, the score is in
  *     [0, 1], a backend without CMAP_CAP_THREAD_SAFE runs at one thread
  *     only;
+ *   - every object is a summary of its repetitions: "repetitions" equals
+ *     the number of figures in "mops_reps", which lie in [mops_min,
+ *     mops_max], and min <= median <= max for throughput, ratios, score
+ *     and latencies; and it carries the context (cpu, cores, load,
+ *     compiler, build, libcmap_version - the library's own -, git
+ *     revision, kernel, date), the same on every row;
+ *   - --version exits 0 naming the library's version;
  *   - every backend the library's registry lists (cmap_backend_at), and
  *     every peer cmap-bench was configured with (BENCH_EXPECTED_PEERS),
  *     appears on every workload, and each thread-safe target ran at the
@@ -41,7 +48,7 @@
 #define BENCH_EXPECTED_PEERS ""
 #endif
 
-#define MAX_FIELDS 96
+#define MAX_FIELDS 128
 #define MAX_ROWS 4096
 
 enum jtype { J_STR, J_NUM, J_BOOL, J_NULL };
@@ -256,7 +263,32 @@ static const struct {
     {"score", 1u << J_NUM},
     {"ratio_to_floor", 1u << J_NUM | 1u << J_NULL},
     {"batch", 1u << J_NUM},
+    {"repetitions", 1u << J_NUM},
+    {"mops_min", 1u << J_NUM},
+    {"mops_max", 1u << J_NUM},
+    {"mops_reps", 1u << J_STR},
+    {"cpu", 1u << J_STR},
+    {"cores", 1u << J_NUM},
+    {"load_avg_start", 1u << J_NUM | 1u << J_NULL},
+    {"load_avg_end", 1u << J_NUM | 1u << J_NULL},
+    {"compiler", 1u << J_STR},
+    {"build_type", 1u << J_STR},
+    {"c_flags", 1u << J_STR},
+    {"libcmap_version", 1u << J_STR},
+    {"git_revision", 1u << J_STR},
+    {"kernel", 1u << J_STR},
+    {"date", 1u << J_STR},
+    {"warmup", 1u << J_STR},
 };
+
+/* Figures summarised as median, _min and _max. */
+static const char *const spread_fields[] = {"mops", "ratio_to_plain",
+    "ratio_to_floor", "p50_ns", "p99_ns", "p999_ns", "max_ns", "score",
+    "bytes_per_entry"};
+
+/* The context fields: the same on every row of a run. */
+static const char *const context_fields[] = {"cpu", "compiler", "build_type",
+    "c_flags", "libcmap_version", "git_revision", "kernel", "date", "warmup"};
 
 /* The built-in peer that is the yardstick of ratio_to_floor. */
 #define FLOOR_NAME "floor"
@@ -295,6 +327,70 @@ declares(const char *name, const char *opt)
 	return false;
 }
 
+/* min <= median <= max wherever the median is known, and the
+ * repetitions' Mops/s in [mops_min, mops_max]. */
+static void
+check_spreads(const struct row *r, long line)
+{
+	char name[64];
+	const char *b = sget(r, "backend");
+	const char *p = sget(r, "mops_reps");
+	int reps = 0;
+
+	for (size_t i = 0; i < sizeof spread_fields / sizeof spread_fields[0];
+	     i++) {
+		const struct jfield *m = get(r, spread_fields[i]), *lo, *hi;
+
+		snprintf(name, sizeof name, "%s_min", spread_fields[i]);
+		lo = get(r, name);
+		snprintf(name, sizeof name, "%s_max", spread_fields[i]);
+		hi = get(r, name);
+		if (lo == NULL || hi == NULL) {
+			fail("field %s_min or _max missing", spread_fields[i],
+			    line);
+			continue;
+		}
+		if (m == NULL || m->type != J_NUM)
+			continue;
+		if (lo->type != J_NUM || hi->type != J_NUM ||
+		    !(lo->num <= m->num && m->num <= hi->num))
+			fail("%s: a median outside its min-max", b, line);
+	}
+	for (char *end; *p != '\0'; p = end, reps++) {
+		double v = strtod(p, &end);
+
+		if (end == p) {
+			fail("%s: mops_reps is not a list of numbers", b, line);
+			return;
+		}
+		if (v < nget(r, "mops_min") - 1e-4 ||
+		    v > nget(r, "mops_max") + 1e-4)
+			fail("%s: a repetition outside mops_min-max", b, line);
+	}
+	if (reps < 1 || reps != (int)nget(r, "repetitions"))
+		fail("%s: repetitions does not match mops_reps", b, line);
+}
+
+/* The context is there, the library's own version, and the same on
+ * every row (compared with the first row, *first). */
+static void
+check_context(const struct row *r, const struct row *first, long line)
+{
+	if (sget(r, "cpu")[0] == '\0' || nget(r, "cores") < 1 ||
+	    sget(r, "compiler")[0] == '\0' || sget(r, "kernel")[0] == '\0' ||
+	    sget(r, "date")[0] == '\0' || sget(r, "git_revision")[0] == '\0')
+		fail("%s: an empty context field", sget(r, "backend"), line);
+	if (strcmp(sget(r, "libcmap_version"), cmap_version_string()) != 0)
+		fail("libcmap_version is not the library's (%s)",
+		    cmap_version_string(), line);
+	for (size_t i = 0; i < sizeof context_fields / sizeof context_fields[0];
+	     i++)
+		if (strcmp(sget(r, context_fields[i]),
+		        sget(first, context_fields[i])) != 0)
+			fail("context field %s differs between rows",
+			    context_fields[i], line);
+}
+
 static void
 check_row(const struct row *r, long line)
 {
@@ -330,6 +426,7 @@ check_row(const struct row *r, long line)
 		fail("%s: percentiles out of order", sget(r, "backend"), line);
 	if (nget(r, "batch") < 1 || nget(r, "batch") > 1024)
 		fail("%s: batch outside [1, 1024]", sget(r, "backend"), line);
+	check_spreads(r, line);
 	if (strcmp(sget(r, "backend"), FLOOR_NAME) == 0) {
 		if (!get(r, "peer")->b)
 			fail("%s is not marked as a peer", FLOOR_NAME, line);
@@ -414,6 +511,25 @@ expect_usage_error(const char *bench, const char *args)
 		fail("'%s' did not exit with status 2", args, 0);
 }
 
+/* --version: exit 0, one line naming the library's version. */
+static void
+check_version(const char *bench)
+{
+	static char cmd[4096], line[512];
+	FILE *f;
+
+	snprintf(cmd, sizeof cmd, "'%s' --version", bench);
+	f = popen(cmd, "r");
+	if (f == NULL || fgets(line, sizeof line, f) == NULL)
+		line[0] = '\0';
+	if (f != NULL && exit_code(pclose(f)) != 0)
+		fail("%s", "--version did not exit with status 0", 0);
+	if (strncmp(line, "cmap-bench ", 11) != 0 ||
+	    strstr(line, cmap_version_string()) == NULL)
+		fail("--version does not name libcmap %s",
+		    cmap_version_string(), 0);
+}
+
 /* For every option the registry describes: a value it must reject. */
 static void
 check_bad_option_values(const char *bench)
@@ -490,7 +606,7 @@ check_option_run(const char *bench)
 		return 0; /* no backend takes an option */
 	snprintf(cmd, sizeof cmd,
 	    "'%s' --seconds 0.05 --keys 1000 --threads 1 --mix read-mostly "
-	    "--dist uniform --backend libcmap --json --quiet",
+	    "--dist uniform --backend libcmap --repetitions 1 --json --quiet",
 	    bench);
 	for (size_t j = 0; j < nset; j++) {
 		char arg[512];
@@ -551,7 +667,7 @@ check_batch_run(const char *bench)
 	snprintf(cmd, sizeof cmd,
 	    "'%s' --seconds 0.05 --keys 10000 --threads 1,2 --mix "
 	    "read-only,read-mostly --dist uniform --backend libcmap,%s "
-	    "--batch 32 --json --quiet",
+	    "--batch 32 --repetitions 2 --json --quiet",
 	    bench, FLOOR_NAME);
 	f = popen(cmd, "r");
 	if (f == NULL) {
@@ -615,11 +731,13 @@ main(int argc, char **argv)
 		    "--opt capacity=10", "--opt seed=1",
 		    "--opt no_backend_declares_this=1",
 		    "--backend peers --opt no_backend_declares_this=1",
-		    "--batch 0", "--batch 1025", "--batch many"};
+		    "--batch 0", "--batch 1025", "--batch many",
+		    "--repetitions 0", "--repetitions 100", "--repetitions x"};
 
 		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 			expect_usage_error(argv[1], bad[i]);
 		check_bad_option_values(argv[1]);
+		check_version(argv[1]);
 	}
 
 	/* 2. The run itself. */
@@ -646,6 +764,7 @@ main(int argc, char **argv)
 			continue;
 		}
 		check_row(&rows[nrows], lineno);
+		check_context(&rows[nrows], &rows[0], lineno);
 		if (failures)
 			break;
 		nrows++;

@@ -1,21 +1,6 @@
 /*
- * main.c - cmap-bench: command line, presets, the plan, the time budget
- * and the driver loop.
- *
- * THE PLAN
- *
- * For each workload (mix x distribution x key count) the streams of every
- * thread count are generated once and shared by all targets.  Then, for
- * each target: when the workload starts from a prefilled map (every mix
- * but growth, unless --no-prefill), one map is created and prefilled, and
- * the thread counts run on it one after the other (churn restores the
- * prefilled key set after each run; read-mostly and balanced drift toward
- * their steady state, which is what they measure).  Growth and
- * --no-prefill runs get a fresh empty map per cell.  A backend without
- * CMAP_CAP_THREAD_SAFE (plain) runs at one thread only, always; the first
- * one in registry order is the baseline of xbase (ratio_to_plain).  The
- * floor peer (floor.c) runs at one thread too and is the yardstick of
- * xfloor (ratio_to_floor).
+ * main.c - cmap-bench: command line and presets; the run itself is
+ * driver.c's.
  *
  * BATCHES
  *
@@ -33,17 +18,6 @@
  * declares, one of the generic names (backend, capacity, seed: those are
  * --backend, --presize and --seed), or a VALUE the library rejects is a
  * usage error (exit 2), found before anything runs.
- *
- * THE TIME BUDGET
- *
- * With neither --seconds nor --ops, each cell's run time comes from the
- * budget (--budget, default 50 s for the whole run): before every cell,
- *   per_cell = (budget - elapsed - expected overhead) / cells left,
- * where the expected overhead is the prefills and stream generations
- * still to come (estimated from the ones done so far, per key and per
- * operation) plus a measured per-cell overhead (thread start, restoring
- * churn, memory figures).  So a slow prefill early shortens later cells
- * instead of overrunning, and the default run ends within about a minute.
  */
 #include "bench.h"
 
@@ -51,47 +25,10 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <malloc.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-struct options {
-	const struct target_ops *all[BENCH_MAX_TARGETS];
-	size_t nall;
-	const struct target_ops *targets[BENCH_MAX_TARGETS];
-	size_t ntargets;
-	enum bench_mix mixes[MIX_COUNT_];
-	size_t nmixes;
-	enum bench_dist dists[DIST_COUNT_];
-	size_t ndists;
-	double zipf_s;
-	double write_pct; /* read-mostly's write share (default 10) */
-	uint64_t keys[BENCH_MAX_LIST];
-	size_t nkeys;
-	unsigned threads[BENCH_MAX_LIST];
-	size_t nthreads;
-	double seconds; /* per cell; 0 = from the budget */
-	uint64_t ops;   /* per cell; 0 = by time */
-	double budget;
-	bool prefill, presize;
-	bool json, csv;
-	const char *json_path, *csv_path;
-	uint64_t seed;
-	unsigned sample_every;
-	unsigned batch; /* --batch; 1 = off */
-	bool check_sampling;
-	bool force_gettime;
-	bool quiet;
-	uint32_t cmap_flags;                   /* --no-misuse-check */
-	struct bench_opt opts[BENCH_MAX_OPTS]; /* --opt */
-	size_t nopts;
-	/* The --opt each of all[] takes, as text ("" for none). */
-	char all_opts[BENCH_MAX_TARGETS][BENCH_OPTS_TEXT];
-	const char *preset;
-};
 
 static _Noreturn void __attribute__((format(printf, 1, 2)))
 usage_error(const char *fmt, ...)
@@ -121,9 +58,9 @@ struct preset {
 };
 
 static const struct preset presets[] = {
-    {"default", "read-mostly,churn", "uniform", "1M", "1,2,8", 50, 0,
+    {"default", "read-mostly,churn", "uniform", "1M", "1,2,8", 80, 0,
         "what runs with no arguments: read-mostly and churn, 1M keys, "
-        "1/2/8 threads, ~50 s in all"},
+        "1/2/8 threads, ~80 s in all"},
     {"quick", "read-mostly,churn", "uniform", "100K", "1,2", 10, 0,
         "a 10-second look: read-mostly and churn, 100K keys, 1/2 threads"},
     {"smoke", "read-mostly,churn", "uniform", "10K", "1,2", 0, 0.2,
@@ -455,7 +392,7 @@ check_opts(struct options *o)
 }
 
 /* The --opt target t took ("" for none). */
-static const char *
+const char *
 opts_of(const struct options *o, const struct target_ops *t)
 {
 	for (size_t k = 0; k < o->nall; k++)
@@ -465,7 +402,7 @@ opts_of(const struct options *o, const struct target_ops *t)
 }
 
 /* "shards=64 (sharded), misuse_check=false (plain)"; "" without --opt. */
-static const char *
+const char *
 opts_summary(const struct options *o, char *buf, size_t cap)
 {
 	buf[0] = '\0';
@@ -521,7 +458,7 @@ help(const struct options *o)
 	    "side on\n"
 	    "this machine, and recommend a backend per workload.  With no "
 	    "options it\n"
-	    "runs the 'default' preset (about 50 s).\n"
+	    "runs the 'default' preset (about 80 s).\n"
 	    "\n"
 	    "Selection\n"
 	    "  --backend LIST     comma list of targets (default: all).  Also "
@@ -561,7 +498,15 @@ help(const struct options *o)
 	    "over threads).\n"
 	    "  --budget S         with neither of the above: share S seconds "
 	    "among all\n"
-	    "                     cells, prefills included (default 50).\n"
+	    "                     cells, prefills included (default 80).\n"
+	    "  --repetitions N    measure every cell N times (1..99, default "
+	    "3),\n"
+	    "                     interleaved across targets; each figure is "
+	    "the median\n"
+	    "                     (min-max) of the N, ratios taken within a "
+	    "repetition.\n"
+	    "                     Each cell starts with an untimed warm-up "
+	    "(docs/bench.md).\n"
 	    "\n"
 	    "Map set-up\n"
 	    "  --prefill          insert the key universe before measuring "
@@ -617,6 +562,8 @@ help(const struct options *o)
 	    "                     misuse_check=false: what the detector "
 	    "costs).\n"
 	    "  --list             list the targets found and exit.\n"
+	    "  --version          the version, git revision and build, and "
+	    "exit.\n"
 	    "  --help             this text.\n"
 	    "\n"
 	    "Presets\n");
@@ -633,16 +580,18 @@ help(const struct options *o)
 	}
 	printf(
 	    "\n"
-	    "Figures: Mops/s; ratio to the baseline's 1-thread Mops/s on the "
-	    "same\n"
-	    "workload (xbase: the first libcmap backend that is not "
+	    "Figures, each the median (min-max) over the repetitions: Mops/s; "
+	    "ratio to\n"
+	    "the baseline's 1-thread Mops/s on the same workload in the same "
+	    "repetition\n"
+	    "(xbase: the first libcmap backend that is not "
 	    "thread-safe, plain)\n"
 	    "and to the floor's (xfloor: a minimal single-threaded table with "
 	    "no API);\n"
-	    "p50/p99/p99.9/max latency in ns from sampled operations; bytes "
-	    "per entry\n"
-	    "(allocator count for libcmap, resident-set or heap growth for\n"
-	    "peers); "
+	    "p50/p99/p99.9 latency in ns and max in us from sampled "
+	    "operations; bytes per\n"
+	    "entry (allocator count for libcmap, resident-set or heap growth "
+	    "for peers);\n"
 	    "and\n"
 	    "  %s\n"
 	    "See docs/bench.md.\n",
@@ -677,6 +626,8 @@ enum {
 	OPT_PRESET,
 	OPT_OPT,
 	OPT_WRITE_PCT,
+	OPT_REPETITIONS,
+	OPT_VERSION,
 };
 
 static const struct option long_opts[] = {
@@ -707,6 +658,8 @@ static const struct option long_opts[] = {
     {"preset", required_argument, NULL, OPT_PRESET},
     {"opt", required_argument, NULL, OPT_OPT},
     {"write-pct", required_argument, NULL, OPT_WRITE_PCT},
+    {"repetitions", required_argument, NULL, OPT_REPETITIONS},
+    {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 
@@ -725,6 +678,7 @@ parse_args(struct options *o, int argc, char **argv)
 	o->seed = 1;
 	o->sample_every = 128;
 	o->batch = 1;
+	o->reps = 3;
 	for (size_t i = 0; i < o->nall; i++)
 		o->targets[o->ntargets++] = o->all[i];
 
@@ -837,6 +791,13 @@ parse_args(struct options *o, int argc, char **argv)
 		case OPT_OPT:
 			add_opt(o, optarg);
 			break;
+		case OPT_REPETITIONS:
+			o->reps = (unsigned)parse_count(
+			    "--repetitions", optarg, 1, BENCH_MAX_REPS);
+			break;
+		case OPT_VERSION:
+			context_version_line(stdout);
+			exit(0);
 		case OPT_PRESET:
 			break; /* pass 1 */
 		default:
@@ -883,424 +844,6 @@ parse_args(struct options *o, int argc, char **argv)
 					    o->threads[t]);
 }
 
-/* ------------------------------------------------------------------ */
-/* Memory */
-
-static int64_t
-rss_bytes(void)
-{
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long size = 0, resident = 0;
-
-	if (f == NULL)
-		return -1;
-	if (fscanf(f, "%lu %lu", &size, &resident) != 2)
-		resident = 0;
-	fclose(f);
-	return (int64_t)resident * (int64_t)sysconf(_SC_PAGESIZE);
-}
-
-/* Bytes malloc has handed out and not taken back, all arenas, including
- * its own chunk headers and the blocks it mmaps. */
-static int64_t
-heap_bytes(void)
-{
-	struct mallinfo2 mi = mallinfo2();
-
-	return (int64_t)(mi.uordblks + mi.hblkhd);
-}
-
-/* ------------------------------------------------------------------ */
-/* Driver */
-
-struct plan {
-	size_t cells_left;
-	uint64_t prefill_keys_left; /* keys of the prefills still to do */
-	uint64_t gen_ops_left;      /* stream operations still to generate */
-	double t0;
-	/* estimates, refined as we go */
-	double s_per_prefill_key;
-	double s_per_gen_op;
-	double cell_overhead_s;
-	unsigned cells_done;
-	/* time spent so far in runs, prefills and stream generation; the
-	 * rest of the elapsed time (destroying maps, starting threads,
-	 * restoring churn rounds, memory figures) is charged to the cells */
-	double run_s, prefill_s, gen_s;
-};
-
-static struct result *results;
-static size_t nresults, cap_results;
-static size_t total_cells;
-
-static struct result *
-new_result(void)
-{
-	if (nresults == cap_results) {
-		size_t cap = cap_results ? cap_results * 2 : 64;
-		struct result *r = realloc(results, cap * sizeof *r);
-
-		if (r == NULL) {
-			fprintf(stderr, "cmap-bench: out of memory\n");
-			exit(3);
-		}
-		results = r;
-		cap_results = cap;
-	}
-	memset(&results[nresults], 0, sizeof results[0]);
-	return &results[nresults++];
-}
-
-/* Growth inserts distinct keys: the distribution does not apply, so with
- * both distributions selected it runs once (as uniform). */
-static bool
-skip_workload(const struct options *o, enum bench_mix mix, enum bench_dist d)
-{
-	if (!bench_mix_from_empty(mix) || d == DIST_UNIFORM)
-		return false;
-	for (size_t i = 0; i < o->ndists; i++)
-		if (o->dists[i] == DIST_UNIFORM)
-			return true;
-	return false;
-}
-
-static size_t
-stream_total_ops(const struct workload *w, unsigned threads)
-{
-	uint64_t n;
-
-	(void)threads;
-	if (bench_mix_from_empty(w->mix))
-		return (size_t)w->keys;
-	/* Long enough to spread over the key universe, bounded in memory
-	 * (9 bytes per op): a cycle of 2 x keys operations. */
-	n = 2 * w->keys;
-	if (n < 65536)
-		n = 65536;
-	if (n > (UINT64_C(1) << 22))
-		n = UINT64_C(1) << 22;
-	return (size_t)n;
-}
-
-static double
-cell_seconds(const struct options *o, const struct plan *p)
-{
-	double left, overhead, s;
-
-	if (o->seconds > 0 || o->ops > 0)
-		return o->seconds;
-	left = o->budget - (bench_now_s() - p->t0);
-	overhead = (double)p->prefill_keys_left * p->s_per_prefill_key +
-	    (double)p->gen_ops_left * p->s_per_gen_op +
-	    (double)p->cells_left * p->cell_overhead_s;
-	s = (left - overhead) / (double)(p->cells_left ? p->cells_left : 1);
-	return s < 0.05 ? 0.05 : s;
-}
-
-static void
-fill_lat(struct lat *l, const struct bench_hist *h)
-{
-	if (h->count == 0) {
-		l->p50 = l->p99 = l->p999 = l->max = -1;
-		return;
-	}
-	l->p50 = bench_ticks_to_ns((double)hist_quantile(h, 0.50));
-	l->p99 = bench_ticks_to_ns((double)hist_quantile(h, 0.99));
-	l->p999 = bench_ticks_to_ns((double)hist_quantile(h, 0.999));
-	l->max = bench_ticks_to_ns((double)h->max);
-}
-
-static void progress(const struct options *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-progress(const struct options *o, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (o->quiet)
-		return;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fflush(stderr);
-}
-
-static struct bench_hist merged; /* big: keep off the stack */
-
-/* Create a map for t, with the process's figures before it exists. */
-struct mem0 {
-	int64_t rss, heap, bytes;
-};
-
-static void *
-make_map(const struct target_ops *t, const struct workload *w,
-    const struct options *o, struct mem0 *m0)
-{
-	struct target_config cfg = {
-	    w->keys, o->presize, w->seed, o->cmap_flags, o->opts, o->nopts};
-	void *map;
-
-	malloc_trim(0);
-	m0->rss = rss_bytes();
-	m0->heap = heap_bytes();
-	m0->bytes = counting_live_bytes();
-	map = t->create(t, &cfg);
-	if (map == NULL) {
-		fprintf(
-		    stderr, "cmap-bench: cannot create a %s map\n", t->name);
-		exit(3);
-	}
-	t->thread_enter(map);
-	return map;
-}
-
-static void
-drop_map(const struct target_ops *t, void *map)
-{
-	t->destroy(map);
-	t->thread_exit(map);
-	malloc_trim(0);
-}
-
-static void
-one_run(const struct workload *w, const struct target_ops *t, void *map,
-    const struct stream_set *set, double secs, uint64_t ops, bool sample,
-    struct run_result *rr)
-{
-	if (!workload_run(w, t, map, set, secs, ops, sample, rr)) {
-		fprintf(stderr, "cmap-bench: run failed\n");
-		exit(3);
-	}
-}
-
-static void
-merge_run(struct run_result *into, const struct run_result *from)
-{
-	into->ops += from->ops;
-	into->seconds += from->seconds;
-	into->cpu_seconds += from->cpu_seconds;
-	into->samples += from->samples;
-	for (unsigned k = 0; k < OP_COUNT_; k++) {
-		into->op_count[k] += from->op_count[k];
-		hist_merge(&into->hist[k], &from->hist[k]);
-	}
-}
-
-static void
-run_cell(const struct options *o, struct plan *p, const struct workload *w,
-    const struct target_ops *t, void *map, const struct stream_set *set,
-    const struct mem0 *m0)
-{
-	struct result *r;
-	struct run_result *rr = malloc(sizeof *rr);
-	double secs = cell_seconds(o, p), unsampled = -1;
-	double cpu_on = -1, cpu_off = -1;
-	int64_t bytes, rss, heap;
-
-	if (rr == NULL) {
-		fprintf(stderr, "cmap-bench: out of memory\n");
-		exit(3);
-	}
-	if (o->check_sampling && !bench_mix_from_empty(w->mix)) {
-		/* ABBA: off, on, on, off, a quarter of the cell each, so a
-		 * drift of the machine's speed cancels out of the comparison.
-		 */
-		struct run_result *q = malloc(sizeof *q);
-		double off_ops = 0, off_s = 0, off_cpu = 0;
-
-		if (q == NULL) {
-			fprintf(stderr, "cmap-bench: out of memory\n");
-			exit(3);
-		}
-		for (int k = 0; k < 4; k++) {
-			bool on = k == 1 || k == 2;
-
-			one_run(w, t, map, set, secs / 4,
-			    o->ops > 0 && o->ops < 4 ? 1 : o->ops / 4, on,
-			    k == 1 ? rr : q);
-			if (!on) {
-				off_ops += (double)q->ops;
-				off_s += q->seconds;
-				off_cpu += q->cpu_seconds;
-			} else if (k == 2) {
-				merge_run(rr, q);
-			}
-		}
-		unsampled = off_s > 0 ? off_ops / off_s / 1e6 : -1;
-		cpu_off = off_cpu > 0 ? off_ops / off_cpu / 1e6 : -1;
-		cpu_on = rr->cpu_seconds > 0
-		    ? (double)rr->ops / rr->cpu_seconds / 1e6
-		    : -1;
-		free(q);
-	} else {
-		one_run(w, t, map, set, secs, o->ops, w->sample_every > 0, rr);
-	}
-	r = new_result();
-	r->target = t;
-	r->options = opts_of(o, t);
-	r->w = *w;
-	r->prefill = o->prefill && !bench_mix_from_empty(w->mix);
-	r->presize = o->presize;
-	r->threads = set->threads;
-	r->ops = rr->ops;
-	r->seconds = rr->seconds;
-	r->mops = rr->seconds > 0 ? (double)rr->ops / rr->seconds / 1e6 : 0;
-	r->mops_unsampled = unsampled;
-	r->ops_per_cpu_us_on = cpu_on;
-	r->ops_per_cpu_us_off = cpu_off;
-	r->samples = rr->samples;
-	hist_reset(&merged);
-	for (unsigned k = 0; k < OP_COUNT_; k++) {
-		fill_lat(&r->per_op[k], &rr->hist[k]);
-		r->per_op[k].ops = rr->op_count[k];
-		hist_merge(&merged, &rr->hist[k]);
-	}
-	fill_lat(&r->all, &merged);
-	r->all.ops = rr->ops;
-	r->entries = t->len(map);
-	bytes = t->bytes(map);
-	rss = rss_bytes() - m0->rss;
-	heap = heap_bytes() - m0->heap;
-	r->rss_bytes_per_entry =
-	    r->entries > 0 && rss > 0 ? (double)rss / (double)r->entries : -1;
-	r->heap_bytes_per_entry =
-	    r->entries > 0 && heap > 0 ? (double)heap / (double)r->entries : -1;
-	if (bytes >= 0) {
-		r->bytes_per_entry = r->entries > 0
-		    ? (double)(bytes - m0->bytes) / (double)r->entries
-		    : -1;
-		r->mem_source = "allocator";
-	} else if (r->rss_bytes_per_entry >= r->heap_bytes_per_entry) {
-		/* Both can only under-count the map (see docs/bench.md):
-		 * take the larger. */
-		r->bytes_per_entry = r->rss_bytes_per_entry;
-		r->mem_source = "rss";
-	} else {
-		r->bytes_per_entry = r->heap_bytes_per_entry;
-		r->mem_source = "heap";
-	}
-	r->score = -1;
-	r->ratio_to_plain = -1;
-	r->ratio_to_floor = -1;
-	free(rr);
-
-	p->cells_left--;
-	p->cells_done++;
-	p->run_s += r->seconds * (o->check_sampling ? 2 : 1); /* ABBA */
-	{
-		double other =
-		    bench_now_s() - p->t0 - p->run_s - p->prefill_s - p->gen_s;
-
-		p->cell_overhead_s = other > 0 ? other / p->cells_done : 0;
-	}
-	progress(o,
-	    "[%3u/%zu] %5.1f s  %-11s %-7s %8llu keys  %-10s %2u thr  "
-	    "%5.2f s  %8.3f Mops/s\n",
-	    p->cells_done, total_cells, bench_now_s() - p->t0,
-	    bench_mix_name(w->mix), bench_dist_name(w->dist),
-	    (unsigned long long)w->keys, t->name, set->threads, r->seconds,
-	    r->mops);
-}
-
-static void
-run_workload(const struct options *o, struct plan *p, const struct workload *w)
-{
-	static struct stream_set sets[BENCH_MAX_LIST + 1];
-	unsigned tcounts[BENCH_MAX_LIST + 1];
-	size_t nt = 0, one = SIZE_MAX;
-	bool reuse = o->prefill && !bench_mix_from_empty(w->mix);
-	double g0 = bench_now_s();
-	uint64_t gen_ops = 0;
-
-	/* The thread counts to generate: the list, plus 1 for the backends
-	 * that are not thread-safe. */
-	for (size_t i = 0; i < o->nthreads; i++) {
-		if (o->threads[i] == 1)
-			one = nt;
-		tcounts[nt++] = o->threads[i];
-	}
-	for (size_t i = 0; i < o->ntargets && one == SIZE_MAX; i++)
-		if (o->targets[i]->single_thread) {
-			one = nt;
-			tcounts[nt++] = 1;
-		}
-	for (size_t i = 0; i < nt; i++) {
-		size_t total = stream_total_ops(w, tcounts[i]);
-
-		if (!streams_generate(&sets[i], w, tcounts[i], total)) {
-			fprintf(stderr,
-			    "cmap-bench: out of memory for the "
-			    "operation streams\n");
-			exit(3);
-		}
-		gen_ops += total;
-	}
-	p->gen_s += bench_now_s() - g0;
-	{
-		size_t bytes = 0;
-
-		for (size_t i = 0; i < nt; i++)
-			bytes += streams_bytes(&sets[i]);
-		progress(o,
-		    "          %5.1f s  streams of %s: %zu thread counts, "
-		    "%.1f MB, %.2f s\n",
-		    bench_now_s() - p->t0, bench_mix_name(w->mix), nt,
-		    (double)bytes / 1e6, bench_now_s() - g0);
-	}
-	if (gen_ops > 0) {
-		double s = (bench_now_s() - g0) / (double)gen_ops;
-
-		p->s_per_gen_op =
-		    p->s_per_gen_op > 0 ? (p->s_per_gen_op + s) / 2 : s;
-	}
-	p->gen_ops_left -=
-	    gen_ops < p->gen_ops_left ? gen_ops : p->gen_ops_left;
-
-	for (size_t ti = 0; ti < o->ntargets; ti++) {
-		const struct target_ops *t = o->targets[ti];
-		void *map = NULL;
-		struct mem0 m0 = {0, 0, 0};
-
-		if (reuse) {
-			double f0 = bench_now_s(), s;
-
-			map = make_map(t, w, o, &m0);
-			workload_prefill(w, t, map);
-			t->quiesce(map);
-			p->prefill_s += bench_now_s() - f0;
-			s = (bench_now_s() - f0) / (double)w->keys;
-			/* Weight the worst: a slow peer prefill later must not
-			 * overrun the budget. */
-			p->s_per_prefill_key = s > p->s_per_prefill_key
-			    ? s
-			    : (p->s_per_prefill_key + s) / 2;
-			p->prefill_keys_left -= w->keys;
-			progress(o,
-			    "          %5.1f s  prefill %-10s %llu keys: "
-			    "%.2f s\n",
-			    bench_now_s() - p->t0, t->name,
-			    (unsigned long long)w->keys, bench_now_s() - f0);
-		}
-		for (size_t i = 0; i < nt; i++) {
-			/* Not thread-safe: at one thread only; the others:
-			 * the list (tcounts[nthreads], if present, is the
-			 * extra 1 of the former). */
-			if (t->single_thread ? i != one : i >= o->nthreads)
-				continue;
-			if (!reuse)
-				map = make_map(t, w, o, &m0);
-			run_cell(o, p, w, t, map, &sets[i], &m0);
-			if (!reuse)
-				drop_map(t, map);
-		}
-		if (reuse)
-			drop_map(t, map);
-	}
-	for (size_t i = 0; i < nt; i++)
-		streams_free(&sets[i]);
-}
-
 static FILE *
 open_out(const char *path, const char *flag)
 {
@@ -1318,10 +861,7 @@ int
 main(int argc, char **argv)
 {
 	static struct options o; /* large: keep off the stack */
-	struct output_opts out = {stdout, NULL, NULL, false};
-	struct plan p;
-	bool has_single = false;
-	static char optsum[2 * BENCH_OPTS_TEXT];
+	struct output_opts out = {stdout, NULL, NULL, false, NULL};
 	int suite = bench_persist_main(argc, argv); /* --suite persistent */
 
 	if (suite >= 0)
@@ -1336,96 +876,10 @@ main(int argc, char **argv)
 		out.table = stderr;
 	out.check_sampling = o.check_sampling;
 
-	/* No mallopt() here: fixing M_MMAP_THRESHOLD (to make resident-set
-	 * figures follow each map more closely) made rculfhash's resizes
-	 * stall and its lookups 5x slower; the peers run on glibc's defaults,
-	 * as their users' programs do. */
-	bench_clock_init(o.force_gettime);
-
-	memset(&p, 0, sizeof p);
-	p.t0 = bench_now_s();
-	p.s_per_prefill_key = 300e-9; /* first guesses, refined as we go */
-	p.s_per_gen_op = 20e-9;
-	p.cell_overhead_s = 0.02;
-	for (size_t i = 0; i < o.ntargets; i++)
-		has_single |= o.targets[i]->single_thread;
-	for (size_t m = 0; m < o.nmixes; m++) {
-		for (size_t d = 0; d < o.ndists; d++) {
-			for (size_t k = 0; k < o.nkeys; k++) {
-				struct workload w = {o.mixes[m], o.dists[d],
-				    o.zipf_s, o.keys[k], o.seed, o.sample_every,
-				    o.batch, o.write_pct};
-				bool has_one = false;
-
-				if (skip_workload(&o, w.mix, w.dist))
-					continue;
-				for (size_t t = 0; t < o.nthreads; t++) {
-					has_one |= o.threads[t] == 1;
-					p.gen_ops_left +=
-					    stream_total_ops(&w, o.threads[t]);
-				}
-				if (has_single && !has_one)
-					p.gen_ops_left +=
-					    stream_total_ops(&w, 1);
-				for (size_t t = 0; t < o.ntargets; t++) {
-					p.cells_left +=
-					    o.targets[t]->single_thread
-					    ? 1
-					    : o.nthreads;
-					if (o.prefill &&
-					    !bench_mix_from_empty(w.mix))
-						p.prefill_keys_left += w.keys;
-				}
-			}
-		}
-	}
-	total_cells = p.cells_left;
-
-	opts_summary(&o, optsum, sizeof optsum);
-	progress(&o,
-	    "cmap-bench: %zu targets, %zu cells, clock %s (timer "
-	    "overhead %.1f ns subtracted), 1 in %u ops timed, batch=%u, seed "
-	    "%llu%s%s%s%s\n",
-	    o.ntargets, total_cells, bench_clock_name(),
-	    bench_timer_overhead_ns(), o.sample_every, o.batch,
-	    (unsigned long long)o.seed, o.preset ? ", preset " : "",
-	    o.preset ? o.preset : "", optsum[0] ? ", options " : "", optsum);
-	if (o.seconds == 0 && o.ops == 0)
-		progress(&o,
-		    "cmap-bench: budget %.0f s, about %.2f s per cell\n",
-		    o.budget, cell_seconds(&o, &p));
-
-	for (size_t m = 0; m < o.nmixes; m++)
-		for (size_t d = 0; d < o.ndists; d++)
-			for (size_t k = 0; k < o.nkeys; k++) {
-				struct workload w = {o.mixes[m], o.dists[d],
-				    o.zipf_s, o.keys[k], o.seed, o.sample_every,
-				    o.batch, o.write_pct};
-
-				if (!skip_workload(&o, w.mix, w.dist))
-					run_workload(&o, &p, &w);
-			}
-
-	results_finish(results, nresults);
-	if (out.json != NULL)
-		output_json(out.json, results, nresults);
-	if (out.csv != NULL)
-		output_csv(out.csv, results, nresults);
-	fprintf(out.table,
-	    "\ncmap-bench %s: clock %s, 1 in %u ops timed, batch=%u, %.1f s in "
-	    "all\n",
-	    cmap_version_string(), bench_clock_name(), o.sample_every, o.batch,
-	    bench_now_s() - p.t0);
-	if (optsum[0])
-		fprintf(out.table, "backend options: %s\n", optsum);
-	output_table(&out, results, nresults);
-	if (o.check_sampling)
-		output_sampling_check(&out, results, nresults);
-	output_recommendation(&out, results, nresults);
+	bench_drive(&o, &out);
 	if (out.json != NULL && out.json != stdout)
 		fclose(out.json);
 	if (out.csv != NULL && out.csv != stdout)
 		fclose(out.csv);
-	free(results);
 	return 0;
 }

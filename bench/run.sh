@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's main job: build libcmap in Release and run the bundled
-# benchmark on this machine (every backend and peer; about a minute).
+# benchmark on this machine (every backend and peer, 3 repetitions; budget 80 s).
 # Arguments go to cmap-bench (try --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -31,20 +31,25 @@
  *                s (owned by thread s mod T) holds either key(s) or its
  *                twin key(s + keys); a pair deletes the one present and
  *                inserts the other.  A thread's stream is made of rounds:
- *                a round draws up to CHURN_ROUND_PICKS slots (32768) in the
- *                chosen distribution and visits them twice in the same
- *                order, so at the end of every round each slot holds its
- *                prefilled key again.  The size never moves by more than
+ *                a round draws up to CHURN_ROUND_PICKS / T slots (32768 in
+ *                all, at least CHURN_MIN_ROUND per thread) in the chosen
+ *                distribution and visits them twice in the same order, so
+ *                at the end of every round each slot holds its prefilled
+ *                key again.  The size never moves by more than
  *                the number of threads.  When told to stop, a worker
  *                finishes its round untimed and uncounted, so the next
  *                thread count starts from the prefilled key set without
  *                a new prefill.  Cost of this design: a deleted key comes
- *                back within 2 x 32768 pairs of the same thread, so the
+ *                back within 2 x 32768 pairs of the map's, so the
  *                second visit of a round may find its lines still in a
  *                large cache (a round's slots span 2 MB of table lines or
- *                more per thread, beyond L2).  The round length bounds the
- *                untimed work at the end of a run: half a round (64K ops)
- *                per thread on average, which matters for slow targets.
+ *                more, beyond L2).  The round length bounds the untimed
+ *                work at the end of a run: half a round per thread on
+ *                average, 64K ops in all whatever the thread count (when
+ *                the rounds were 32768 slots per thread, a slow target
+ *                spent seconds there: rculfhash's churn cells at 1, 2
+ *                and 8 threads, warm-ups included, about 3.5 s each on
+ *                a loaded 2-core machine).
  *   growth       inserts of distinct keys (thread t: ids t, t+T, ...) into
  *                an empty map; each stream runs once, so a run ends when
  *                every key is in (or when the time is up).
@@ -87,71 +92,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const mix_names[MIX_COUNT_] = {
-    [MIX_READ_ONLY] = "read-only",
-    [MIX_READ_MOSTLY] = "read-mostly",
-    [MIX_BALANCED] = "balanced",
-    [MIX_CHURN] = "churn",
-    [MIX_GROWTH] = "growth",
-    [MIX_COUNTERS] = "counters",
-    [MIX_GROW_READ] = "grow-read",
-};
-
-static const char *const dist_names[DIST_COUNT_] = {
-    [DIST_UNIFORM] = "uniform",
-    [DIST_ZIPF] = "zipf",
-};
-
-static const char *const op_names[OP_COUNT_] = {
-    [OP_LOAD] = "load",
-    [OP_STORE] = "store",
-    [OP_DELETE] = "delete",
-    [OP_ADD] = "add",
-};
-
-const char *
-bench_mix_name(enum bench_mix mix)
-{
-	return (unsigned)mix < MIX_COUNT_ ? mix_names[mix] : "?";
-}
-
-const char *
-bench_dist_name(enum bench_dist dist)
-{
-	return (unsigned)dist < DIST_COUNT_ ? dist_names[dist] : "?";
-}
-
-const char *
-bench_op_name(enum bench_op op)
-{
-	return (unsigned)op < OP_COUNT_ ? op_names[op] : "?";
-}
-
-int
-bench_mix_parse(const char *s)
-{
-	for (int i = 0; i < MIX_COUNT_; i++)
-		if (strcmp(s, mix_names[i]) == 0)
-			return i;
-	/* Aliases the issue uses. */
-	if (strcmp(s, "write-heavy") == 0)
-		return MIX_CHURN;
-	if (strcmp(s, "counter") == 0 || strcmp(s, "add") == 0)
-		return MIX_COUNTERS;
-	return -1;
-}
-
-int
-bench_dist_parse(const char *s)
-{
-	for (int i = 0; i < DIST_COUNT_; i++)
-		if (strcmp(s, dist_names[i]) == 0)
-			return i;
-	if (strcmp(s, "zipfian") == 0)
-		return DIST_ZIPF;
-	return -1;
-}
 
 /* ------------------------------------------------------------------ */
 /* Random numbers (generation time only) */
@@ -393,7 +333,15 @@ gen_churn(struct stream *s, const struct workload *w, struct rng *r, unsigned t,
 
 	if (picks == 0)
 		picks = 1;
-	round = picks < CHURN_ROUND_PICKS ? picks : CHURN_ROUND_PICKS;
+	/* The threads' rounds together span CHURN_ROUND_PICKS slots, so a
+	 * key comes back after the same number of the map's operations at
+	 * every thread count, and the untimed end of a run stays that of one
+	 * thread's half round in all (see MIXES). */
+	round = CHURN_ROUND_PICKS / threads;
+	if (round < CHURN_MIN_ROUND)
+		round = CHURN_MIN_ROUND;
+	if (picks < round)
+		round = picks;
 	rounds = (picks + round - 1) / round;
 	if (!stream_alloc(s, rounds * round * 4))
 		return false;
