@@ -266,68 +266,99 @@ bk_val(const struct rm_bucket *b, unsigned w)
 }
 
 /*
+ * One seqlock read of bucket b for key: false when a writer was in it
+ * (the caller reads it again).  Else *meta is the bucket's meta word and
+ * *w key's way with its value in *v, or RM_WAYS when key is not in b.
+ */
+static CMAP_INLINE bool
+rm_snap(const struct rm_bucket *b, uint64_t key, uint64_t *meta, unsigned *w,
+    uint64_t *v)
+{
+	uint64_t m1 = atomic_load_explicit(&b->meta, memory_order_acquire);
+	uint64_t k0 = atomic_load_explicit(&b->key[0], memory_order_acquire);
+	uint64_t k1 = atomic_load_explicit(&b->key[1], memory_order_acquire);
+	uint64_t k2 = atomic_load_explicit(&b->key[2], memory_order_acquire);
+
+	*w = k0 == key && (m1 & M_PRESENT(0))  ? 0
+	    : k1 == key && (m1 & M_PRESENT(1)) ? 1
+	    : k2 == key && (m1 & M_PRESENT(2)) ? 2
+	                                       : RM_WAYS;
+	*v = *w < RM_WAYS
+	    ? atomic_load_explicit(&b->val[*w], memory_order_acquire)
+	    : 0;
+	*meta = m1;
+	/* Ordered after the acquire loads above. */
+	return !(m1 & M_WRITING) &&
+	    atomic_load_explicit(&b->meta, memory_order_relaxed) == m1;
+}
+
+/*
  * A reader's look at one table: true and *value when key is present in a
  * bucket not moved.  Otherwise the caller goes on to t->next.  A bucket
  * whose snapshot fails (a writer is in it) is read again.
  */
-static inline bool
+static bool
 rm_table_read(
     const struct rm_table *t, uint64_t key, uint64_t h, uint64_t *value)
 {
-	uint64_t nb = t->nb, i = ((h >> 32) * nb) >> 32, n = nb;
-	unsigned spins = 0;
+	uint64_t nb = t->nb, i = rm_home(t, h), n = nb, meta, v;
+	unsigned spins = 0, w;
 
 	while (n != 0) {
-		const struct rm_bucket *b = &t->b[i];
-		uint64_t m1 =
-		    atomic_load_explicit(&b->meta, memory_order_acquire);
-		uint64_t k0 =
-		    atomic_load_explicit(&b->key[0], memory_order_acquire);
-		uint64_t k1 =
-		    atomic_load_explicit(&b->key[1], memory_order_acquire);
-		uint64_t k2 =
-		    atomic_load_explicit(&b->key[2], memory_order_acquire);
-		unsigned w = k0 == key && (m1 & M_PRESENT(0)) ? 0
-		    : k1 == key && (m1 & M_PRESENT(1))        ? 1
-		    : k2 == key && (m1 & M_PRESENT(2))        ? 2
-		                                              : RM_WAYS;
-		uint64_t v = w < RM_WAYS
-		    ? atomic_load_explicit(&b->val[w], memory_order_acquire)
-		    : 0;
-
-		/* Ordered after the acquire loads above. */
-		if (CMAP_UNLIKELY((m1 & M_WRITING) ||
-		        atomic_load_explicit(&b->meta, memory_order_relaxed) !=
-		            m1)) {
+		if (CMAP_UNLIKELY(!rm_snap(&t->b[i], key, &meta, &w, &v))) {
 			cmap__spin_backoff(&spins);
 			continue;
 		}
 		if (w < RM_WAYS) {
-			if (m1 & M_MOVED)
+			if (meta & M_MOVED)
 				return false;
 			*value = v;
 			return true;
 		}
-		if (!(m1 & M_OVF_MASK))
+		if (!(meta & M_OVF_MASK))
 			return false;
-		i = i + 1 == nb ? 0 : i + 1;
+		i = rm_succ(t, i);
 		n--;
 	}
 	return false;
 }
 
-/* A lookup through the chain of tables from cur. */
-static cmap_status_t
-rm_read(struct rm_map *m, uint64_t key, uint64_t h, uint64_t *value)
+/* A lookup through the chain of tables from t. */
+static CMAP_NOINLINE cmap_status_t
+rm_read_chain(
+    const struct rm_table *t, uint64_t key, uint64_t h, uint64_t *value)
 {
-	struct rm_table *t = atomic_load_explicit(&m->cur, RM_ORD_PUB);
-
 	while (t != NULL) {
 		if (rm_table_read(t, key, h, value))
 			return CMAP_OK;
 		t = atomic_load_explicit(&t->next, RM_ORD_PUB);
 	}
 	return CMAP_NOT_FOUND;
+}
+
+/*
+ * A lookup.  Inline, the common cases: key in its home bucket of cur, or
+ * absent from a home bucket that nothing overflows past while no
+ * migration runs (the same answers rm_read_chain gives); the rest, out of
+ * line.
+ */
+static CMAP_INLINE cmap_status_t
+rm_read(struct rm_map *m, uint64_t key, uint64_t h, uint64_t *value)
+{
+	const struct rm_table *t = atomic_load_explicit(&m->cur, RM_ORD_PUB);
+	uint64_t meta, v;
+	unsigned w;
+
+	if (CMAP_LIKELY(rm_snap(&t->b[rm_home(t, h)], key, &meta, &w, &v))) {
+		if (w < RM_WAYS && !(meta & M_MOVED)) {
+			*value = v;
+			return CMAP_OK;
+		}
+		if (w == RM_WAYS && !(meta & M_OVF_MASK) &&
+		    atomic_load_explicit(&t->next, RM_ORD_PUB) == NULL)
+			return CMAP_NOT_FOUND;
+	}
+	return rm_read_chain(t, key, h, value);
 }
 
 /* Writer: the bucket and way of key in t, if present (moved or not). */

@@ -38,11 +38,14 @@
 #define CMAP_HIDDEN __attribute__((visibility("hidden")))
 /* For a function whose callers pass constants it must be specialised on. */
 #define CMAP_INLINE inline __attribute__((always_inline))
+/* For a slow path kept out of its caller's inlined fast path. */
+#define CMAP_NOINLINE __attribute__((noinline))
 #else
 #define CMAP_LIKELY(x) (x)
 #define CMAP_UNLIKELY(x) (x)
 #define CMAP_HIDDEN
 #define CMAP_INLINE inline
+#define CMAP_NOINLINE
 #endif
 
 /*
