@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The "lookups at the floor" table: each cell's ratio to the floor table's
 # 1-thread figure on the same workload, as the median of REPS runs of
-# cmap-bench (each run measures every target in turn, so the runs
-# interleave the targets), with the min and max beside it.
+# cmap-bench, one repetition each (this script does the repeating; each
+# run measures every target in turn, so the runs interleave the
+# targets), with the min and max beside it.
 #   bench/floor-table.sh [BUILD_DIR] [REPS] [SECONDS]   (build-release, 5, 1)
 set -euo pipefail
 build=${1:-build-release}
@@ -13,12 +14,12 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for r in $(seq "$reps"); do
   echo "run $r/$reps" >&2
-  "$bin" --quiet --seconds "$secs" --backend plain,sharded,lockfree,floor \
+  "$bin" --quiet --repetitions 1 --seconds "$secs" --backend plain,sharded,lockfree,floor \
     --mix read-only,read-mostly,churn,growth --keys 1M --threads 1,2,16 \
     --json="$out/a$r.json" >/dev/null 2>&1
-  "$bin" --quiet --seconds "$secs" --backend plain,sharded,lockfree,floor \
+  "$bin" --quiet --repetitions 1 --seconds "$secs" --backend plain,sharded,lockfree,floor \
     --mix read-only --keys 10K --threads 1 --json="$out/b$r.json" >/dev/null 2>&1
-  "$bin" --quiet --seconds "$secs" --backend plain,sharded,lockfree,floor \
+  "$bin" --quiet --repetitions 1 --seconds "$secs" --backend plain,sharded,lockfree,floor \
     --mix read-only --keys 1M --threads 1,2 --batch 32 \
     --json="$out/c$r.json" >/dev/null 2>&1
 done

@@ -18,7 +18,7 @@ pcts=${4:-1 2 5 10 15 20 30 50}
 bin=$build/bench/cmap-bench
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-run() { flock /tmp/libcmap-bench.lock "$bin" --quiet --seconds "$secs" "$@" >/dev/null 2>&1; }
+run() { flock /tmp/libcmap-bench.lock "$bin" --quiet --repetitions 1 --seconds "$secs" "$@" >/dev/null 2>&1; }
 for r in $(seq "$reps"); do
   echo "run $r/$reps" >&2
   run --backend plain,readmostly,floor --mix read-only,read-mostly \
