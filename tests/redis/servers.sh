@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Start and stop the Redis servers of the remote tests, on loopback only.
+#
+#   tests/redis/servers.sh start DIR [single|cluster|both]   (default both)
+#   tests/redis/servers.sh stop DIR
+#
+# start: "single" is one redis-server on a free port (no persistence: the
+# fault tests start their own with appendfsync always); "cluster" is 3 masters and 3 replicas (cluster-node-timeout 1 s,
+# so a failover takes a few seconds), created with redis-cli --cluster
+# create and waited for until every node reports cluster_state:ok.  Each
+# server's files are under DIR.  It prints the addresses as shell
+# assignments (also written to DIR/env):
+#   CMAP_TEST_REDIS=127.0.0.1:P
+#   CMAP_TEST_REDIS_CLUSTER=127.0.0.1:P1,...,127.0.0.1:P6
+# stop: ends every server started under DIR (by the pids in its pid files)
+# and removes DIR.
+set -euo pipefail
+cmd=${1:?start or stop}
+dir=$(realpath -m "${2:?directory}")
+
+free_port() { # a port p with p and p + 10000 (the cluster bus) unused
+  local used p
+  used=$(ss -Htan | awk '{print $4}' | sed 's/.*://' | sort -u)
+  while :; do
+    p=$(( 20000 + RANDOM % 20000 ))
+    grep -qx "$p" <<<"$used" || grep -qx "$((p + 10000))" <<<"$used" || { echo "$p"; return; }
+  done
+}
+
+start_server() { # port, then extra redis-server arguments
+  local p=$1; shift
+  mkdir -p "$dir/$p"
+  redis-server --port "$p" --bind 127.0.0.1 --dir "$dir/$p" --daemonize yes \
+    --pidfile "$dir/$p/pid" --logfile "$dir/$p/log" --save '' "$@"
+  for _ in $(seq 100); do
+    redis-cli -p "$p" ping >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "servers.sh: redis-server on port $p did not start:" >&2
+  cat "$dir/$p/log" >&2
+  return 1
+}
+
+start_cluster() {
+  local ports=() p addrs=()
+  for _ in 1 2 3 4 5 6; do
+    p=$(free_port)
+    start_server "$p" --cluster-enabled yes --cluster-config-file "$dir/$p/nodes.conf" \
+      --cluster-node-timeout 1000 --appendonly no
+    ports+=("$p"); addrs+=("127.0.0.1:$p")
+  done
+  redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes >"$dir/create.log" 2>&1 \
+    || { cat "$dir/create.log" >&2; return 1; }
+  for _ in $(seq 200); do
+    local ok=0
+    for p in "${ports[@]}"; do
+      redis-cli -p "$p" cluster info 2>/dev/null | grep -q 'cluster_state:ok' && ok=$((ok + 1))
+    done
+    [ "$ok" = 6 ] && { IFS=,; echo "CMAP_TEST_REDIS_CLUSTER=${addrs[*]}"; return 0; }
+    sleep 0.1
+  done
+  echo "servers.sh: the cluster did not reach cluster_state:ok" >&2
+  return 1
+}
+
+case $cmd in
+start)
+  what=${3:-both}
+  mkdir -p "$dir"
+  : >"$dir/env"
+  if [ "$what" != cluster ]; then
+    p=$(free_port)
+    start_server "$p" --appendonly no
+    echo "CMAP_TEST_REDIS=127.0.0.1:$p" | tee -a "$dir/env"
+  fi
+  if [ "$what" != single ]; then
+    start_cluster | tee -a "$dir/env"
+  fi
+  ;;
+stop)
+  for f in "$dir"/*/pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  rm -rf "$dir"
+  ;;
+*)
+  echo "usage: $0 start|stop DIR [single|cluster|both]" >&2
+  exit 2
+  ;;
+esac
