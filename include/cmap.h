@@ -30,6 +30,10 @@
  *   CMAP_BACKEND_LMDB      "lmdb": the map in an LMDB file on disk
  *                          (PERSISTENCE below); built when liblmdb is
  *                          found, unless -DCMAP_WITH_LMDB=OFF.
+ *   CMAP_BACKEND_REDIS     "redis": the entries in a Redis server or
+ *                          Redis Cluster, shared by every process naming
+ *                          the same servers and namespace; built when
+ *                          hiredis is found (docs/design.md).
  *
  * KEYS AND VALUES
  *
@@ -151,7 +155,9 @@
  * (two fdatasync calls: the pages, then the header page that makes them
  * current), which costs from microseconds (tmpfs) to milliseconds (a disk); a
  * write that finds the map size short first doubles it (remapping the file:
- * O(1), but it waits for the loads in progress).
+ * O(1), but it waits for the loads in progress).  On redis every operation is one network round trip (cmap_update: two
+ * or more, one per lost race), a batch one round trip per node per 1,024
+ * keys, and range, len and clear O(buckets) on the server.
  *
  * PERSISTENCE (lmdb)
  *
@@ -738,6 +744,10 @@ CMAP_API cmap_status_t cmap_range(cmap_t *map, cmap_range_fn fn, void *ctx);
  *   entry for a migration and count it a moment after its
  *   compare-and-swap); readmostly: one counter written under the writers'
  *   mutex, a value it had at some moment during the call.
+ *   redis: the sum of every bucket's count (HLEN), each read at some
+ *   moment, within the number of concurrent writes of the truth; it
+ *   costs one pipelined round trip per server node, and returns 0 (with
+ *   cmap_last_error() set) when a server cannot be reached.
  *   Never walks the table.  Returns 0 for a NULL map.  May be called from
  *   inside an update callback (it takes no lock).
  * Thread safety: as the backend; never takes a lock.
@@ -746,7 +756,7 @@ CMAP_API cmap_status_t cmap_range(cmap_t *map, cmap_range_fn fn, void *ctx);
  *   and waits for no writer, only for a growth of the map size; 0 when
  *   the file cannot be read.
  * Cost: O(1) (rwlock, plain, readmostly, lmdb), O(shards) (sharded), O(threads
- * that used the map) (lockfree).
+ * that used the map) (lockfree), O(buckets) on the server (redis).
  */
 CMAP_API size_t cmap_len(const cmap_t *map);
 

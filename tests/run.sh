@@ -49,6 +49,14 @@ CMAP_TEST_DIR=$(mktemp -d /dev/shm/cmap-test.XXXXXX 2>/dev/null || mktemp -d)
 export CMAP_TEST_DIR
 trap 'rm -rf "$CMAP_TEST_DIR"' EXIT
 tests/format.sh --check
+# The redis backend's server for every build's remote tests, on a free
+# loopback port (tests/redis/servers.sh), stopped at exit.
+if command -v redis-server >/dev/null; then
+  redis_dir=$(mktemp -d /tmp/libcmap-redis.XXXXXX)
+  trap 'tests/redis/servers.sh stop "$redis_dir"' EXIT
+  eval "$(tests/redis/servers.sh start "$redis_dir" single)"
+  export CMAP_TEST_REDIS
+fi
 build gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAP_HELGRIND=ON
 run_ctest gcc
 if [ "$mode" != quick ]; then
