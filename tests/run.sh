@@ -49,13 +49,15 @@ CMAP_TEST_DIR=$(mktemp -d /dev/shm/cmap-test.XXXXXX 2>/dev/null || mktemp -d)
 export CMAP_TEST_DIR
 trap 'rm -rf "$CMAP_TEST_DIR"' EXIT
 tests/format.sh --check
-# The redis backend's server for every build's remote tests, on a free
-# loopback port (tests/redis/servers.sh), stopped at exit.
+# The redis backend's servers for every build's remote tests, on free
+# loopback ports (tests/redis/servers.sh): one server, and a cluster of 3
+# masters and 3 replicas for the gcc build's test_contract_cluster;
+# stopped at exit.
 if command -v redis-server >/dev/null; then
   redis_dir=$(mktemp -d /tmp/libcmap-redis.XXXXXX)
   trap 'tests/redis/servers.sh stop "$redis_dir"' EXIT
-  eval "$(tests/redis/servers.sh start "$redis_dir" single)"
-  export CMAP_TEST_REDIS
+  eval "$(tests/redis/servers.sh start "$redis_dir" both)"
+  export CMAP_TEST_REDIS CMAP_TEST_REDIS_CLUSTER
 fi
 build gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAP_HELGRIND=ON
 run_ctest gcc
