@@ -745,7 +745,7 @@ CMAP_API cmap_status_t cmap_range(cmap_t *map, cmap_range_fn fn, void *ctx);
  *   compare-and-swap); readmostly: one counter written under the writers'
  *   mutex, a value it had at some moment during the call.
  *   redis: the sum of every bucket's count (HLEN), each read at some
- *   moment, within the number of concurrent writes of the truth; it
+ *   moment, off by at most the writes that ran during the call; it
  *   costs one pipelined round trip per server node, and returns 0 (with
  *   cmap_last_error() set) when a server cannot be reached.
  *   Never walks the table.  Returns 0 for a NULL map.  May be called from

@@ -27,9 +27,10 @@
  * pinning one connection across four.
  *
  * WHOLE-MAP CALLS.  len sums HLEN of every bucket, pipelined (one round
- * trip per node): each bucket's count read at some moment, as sharded's
- * shards (CMAP_CAP_LEN_EXACT).  range takes HGETALL of each bucket, a
- * snapshot of that bucket, so a key is shown at most once
+ * trip per node): exact when quiescent; under concurrency each bucket is
+ * read at another moment and a writer may be counted in several buckets
+ * during one call (no CMAP_CAP_LEN_EXACT).  range takes HGETALL of each bucket,
+ * a snapshot of that bucket, so a key is shown at most once
  * (CMAP_CAP_RANGE_ONCE) and a key present throughout is shown with its
  * value.  clear UNLINKs every bucket: the server frees them in the
  * background, never blocking; a key stored into a bucket after its
@@ -846,8 +847,8 @@ CMAP_HIDDEN const struct cmap__backend cmap__redis_backend = {
     .summary = "entries in a Redis server or Redis Cluster, shared by "
                "every process that names the same servers and namespace",
     .backend_version = 1,
-    .caps = CMAP_CAP_THREAD_SAFE | CMAP_CAP_LINEARIZABLE | CMAP_CAP_LEN_EXACT |
-        CMAP_CAP_RANGE_ONCE | CMAP_CAP_REMOTE,
+    .caps = CMAP_CAP_THREAD_SAFE | CMAP_CAP_LINEARIZABLE | CMAP_CAP_RANGE_ONCE |
+        CMAP_CAP_REMOTE,
     .options = redis_options,
     .n_options = sizeof redis_options / sizeof redis_options[0],
     .create = redis_create,
