@@ -155,9 +155,10 @@
  * (two fdatasync calls: the pages, then the header page that makes them
  * current), which costs from microseconds (tmpfs) to milliseconds (a disk); a
  * write that finds the map size short first doubles it (remapping the file:
- * O(1), but it waits for the loads in progress).  On redis every operation is one network round trip (cmap_update: two
- * or more, one per lost race), a batch one round trip per node per 1,024
- * keys, and range, len and clear O(buckets) on the server.
+ * O(1), but it waits for the loads in progress).  On redis every operation is
+ * one network round trip (cmap_update: two or more, one per lost race), a batch
+ * one round trip per node per 1,024 keys, and range, len and clear O(buckets)
+ * on the server.
  *
  * PERSISTENCE (lmdb)
  *

@@ -55,6 +55,7 @@ enum {
 	OPT_TIMEOUT,
 	OPT_PASSWORD,
 	OPT_DB,
+	OPT_REPLICAS,
 };
 
 static const cmap_option_info_t redis_options[] = {
@@ -78,6 +79,11 @@ static const cmap_option_info_t redis_options[] = {
         "sent with AUTH on each connection when not empty", 0, 0, 0},
     [OPT_DB] = {"db", CMAP_OPTION_UINT, "0",
         "database number (SELECT); a cluster has only 0", 0, 1000000, 0},
+    [OPT_REPLICAS] = {"replicas", CMAP_OPTION_UINT, "0",
+        "a write succeeds once this many replicas confirm it (WAIT), "
+        "else CMAP_EINDOUBT; with 0 a failover may lose acknowledged "
+        "writes (asynchronous replication)",
+        0, 64, 0},
 };
 
 #define NS_MAX 200u
@@ -627,10 +633,18 @@ each_bucket(struct redis_map *r, const char *verb, size_t per_trip, bool write,
     cmap_status_t (*fn)(void *, const redisReply *), void *arg)
 {
 	cmap_t *m = &r->base;
-	struct rd_text *t;
-	struct cmap__rc_cmd *c = cmds_new(m, per_trip, &t);
-	cmap_status_t st = c != NULL ? CMAP_OK : CMAP_ENOMEM;
+	/* Without memory for a long pipeline, a short one on the stack:
+	 * len, range and clear never fail for want of memory. */
+	struct cmap__rc_cmd stack_c[RANGE_CHUNK];
+	struct rd_text stack_t[RANGE_CHUNK], *t = stack_t;
+	struct cmap__rc_cmd *c = stack_c, *heap = NULL;
+	cmap_status_t st = CMAP_OK;
 
+	if (per_trip > RANGE_CHUNK &&
+	    (heap = cmds_new(m, per_trip, &t)) != NULL)
+		c = heap;
+	else
+		per_trip = RANGE_CHUNK, t = stack_t;
 	for (uint32_t from = 0; from < r->buckets && st == CMAP_OK;
 	     from += (uint32_t)per_trip) {
 		size_t n =
@@ -650,8 +664,8 @@ each_bucket(struct redis_map *r, const char *verb, size_t per_trip, bool write,
 			freeReplyObject(c[i].reply);
 		}
 	}
-	if (c != NULL)
-		cmds_free(m, c, per_trip);
+	if (heap != NULL)
+		cmds_free(m, heap, per_trip);
 	return st;
 }
 
@@ -803,6 +817,7 @@ set_options(struct redis_map *r, const union cmap__optval *o)
 	    r->rc.password, sizeof r->rc.password, "%s", o[OPT_PASSWORD].s);
 	r->buckets = (uint32_t)o[OPT_BUCKETS].u;
 	r->rc.db = (unsigned)o[OPT_DB].u;
+	r->rc.replicas = (unsigned)o[OPT_REPLICAS].u;
 	r->rc.connect_timeout = ms_to_tv(o[OPT_CONNECT_TIMEOUT].u);
 	r->rc.timeout = ms_to_tv(o[OPT_TIMEOUT].u);
 	return CMAP_OK;

@@ -345,6 +345,43 @@ flush(redisContext *c, const char *addr, bool write)
 	return CMAP_OK;
 }
 
+/* The answer to the WAIT after node's writes: those of its commands that
+ * were answered (not with an error) but fewer replicas confirmed than
+ * asked become EINDOUBT. */
+static void
+confirm(struct cmap__rc *rc, redisContext *c, int node,
+    struct cmap__rc_cmd *cmds, size_t n)
+{
+	void *v = NULL;
+	redisReply *r;
+	long long got = -1;
+	char addr[CMAP__RC_ADDR_MAX];
+	cmap_status_t st;
+
+	if (redisGetReply(c, &v) == REDIS_OK &&
+	    (r = v)->type == REDIS_REPLY_INTEGER)
+		got = r->integer;
+	if (v != NULL)
+		freeReplyObject(v);
+	if (got >= (long long)rc->replicas)
+		return;
+	node_addr(rc, node, addr);
+	st = cmap__fail(CMAP_EINDOUBT,
+	    "redis %s: written on the master, confirmed by %lld of %u "
+	    "replicas",
+	    addr, got < 0 ? 0 : got, rc->replicas);
+	for (size_t i = 0; i < n; i++) {
+		struct cmap__rc_cmd *q = &cmds[i];
+
+		if (!q->fresh || q->at != node ||
+		    q->reply->type == REDIS_REPLY_ERROR)
+			continue;
+		freeReplyObject(q->reply);
+		q->reply = NULL;
+		q->st = st;
+	}
+}
+
 /* Read the replies of node's pending commands, in the order sent. */
 static void
 collect(struct cmap__rc *rc, struct cmap__rc_sess *s, int node,
@@ -372,7 +409,25 @@ collect(struct cmap__rc *rc, struct cmap__rc_sess *s, int node,
 			freeReplyObject(ask);
 		q->reply = r;
 		q->st = CMAP_OK;
+		q->fresh = true;
 	}
+	if (write && rc->replicas > 0)
+		confirm(rc, c, node, cmds, n);
+}
+
+/* WAIT for rc->replicas, at most half the command timeout (so that its
+ * answer comes before the read times out). */
+static bool
+append_wait(const struct cmap__rc *rc, redisContext *c)
+{
+	char n[16], ms[24];
+	const char *argv[] = {"WAIT", n, ms};
+	long long t =
+	    (long long)rc->timeout.tv_sec * 1000 + rc->timeout.tv_usec / 1000;
+
+	snprintf(n, sizeof n, "%u", rc->replicas);
+	snprintf(ms, sizeof ms, "%lld", t / 2 > 0 ? t / 2 : 1);
+	return redisAppendCommandArgv(c, 3, argv, NULL) == REDIS_OK;
 }
 
 /* Connect, append, write and read every pending command: one round trip
@@ -397,6 +452,7 @@ send_round(struct cmap__rc *rc, struct cmap__rc_sess *s,
 		struct cmap__rc_cmd *q = &cmds[i];
 		redisContext *c = s->c[q->at < 0 ? 0 : q->at];
 
+		q->fresh = false;
 		if (q->st != PENDING)
 			continue;
 		if ((q->asking &&
@@ -406,6 +462,10 @@ send_round(struct cmap__rc *rc, struct cmap__rc_sess *s,
 		        REDIS_OK)
 			q->st = CMAP_ENOMEM; /* hiredis's own buffer */
 	}
+	for (int node = 0; node < (int)CMAP__RC_MAX_NODES; node++)
+		if (used[node] && write && rc->replicas > 0 &&
+		    !append_wait(rc, s->c[node]))
+			fail_node(cmds, n, node, CMAP_ENOMEM);
 	for (int node = 0; node < (int)CMAP__RC_MAX_NODES; node++) {
 		cmap_status_t st;
 

@@ -22,6 +22,11 @@
  * next call reloads it.  ASK is followed once with ASKING.  Both, like
  * TRYAGAIN, are retried at most CMAP__RC_MAX_HOPS times per command.
  *
+ * Replicas: with `replicas` > 0 each round of writes to a node ends with
+ * WAIT replicas (half the command timeout), in the same pipeline; writes
+ * fewer replicas confirmed are CMAP_EINDOUBT (applied on the master, but a
+ * failover may lose them: replication is asynchronous).
+ *
  * Faults: a command that could not be sent (no connection, refused,
  * timed out connecting, write failed) is CMAP_EUNAVAILABLE; one sent
  * whose answer never came (reset, EOF, timeout) is CMAP_EINDOUBT for a
@@ -65,6 +70,7 @@ struct cmap__rc {
 	struct timeval connect_timeout, timeout;
 	char password[128];
 	unsigned db;
+	unsigned replicas; /* WAIT for this many after writes (0: none) */
 	cmap_allocator_t allocator;
 };
 
@@ -79,6 +85,7 @@ struct cmap__rc_cmd {
 	cmap_status_t st;  /* out */
 	int at;            /* private: the node it goes to */
 	bool asking;       /* private: send ASKING first */
+	bool fresh;        /* private: answered in this round */
 };
 
 /*

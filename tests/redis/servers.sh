@@ -2,6 +2,7 @@
 # Start and stop the Redis servers of the remote tests, on loopback only.
 #
 #   tests/redis/servers.sh start DIR [single|cluster|both]   (default both)
+#   tests/redis/servers.sh restart DIR PORT
 #   tests/redis/servers.sh stop DIR
 #
 # start: "single" is one redis-server on a free port (no persistence: the
@@ -12,6 +13,8 @@
 # assignments (also written to DIR/env):
 #   CMAP_TEST_REDIS=127.0.0.1:P
 #   CMAP_TEST_REDIS_CLUSTER=127.0.0.1:P1,...,127.0.0.1:P6
+# restart: starts again the server of PORT under DIR (after a test killed
+# it), on its files: a cluster node rejoins with its nodes.conf.
 # stop: ends every server started under DIR (by the pids in its pid files)
 # and removes DIR.
 set -euo pipefail
@@ -31,7 +34,7 @@ start_server() { # port, then extra redis-server arguments
   local p=$1; shift
   mkdir -p "$dir/$p"
   redis-server --port "$p" --bind 127.0.0.1 --dir "$dir/$p" --daemonize yes \
-    --pidfile "$dir/$p/pid" --logfile "$dir/$p/log" --save '' "$@"
+    --pidfile "$dir/$p/pid" --logfile "$dir/$p/log" --save '' --shutdown-timeout 0 "$@"
   for _ in $(seq 100); do
     redis-cli -p "$p" ping >/dev/null 2>&1 && return 0
     sleep 0.05
@@ -41,12 +44,16 @@ start_server() { # port, then extra redis-server arguments
   return 1
 }
 
+cluster_node() { # port: start it as a cluster node
+  start_server "$1" --cluster-enabled yes --cluster-config-file "$dir/$1/nodes.conf" \
+    --cluster-node-timeout 1000 --appendonly no
+}
+
 start_cluster() {
   local ports=() p addrs=()
   for _ in 1 2 3 4 5 6; do
     p=$(free_port)
-    start_server "$p" --cluster-enabled yes --cluster-config-file "$dir/$p/nodes.conf" \
-      --cluster-node-timeout 1000 --appendonly no
+    cluster_node "$p"
     ports+=("$p"); addrs+=("127.0.0.1:$p")
   done
   redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes >"$dir/create.log" 2>&1 \
@@ -77,18 +84,28 @@ start)
     start_cluster | tee -a "$dir/env"
   fi
   ;;
+restart)
+  p=${3:?port}
+  if [ -f "$dir/$p/nodes.conf" ]; then cluster_node "$p"; else start_server "$p" --appendonly no; fi
+  ;;
 stop)
+  # all at once (a master would wait for its replicas otherwise), then
+  # SIGKILL whatever is left after 2.5 s
+  pids=()
   for f in "$dir"/*/pid; do
-    [ -f "$f" ] || continue
-    pid=$(cat "$f")
-    kill "$pid" 2>/dev/null || true
+    # (a pid file a SIGKILLed server left may name another process now)
+    [ -f "$f" ] && [ "$(cat "/proc/$(cat "$f")/comm" 2>/dev/null)" = redis-server ] \
+      && pids+=("$(cat "$f")")
+  done
+  [ ${#pids[@]} = 0 ] || kill "${pids[@]}" 2>/dev/null || true
+  for pid in "${pids[@]}"; do
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
     kill -9 "$pid" 2>/dev/null || true
   done
   rm -rf "$dir"
   ;;
 *)
-  echo "usage: $0 start|stop DIR [single|cluster|both]" >&2
+  echo "usage: $0 start DIR [single|cluster|both] | restart DIR PORT | stop DIR" >&2
   exit 2
   ;;
 esac

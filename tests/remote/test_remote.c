@@ -46,6 +46,8 @@ shared_config(cmap_config_t *cfg, const char *ns)
 {
 	tu_config_init(cfg, g_backend);
 	assert_int_equal(cmap_config_set(cfg, "namespace", ns), CMAP_OK);
+	/* the default bucket count (the other suites use 16) */
+	assert_int_equal(cmap_config_set(cfg, "buckets", "1024"), CMAP_OK);
 }
 
 struct adder {

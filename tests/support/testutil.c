@@ -154,6 +154,8 @@ tu_config_init(cmap_config_t *cfg, const char *backend)
 		pthread_mutex_unlock(&env_lock);
 		if (tu_option(backend, "namespace", NULL))
 			(void)cmap_config_set(cfg, "namespace", ns);
+		if (tu_option(backend, "buckets", NULL))
+			(void)cmap_config_set(cfg, "buckets", "16");
 	}
 }
 

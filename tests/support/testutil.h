@@ -45,8 +45,12 @@ bool tu_option(const char *backend, const char *name, cmap_option_info_t *opt);
  *                        $CMAP_TEST_DIR (default $TMPDIR, else /tmp), made
  *                        for each config and removed at exit;
  *   CMAP_CAP_REMOTE      option "servers" from $CMAP_TEST_REDIS (the
- *                        addresses of a server tests/run.sh started) and
- *                        option "namespace", unique to each config.
+ *                        addresses of a server tests/run.sh started),
+ *                        option "namespace", unique to each config, and
+ *                        option "buckets" 16 where the backend has it
+ *                        (len, range and clear cost a command per bucket:
+ *                        the suites call them after a few operations;
+ *                        test_remote and the benchmark keep the default).
  * A backend whose environment is missing ($CMAP_TEST_REDIS unset) is left
  * out of tu_backends() and tu_backends_with(), with one line on stderr.
  */
