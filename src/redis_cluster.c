@@ -194,8 +194,19 @@ cmap__rc_get(struct cmap__rc *rc)
 		return s;
 	s = cmap__alloc(
 	    &rc->allocator, sizeof *s, _Alignof(struct cmap__rc_sess));
-	if (s == NULL)
-		return NULL;
+	if (s == NULL) {
+		/* No memory for one more: wait for a session in use (the
+		 * map has one from create on), so that no call fails for
+		 * want of memory. */
+		pthread_mutex_lock(&rc->lock);
+		while (rc->pool == NULL && rc->n_sess > 0)
+			pthread_cond_wait(&rc->returned, &rc->lock);
+		s = rc->pool;
+		if (s != NULL)
+			rc->pool = s->next;
+		pthread_mutex_unlock(&rc->lock);
+		return s;
+	}
 	memset(s, 0, sizeof *s);
 	pthread_mutex_lock(&rc->lock);
 	rc->n_sess++;
@@ -209,6 +220,7 @@ cmap__rc_put(struct cmap__rc *rc, struct cmap__rc_sess *s)
 	pthread_mutex_lock(&rc->lock);
 	s->next = rc->pool;
 	rc->pool = s;
+	pthread_cond_signal(&rc->returned);
 	pthread_mutex_unlock(&rc->lock);
 }
 
@@ -688,6 +700,7 @@ cmap__rc_init(
 
 	rc->allocator = *allocator;
 	pthread_mutex_init(&rc->lock, NULL);
+	pthread_cond_init(&rc->returned, NULL);
 	if ((st = parse_servers(rc, servers)) != CMAP_OK)
 		goto fail;
 	if ((s = cmap__rc_get(rc)) == NULL) {
@@ -714,5 +727,6 @@ cmap__rc_fini(struct cmap__rc *rc)
 				redisFree(s->c[i]);
 		cmap__free(&rc->allocator, s, sizeof *s);
 	}
+	pthread_cond_destroy(&rc->returned);
 	pthread_mutex_destroy(&rc->lock);
 }

@@ -65,6 +65,7 @@ struct cmap__rc {
 	uint8_t owner[CMAP__RC_SLOTS]; /* slot -> node (cluster mode) */
 	struct cmap__rc_sess *pool;    /* idle sessions */
 	size_t n_sess;                 /* sessions allocated */
+	pthread_cond_t returned;       /* a session went back to the pool */
 	/* Settings, fixed at create. */
 	bool cluster;
 	struct timeval connect_timeout, timeout;
@@ -104,7 +105,8 @@ CMAP_HIDDEN void cmap__rc_fini(struct cmap__rc *rc);
 CMAP_HIDDEN unsigned cmap__rc_slot(
     const struct cmap__rc *rc, const char *key, size_t len);
 
-/* A session from the pool (NULL: out of memory), and back. */
+/* A session from the pool, a new one, or (no memory for it) the next
+ * one given back: NULL only when the map has none at all.  And back. */
 CMAP_HIDDEN struct cmap__rc_sess *cmap__rc_get(struct cmap__rc *rc);
 CMAP_HIDDEN void cmap__rc_put(struct cmap__rc *rc, struct cmap__rc_sess *s);
 

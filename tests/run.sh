@@ -47,15 +47,20 @@ mkdir -p "$root"
 # into the user's home; removed when the run ends.
 CMAP_TEST_DIR=$(mktemp -d /dev/shm/cmap-test.XXXXXX 2>/dev/null || mktemp -d)
 export CMAP_TEST_DIR
-trap 'rm -rf "$CMAP_TEST_DIR"' EXIT
+redis_dir=
+cleanup() {
+  rm -rf "$CMAP_TEST_DIR"
+  [ -z "$redis_dir" ] || tests/redis/servers.sh stop "$redis_dir"
+}
+trap cleanup EXIT
 tests/format.sh --check
 # The redis backend's servers for every build's remote tests, on free
 # loopback ports (tests/redis/servers.sh): one server, and a cluster of 3
 # masters and 3 replicas for the gcc build's test_contract_cluster;
-# stopped at exit.
+# stopped at exit, failed or not (test_remote and test_failover start and
+# stop servers of their own, which they kill).
 if command -v redis-server >/dev/null; then
   redis_dir=$(mktemp -d /tmp/libcmap-redis.XXXXXX)
-  trap 'tests/redis/servers.sh stop "$redis_dir"' EXIT
   eval "$(tests/redis/servers.sh start "$redis_dir" both)"
   export CMAP_TEST_REDIS CMAP_TEST_REDIS_CLUSTER
 fi

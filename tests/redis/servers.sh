@@ -23,7 +23,9 @@ dir=$(realpath -m "${2:?directory}")
 
 free_port() { # a port p with p and p + 10000 (the cluster bus) unused
   local used p
-  used=$(ss -Htan | awk '{print $4}' | sed 's/.*://' | sort -u)
+  # the local ports of every TCP socket (ss may not be installed)
+  used=$(awk 'FNR > 1 { split($2, a, ":"); print a[2] }' /proc/net/tcp /proc/net/tcp6 2>/dev/null \
+    | while read -r h; do echo $((16#$h)); done | sort -u)
   while :; do
     p=$(( 20000 + RANDOM % 20000 ))
     grep -qx "$p" <<<"$used" || grep -qx "$((p + 10000))" <<<"$used" || { echo "$p"; return; }

@@ -77,8 +77,8 @@ cluster_up(void **state)
 	if (sh(NULL, 0, "%s start %s cluster >/dev/null", CMAP_SERVERS_SH,
 	        g_dir) != 0)
 		return -1;
-	if (sh(line, sizeof line, "sed -n 's/^CMAP_TEST_REDIS_CLUSTER=//p' %s/env",
-	        g_dir) != 0 ||
+	if (sh(line, sizeof line,
+	        "sed -n 's/^CMAP_TEST_REDIS_CLUSTER=//p' %s/env", g_dir) != 0 ||
 	    line[0] == '\0')
 		return -1;
 	snprintf(g_servers, sizeof g_servers, "%s", line);
@@ -96,8 +96,8 @@ cluster_down(void **state)
 static void
 role_line(int port, int n, char *out, size_t len)
 {
-	(void)sh(out, len, "redis-cli -p %d role 2>/dev/null | sed -n %dp",
-	    port, n);
+	(void)sh(
+	    out, len, "redis-cli -p %d role 2>/dev/null | sed -n %dp", port, n);
 }
 
 /* Wait (at most 20 s) until `cmd` prints `want` as its first line. */
@@ -135,8 +135,8 @@ write_worker(int t, void *arg)
 {
 	struct writer *w = arg;
 
-	for (uint64_t j = 0;
-	     !atomic_load(&w->stop) && w->n_acked[t] < MAX_KEYS; j++) {
+	for (uint64_t j = 0; !atomic_load(&w->stop) && w->n_acked[t] < MAX_KEYS;
+	     j++) {
 		uint64_t key = (uint64_t)(t + 1) << 40 | j;
 		double t0 = tu_now_s(), dt, worst;
 		cmap_status_t st = cmap_store(w->m, key, val_of(key));
@@ -217,7 +217,8 @@ check_acked(cmap_t *m, const struct writer *w)
 			    CMAP_OK);
 			for (size_t k = 0; k < n; k++) {
 				assert_int_equal(st[k], CMAP_OK);
-				assert_true(out[k] == val_of(w->acked[t][i + k]));
+				assert_true(
+				    out[k] == val_of(w->acked[t][i + k]));
 			}
 			total += n;
 		}
