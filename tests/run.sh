@@ -62,7 +62,10 @@ tests/format.sh --check
 if command -v redis-server >/dev/null; then
   redis_dir=$(mktemp -d /tmp/libcmap-redis.XXXXXX)
   eval "$(tests/redis/servers.sh start "$redis_dir" both)"
-  export CMAP_TEST_REDIS CMAP_TEST_REDIS_CLUSTER
+  # the tests' private servers go under it too, so that the exit trap
+  # stops them even after a test was killed by its timeout
+  CMAP_TEST_REDIS_DIR=$redis_dir
+  export CMAP_TEST_REDIS CMAP_TEST_REDIS_CLUSTER CMAP_TEST_REDIS_DIR
 fi
 build gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAP_HELGRIND=ON
 run_ctest gcc

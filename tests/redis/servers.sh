@@ -15,8 +15,8 @@
 #   CMAP_TEST_REDIS_CLUSTER=127.0.0.1:P1,...,127.0.0.1:P6
 # restart: starts again the server of PORT under DIR (after a test killed
 # it), on its files: a cluster node rejoins with its nodes.conf.
-# stop: ends every server started under DIR (by the pids in its pid files)
-# and removes DIR.
+# stop: ends every server started under DIR, at any depth (by the pids in
+# its pid files), and removes DIR.
 set -euo pipefail
 cmd=${1:?start or stop}
 dir=$(realpath -m "${2:?directory}")
@@ -94,7 +94,8 @@ stop)
   # all at once (a master would wait for its replicas otherwise), then
   # SIGKILL whatever is left after 2.5 s
   pids=()
-  for f in "$dir"/*/pid; do
+  # (recursive: the private servers tests started under DIR too)
+  for f in $(find "$dir" -name pid 2>/dev/null); do
     # (a pid file a SIGKILLed server left may name another process now)
     [ -f "$f" ] && [ "$(cat "/proc/$(cat "$f")/comm" 2>/dev/null)" = redis-server ] \
       && pids+=("$(cat "$f")")

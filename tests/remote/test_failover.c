@@ -40,7 +40,7 @@
 #define BATCH 1000
 
 static const char *g_backend;
-static char g_dir[128];
+static char g_dir[256];
 static char g_servers[600];
 
 /* Run a shell command; its first output line into out (when not NULL). */
@@ -73,7 +73,12 @@ cluster_up(void **state)
 	(void)state;
 	char line[600];
 
-	snprintf(g_dir, sizeof g_dir, "/tmp/cmap-failover-%ld", (long)getpid());
+	const char *root = getenv("CMAP_TEST_REDIS_DIR");
+
+	/* under tests/run.sh's directory, whose exit trap stops what a
+	 * killed test left running */
+	snprintf(g_dir, sizeof g_dir, "%s/failover-%ld",
+	    root != NULL ? root : "/tmp", (long)getpid());
 	if (sh(NULL, 0, "%s start %s cluster >/dev/null", CMAP_SERVERS_SH,
 	        g_dir) != 0)
 		return -1;

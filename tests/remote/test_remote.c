@@ -151,7 +151,7 @@ test_two_processes(void **state)
 struct server {
 	pid_t pid;
 	int port;
-	char dir[128];
+	char dir[256];
 };
 
 static int
@@ -183,7 +183,7 @@ server_start(struct server *s)
 		execlp(CMAP_REDIS_SERVER_BIN, CMAP_REDIS_SERVER_BIN, "--port",
 		    port, "--bind", "127.0.0.1", "--dir", s->dir, "--save", "",
 		    "--appendonly", "yes", "--appendfsync", "always",
-		    "--logfile", "log", (char *)NULL);
+		    "--logfile", "log", "--pidfile", "pid", (char *)NULL);
 		_exit(127);
 	}
 }
@@ -191,8 +191,30 @@ server_start(struct server *s)
 static void
 server_kill(struct server *s)
 {
-	kill(s->pid, SIGKILL);
-	waitpid(s->pid, NULL, 0);
+	if (s->pid > 0) {
+		kill(s->pid, SIGKILL);
+		waitpid(s->pid, NULL, 0);
+	}
+	s->pid = 0;
+}
+
+/* The fault test's server, ended by its teardown even when the test
+ * fails (no server may outlive the run). */
+static struct server g_server;
+
+static int
+server_teardown(void **state)
+{
+	char cmd[300];
+
+	(void)state;
+	server_kill(&g_server);
+	if (g_server.dir[0] != '\0') {
+		snprintf(cmd, sizeof cmd, "rm -rf %s", g_server.dir);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* Create a map on s, waiting for it to come up (at most 10 s). */
@@ -241,7 +263,7 @@ test_server_killed(void **state)
 {
 	(void)state;
 	enum { N = 4000 };
-	struct server s;
+	struct server *sv = &g_server;
 	static unsigned char acked[N];
 	size_t errors = 0, after = 0;
 	double worst = 0;
@@ -249,12 +271,17 @@ test_server_killed(void **state)
 	cmap_t *m;
 
 	memset(acked, 0, sizeof acked);
-	snprintf(s.dir, sizeof s.dir, "/tmp/cmap-faults-%ld", (long)getpid());
-	assert_int_equal(mkdir(s.dir, 0700), 0);
-	s.port = free_port();
-	server_start(&s);
-	m = server_map(&s);
-	assert_int_equal(pthread_create(&t, NULL, killer, &s), 0);
+	const char *root = getenv("CMAP_TEST_REDIS_DIR");
+
+	/* under tests/run.sh's directory, whose exit trap stops a server a
+	 * killed test left running (by its pid file) */
+	snprintf(sv->dir, sizeof sv->dir, "%s/faults-%ld",
+	    root != NULL ? root : "/tmp", (long)getpid());
+	assert_int_equal(mkdir(sv->dir, 0700), 0);
+	sv->port = free_port();
+	server_start(sv);
+	m = server_map(sv);
+	assert_int_equal(pthread_create(&t, NULL, killer, sv), 0);
 	for (uint64_t i = 0; i < N; i++) {
 		double t0 = tu_now_s();
 		cmap_status_t st = cmap_store(m, i, i * 3);
@@ -291,10 +318,6 @@ test_server_killed(void **state)
 		assert_true(v == i * 3);
 	}
 	cmap_destroy(m);
-	server_kill(&s);
-	char cmd[256];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", s.dir);
-	assert_int_equal(system(cmd), 0);
 }
 
 int
@@ -304,7 +327,7 @@ main(void)
 	size_t n = tu_backends_with(CMAP_CAP_REMOTE, remote);
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_two_processes),
-	    cmocka_unit_test(test_server_killed),
+	    cmocka_unit_test_teardown(test_server_killed, server_teardown),
 	};
 	int failed = 0;
 
