@@ -1389,7 +1389,7 @@ test_growth_1m(void **state)
 	(void)state;
 	/* A disk backend commits each store (tens of microseconds): a
 	 * fiftieth of the keys keeps the test within seconds. */
-	const uint64_t n = in_memory() ? 1000000 : 20000;
+	const uint64_t n = in_memory() ? 1000000 : remote_scaled(20000, 5000);
 	cmap_t *m = mk();
 	cmap_stats_t fresh = stats_of(m);
 	uint64_t v;
@@ -1418,7 +1418,7 @@ test_growth_1m(void **state)
 	}
 	assert_int_equal(range_count(m), n);
 	/* absent keys stay absent */
-	for (uint64_t i = 0; i < 10000; i++)
+	for (uint64_t i = 0; i < remote_scaled(10000, 1000); i++)
 		assert_absent(m, i * GOLD + 2);
 
 	/* delete all, alternating delete and load_and_delete */
@@ -1456,7 +1456,7 @@ static void
 test_clear(void **state)
 {
 	(void)state;
-	const size_t hints[] = {0, remote_scaled(20000, 1000)};
+	const size_t hints[] = {0, remote_scaled(20000, 500)};
 
 	for (size_t h = 0; h < 2; h++) {
 		cmap_t *m = mk_cap(hints[h]);
@@ -1468,7 +1468,7 @@ test_clear(void **state)
 		/* a disk or server backend pays a commit or a round trip
 		 * per store: fewer keys */
 		const uint64_t fill =
-		    in_memory() ? 100000 : remote_scaled(25000, 5000);
+		    in_memory() ? 100000 : remote_scaled(25000, 2000);
 
 		for (int round = 0; round < 3; round++) {
 			/* after round 0 the refill below left the first
@@ -1682,7 +1682,7 @@ test_seed(void **state)
 		assert_true(stats_of(a).seed == seeds[i]);
 		assert_true(stats_of(b).seed == seeds[i]);
 		/* the seed survives growth and clear */
-		for (uint64_t k = 0; k < 5000; k++)
+		for (uint64_t k = 0; k < remote_scaled(5000, 500); k++)
 			assert_int_equal(cmap_store(a, k, k), CMAP_INSERTED);
 		assert_int_equal(cmap_clear(a), CMAP_OK);
 		assert_true(stats_of(a).seed == seeds[i]);
@@ -1742,7 +1742,8 @@ test_allocator_accounting(void **state)
 	static unsigned char present[20000];
 
 	memset(present, 0, sizeof present);
-	for (int i = 0; i < 50000; i++) {
+	/* (a tenth on a remote backend: a round trip each) */
+	for (int i = 0; i < (int)remote_scaled(50000, 5000); i++) {
 		uint64_t k = tu_rng_below(&rng, 20000);
 		if (tu_rng_below(&rng, 3) == 0) {
 			assert_int_equal(cmap_delete(m, k),
@@ -1973,7 +1974,7 @@ test_differential_small(void **state)
 		keys[n++] = tu_edge_values[i];
 	for (; n < 48; n++)
 		keys[n] = n;
-	differential(1, keys, n, (long)remote_scaled(200000, 20000));
+	differential(1, keys, n, (long)remote_scaled(200000, 10000));
 }
 
 static void
@@ -1989,7 +1990,7 @@ test_differential_large(void **state)
 		keys[i] = i < tu_n_edge_values ? tu_edge_values[i]
 		    : i % 3 == 0               ? i
 		                               : tu_rng_next(&r);
-	differential(2, keys, nk, (long)remote_scaled(200000, 20000));
+	differential(2, keys, nk, (long)remote_scaled(200000, 10000));
 	free(keys);
 }
 

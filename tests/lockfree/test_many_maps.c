@@ -107,15 +107,15 @@ struct mm_set {
 };
 
 /* A persistent map holds three open files (data, lock, and the
- * synchronous descriptor of its header), a remote one a connection per
- * thread that used it: 10,000 of them would pass the process's file
- * limit, so 200. */
+ * synchronous descriptor of its header): 10,000 of them would pass the
+ * process's file limit, so 200.  A remote one holds a connection per
+ * thread that used it, and its create costs round trips: 50. */
 static int
 mm_nmaps(void)
 {
-	return tu_caps(g_backend) & (CMAP_CAP_PERSISTENT | CMAP_CAP_REMOTE)
-	    ? 200
-	    : MM_MAPS;
+	return tu_has(g_backend, CMAP_CAP_REMOTE)    ? 50
+	    : tu_has(g_backend, CMAP_CAP_PERSISTENT) ? 200
+	                                             : MM_MAPS;
 }
 
 static void

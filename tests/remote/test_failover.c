@@ -17,7 +17,7 @@
  *   4. let the writers run one more second, and stop them.
  * Checked: every call returned a success or CMAP_EUNAVAILABLE /
  * CMAP_EINDOUBT (cmap.h, REMOTE) with a message, none took longer than a
- * bound derived from the timeouts, the kill was seen, every write that
+ * bound derived from the timeouts (10 s), the kill was seen, every write that
  * returned a success loads back with its value, and once the cluster is
  * healed stores to every bucket succeed again (the slot map followed).
  */
@@ -105,13 +105,14 @@ role_line(int port, int n, char *out, size_t len)
 	    out, len, "redis-cli -p %d role 2>/dev/null | sed -n %dp", port, n);
 }
 
-/* Wait (at most 20 s) until `cmd` prints `want` as its first line. */
+/* Wait (at most 30 s: a loaded machine syncs a replica slowly) until
+ * `cmd` prints `want` as its first line. */
 static bool
 wait_for(const char *want, const char *fmt, int port)
 {
 	char out[128];
 
-	for (int i = 0; i < 400; i++) {
+	for (double t0 = tu_now_s(); tu_now_s() - t0 < 30;) {
 		(void)sh(out, sizeof out, fmt, port);
 		if (strcmp(out, want) == 0)
 			return true;
@@ -245,7 +246,8 @@ test_failover(void **state)
 	assert_int_equal(cmap_config_set(&cfg, "servers", g_servers), CMAP_OK);
 	assert_int_equal(cmap_config_set(&cfg, "replicas", "1"), CMAP_OK);
 	assert_int_equal(cmap_config_set(&cfg, "buckets", "64"), CMAP_OK);
-	assert_int_equal(cmap_config_set(&cfg, "timeout_ms", "500"), CMAP_OK);
+	/* (WAIT gets half of it: room for a replica on a loaded machine) */
+	assert_int_equal(cmap_config_set(&cfg, "timeout_ms", "2000"), CMAP_OK);
 	assert_int_equal(
 	    cmap_config_set(&cfg, "connect_timeout_ms", "300"), CMAP_OK);
 	w.m = tu_create_cfg(&cfg);
@@ -276,9 +278,10 @@ test_failover(void **state)
 	assert_int_equal(atomic_load(&w.other), 0);
 	assert_true(atomic_load(&w.unavailable) + atomic_load(&w.indoubt) > 0);
 	/* A call waits at most for the command timeout on each of a few
-	 * hops (the dead node refuses at once on loopback); 5 s is far
-	 * beyond that and far below a hang. */
-	assert_true(atomic_load(&w.worst) < 5.0);
+	 * hops (the dead node refuses at once on loopback, and a broken
+	 * connection answers EOF at once); 10 s is far beyond what it
+	 * takes and far below a hang. */
+	assert_true(atomic_load(&w.worst) < 10.0);
 	/* healed: stores on every bucket succeed, through the new owner */
 	for (uint64_t k = 1; k <= 2000; k++)
 		assert_int_equal(cmap_store(w.m, k, val_of(k)), CMAP_INSERTED);

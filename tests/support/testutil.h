@@ -119,7 +119,9 @@ void tu_model_put(struct tu_model *m, uint64_t key, uint64_t val);
 bool tu_model_del(struct tu_model *m, uint64_t key);
 void tu_model_clear(struct tu_model *m);
 /* Assert (cmocka) that map holds exactly the model's entries, via
- * cmap_len, cmap_load of every model key and a full cmap_range. */
+ * cmap_len, cmap_load of every model key (cmap_load_batch on a
+ * CMAP_CAP_REMOTE map: a round trip per 1,000 keys, not per key) and a
+ * full cmap_range. */
 void tu_assert_map_equals_model(cmap_t *map, const struct tu_model *m);
 
 /* Index of key in m->keys/m->vals, or SIZE_MAX when absent. */
