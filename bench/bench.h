@@ -526,4 +526,7 @@ const char *fmt_spread(
 #define SCORE_W_MEM 0.25
 extern const char bench_score_formula[];
 
+/* remote.c: `--suite remote` (its exit code), or -1 for other runs. */
+int bench_remote_main(int argc, char **argv);
+
 #endif /* CMAP_BENCH_H */

@@ -866,6 +866,11 @@ main(int argc, char **argv)
 
 	if (suite >= 0)
 		return suite;
+#if BENCH_HAVE_REMOTE /* --suite remote: its own options (remote.c) */
+	suite = bench_remote_main(argc, argv);
+	if (suite >= 0)
+		return suite;
+#endif
 	parse_args(&o, argc, argv);
 	if (o.json)
 		out.json =

@@ -30,6 +30,10 @@
  *   CMAP_BACKEND_LMDB      "lmdb": the map in an LMDB file on disk
  *                          (PERSISTENCE below); built when liblmdb is
  *                          found, unless -DCMAP_WITH_LMDB=OFF.
+ *   CMAP_BACKEND_REDIS     "redis": the entries in a Redis server or
+ *                          Redis Cluster, shared by every process naming
+ *                          the same servers and namespace; built when
+ *                          hiredis is found (docs/design.md).
  *
  * KEYS AND VALUES
  *
@@ -151,7 +155,10 @@
  * (two fdatasync calls: the pages, then the header page that makes them
  * current), which costs from microseconds (tmpfs) to milliseconds (a disk); a
  * write that finds the map size short first doubles it (remapping the file:
- * O(1), but it waits for the loads in progress).
+ * O(1), but it waits for the loads in progress).  On redis every operation is
+ * one network round trip (cmap_update: two or more, one per lost race), a batch
+ * one round trip per node per 1,024 keys, and range, len and clear O(buckets)
+ * on the server.
  *
  * PERSISTENCE (lmdb)
  *
@@ -196,6 +203,78 @@
  * the map works again once there is room), each with cmap_last_error()
  * naming the directory.  The allocator hooks see the map's own struct
  * only: LMDB allocates its transactions, cursors and pages with malloc.
+ *
+ * REMOTE (redis)
+ *
+ * The entries live in a Redis server (4.0 or later; tested with 7.0) or a
+ * Redis Cluster, and every process that opens a map with the same servers,
+ * namespace and bucket count shares them.  Options:
+ *   servers             (required) comma-separated "host:port" or unix
+ *                       socket paths: one server, or any nodes of a
+ *                       cluster (the rest are found with CLUSTER SLOTS);
+ *   namespace           the prefix of the map's Redis keys, "cmap" by
+ *                       default: maps with different namespaces never see
+ *                       each other's entries;
+ *   buckets             the Redis hashes the entries are spread over
+ *                       (power of two, default 1024): enough to spread a
+ *                       cluster's nodes, few enough that len, range and
+ *                       clear (one command per bucket) stay cheap; every
+ *                       process must give the same;
+ *   connect_timeout_ms  a connection attempt (default 1000);
+ *   timeout_ms          the wait for one answer (default 2000);
+ *   password, db        AUTH and SELECT on each connection (a cluster has
+ *                       db 0 only);
+ *   replicas            0 by default; n > 0: a write returns success only
+ *                       once n replicas have it (WAIT, at most half of
+ *                       timeout_ms), else CMAP_EINDOUBT.  Redis replicates
+ *                       asynchronously: with 0, a write acknowledged just
+ *                       before its master fails may be missing on the
+ *                       promoted replica.
+ * Every operation is atomic per key across every client of the server:
+ * load, store and delete are one command each, the others one Lua script
+ * (values are compared and summed as text and 32-bit halves, exact across
+ * all 64 bits).  cmap_update reads the key, runs the callback, and writes
+ * only if the key still holds what it read, else runs the callback again
+ * on the new value (no CMAP_CAP_UPDATE_ONCE: it may run several times, and
+ * on the caller's thread only).  cmap_len sums the buckets' sizes, each
+ * read at some moment of the call: exact when no write runs, otherwise off
+ * by at most the writes in progress (no CMAP_CAP_LEN_EXACT); on a fault it
+ * returns 0 with cmap_last_error() set.  cmap_range fetches one bucket at a
+ * time (each a snapshot: no key twice, CMAP_CAP_RANGE_ONCE); cmap_clear
+ * UNLINKs each bucket (freed in the server's background); cmap_reserve and
+ * the capacity hint do nothing (the server sizes its tables); cmap_stats
+ * reports len, the map's bytes in this process and no table figures.
+ *
+ * Threads: any thread, no registration.  A hiredis connection serves one
+ * thread at a time, so each call takes a session (a connection per server
+ * node, opened on first use) from the map's pool and gives it back; the
+ * pool grows to the most threads inside the map at once.  A pool rather
+ * than per-thread connections: threads may come and go and use many maps,
+ * and nothing must outlive a map or be cleaned up at thread exit.  A call
+ * that finds no session and no memory for one waits for one to come back
+ * (no call fails with CMAP_ENOMEM for want of a connection).  A child made
+ * by fork() must not use its parent's maps; it may open its own.
+ *
+ * Cluster: commands are routed by hash slot; MOVED and ASK redirections
+ * are followed (at most 5 hops), and the slot map is reloaded after a
+ * MOVED or a failed node, so a failover is followed by itself.  A batch
+ * is one pipelined round trip per node (per 1,024 keys).
+ *
+ * Errors, each with cmap_last_error() naming the node:
+ *   CMAP_EUNAVAILABLE  not sent: connection refused or timed out, the
+ *                      cluster down or failing over (CLUSTERDOWN,
+ *                      TRYAGAIN, LOADING, MASTERDOWN): nothing changed;
+ *   CMAP_EINDOUBT      a write was sent and its answer never came (the
+ *                      connection broke or timeout_ms passed), or
+ *                      replicas did not confirm it: it may or may not have
+ *                      been applied; read the key to find out;
+ *   CMAP_EIO           the same for a read (nothing changed), an error
+ *                      answer, or a key of the namespace that holds no
+ *                      libcmap entry.
+ * A call returns within timeout_ms plus connect_timeout_ms per node it
+ * tries (and a few hops); the map reconnects by itself when the server is
+ * back.  The allocator hooks see the map, its sessions and its batch
+ * pipelines; hiredis allocates its connections and replies with malloc.
  *
  * VERSIONS AND THE ABI
  *
@@ -738,6 +817,10 @@ CMAP_API cmap_status_t cmap_range(cmap_t *map, cmap_range_fn fn, void *ctx);
  *   entry for a migration and count it a moment after its
  *   compare-and-swap); readmostly: one counter written under the writers'
  *   mutex, a value it had at some moment during the call.
+ *   redis: the sum of every bucket's count (HLEN), each read at some
+ *   moment, off by at most the writes that ran during the call; it
+ *   costs one pipelined round trip per server node, and returns 0 (with
+ *   cmap_last_error() set) when a server cannot be reached.
  *   Never walks the table.  Returns 0 for a NULL map.  May be called from
  *   inside an update callback (it takes no lock).
  * Thread safety: as the backend; never takes a lock.
@@ -746,7 +829,7 @@ CMAP_API cmap_status_t cmap_range(cmap_t *map, cmap_range_fn fn, void *ctx);
  *   and waits for no writer, only for a growth of the map size; 0 when
  *   the file cannot be read.
  * Cost: O(1) (rwlock, plain, readmostly, lmdb), O(shards) (sharded), O(threads
- * that used the map) (lockfree).
+ * that used the map) (lockfree), O(buckets) on the server (redis).
  */
 CMAP_API size_t cmap_len(const cmap_t *map);
 

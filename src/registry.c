@@ -17,7 +17,8 @@
 	X(sharded)                                                             \
 	X(readmostly)                                                          \
 	CMAP__IF(CMAP_HAVE_LOCKFREE, X(lockfree))                              \
-	CMAP__IF(CMAP_HAVE_LMDB, X(lmdb))
+	CMAP__IF(CMAP_HAVE_LMDB, X(lmdb))                                      \
+	CMAP__IF(CMAP_HAVE_REDIS, X(redis))
 
 #define CMAP__IF(cond, ...) CMAP__IF_(cond, __VA_ARGS__)
 #define CMAP__IF_(cond, ...) CMAP__IF_##cond(__VA_ARGS__)

@@ -47,16 +47,40 @@ mkdir -p "$root"
 # into the user's home; removed when the run ends.
 CMAP_TEST_DIR=$(mktemp -d /dev/shm/cmap-test.XXXXXX 2>/dev/null || mktemp -d)
 export CMAP_TEST_DIR
-trap 'rm -rf "$CMAP_TEST_DIR"' EXIT
+redis_dir=
+cleanup() {
+  rm -rf "$CMAP_TEST_DIR"
+  [ -z "$redis_dir" ] || tests/redis/servers.sh stop "$redis_dir"
+}
+trap cleanup EXIT
 tests/format.sh --check
+# The redis backend's servers for every build's remote tests, on free
+# loopback ports (tests/redis/servers.sh): one server, and a cluster of 3
+# masters and 3 replicas for the gcc build's test_contract_cluster;
+# stopped at exit, failed or not (test_remote and test_failover start and
+# stop servers of their own, which they kill).
+if command -v redis-server >/dev/null; then
+  redis_dir=$(mktemp -d /tmp/libcmap-redis.XXXXXX)
+  eval "$(tests/redis/servers.sh start "$redis_dir" both)"
+  # the tests' private servers go under it too, so that the exit trap
+  # stops them even after a test was killed by its timeout
+  CMAP_TEST_REDIS_DIR=$redis_dir
+  export CMAP_TEST_REDIS CMAP_TEST_REDIS_CLUSTER CMAP_TEST_REDIS_DIR
+fi
 build gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAP_HELGRIND=ON
 run_ctest gcc
 if [ "$mode" != quick ]; then
   build clang -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
-  run_ctest clang -L contract
+  # (not the remote backend's servers: its code built warning-free is
+  # what this build adds; gcc, ASan and TSan run its tests)
+  (unset CMAP_TEST_REDIS CMAP_TEST_REDIS_CLUSTER; run_ctest clang -L contract)
   build asan -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug -DCMAP_SANITIZE=address
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run_ctest asan -L 'contract|fault|fuzz|death'
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  # the remote backend in the contract tests only (its whole API and
+  # batches; the fault suites' remote share is a minute more)
+  run_ctest asan -L contract
+  (unset CMAP_TEST_REDIS CMAP_TEST_REDIS_CLUSTER; run_ctest asan -L 'fault|fuzz|death' -LE contract)
+  unset ASAN_OPTIONS UBSAN_OPTIONS
   build tsan -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAP_SANITIZE=thread
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     run_ctest tsan -L stress

@@ -975,7 +975,8 @@ test_generic_options(void **state)
 		assert_int_equal(cmap_config_set(&cfg, "seed", "7"), CMAP_OK);
 		m = create_ok(&cfg, "capacity=3000");
 		cmap_stats_t st = stats_of(m);
-		assert_true(st.capacity >= 3000);
+		/* (a remote backend has no local table to size) */
+		assert_true(st.capacity >= 3000 || tu_has(be, CMAP_CAP_REMOTE));
 		for (uint64_t k = 0; k < 3000; k++)
 			assert_int_equal(
 			    cmap_store(m, k * GOLD, k), CMAP_INSERTED);

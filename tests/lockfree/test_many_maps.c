@@ -108,11 +108,14 @@ struct mm_set {
 
 /* A persistent map holds three open files (data, lock, and the
  * synchronous descriptor of its header): 10,000 of them would pass the
- * process's file limit, so 200. */
+ * process's file limit, so 200.  A remote one holds a connection per
+ * thread that used it, and its create costs round trips: 50. */
 static int
 mm_nmaps(void)
 {
-	return tu_has(g_backend, CMAP_CAP_PERSISTENT) ? 200 : MM_MAPS;
+	return tu_has(g_backend, CMAP_CAP_REMOTE)    ? 50
+	    : tu_has(g_backend, CMAP_CAP_PERSISTENT) ? 200
+	                                             : MM_MAPS;
 }
 
 static void

@@ -45,8 +45,12 @@ bool tu_option(const char *backend, const char *name, cmap_option_info_t *opt);
  *                        $CMAP_TEST_DIR (default $TMPDIR, else /tmp), made
  *                        for each config and removed at exit;
  *   CMAP_CAP_REMOTE      option "servers" from $CMAP_TEST_REDIS (the
- *                        addresses of a server tests/run.sh started) and
- *                        option "namespace", unique to each config.
+ *                        addresses of a server tests/run.sh started),
+ *                        option "namespace", unique to each config, and
+ *                        option "buckets" 16 where the backend has it
+ *                        (len, range and clear cost a command per bucket:
+ *                        the suites call them after a few operations;
+ *                        test_remote and the benchmark keep the default).
  * A backend whose environment is missing ($CMAP_TEST_REDIS unset) is left
  * out of tu_backends() and tu_backends_with(), with one line on stderr.
  */
@@ -115,7 +119,9 @@ void tu_model_put(struct tu_model *m, uint64_t key, uint64_t val);
 bool tu_model_del(struct tu_model *m, uint64_t key);
 void tu_model_clear(struct tu_model *m);
 /* Assert (cmocka) that map holds exactly the model's entries, via
- * cmap_len, cmap_load of every model key and a full cmap_range. */
+ * cmap_len, cmap_load of every model key (cmap_load_batch on a
+ * CMAP_CAP_REMOTE map: a round trip per 1,000 keys, not per key) and a
+ * full cmap_range. */
 void tu_assert_map_equals_model(cmap_t *map, const struct tu_model *m);
 
 /* Index of key in m->keys/m->vals, or SIZE_MAX when absent. */

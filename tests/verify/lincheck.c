@@ -18,11 +18,15 @@
  */
 #include "lincheck.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -201,13 +205,20 @@ struct lc_log {
 	unsigned char *seen;
 };
 
+/* What the threads share: in the run's context, or in memory shared
+ * with the child process of a two-process run. */
+struct lc_shared {
+	atomic_uint_fast64_t clock;
+	pthread_barrier_t start;
+};
+
 struct lc_run_ctx {
 	cmap_t *map;
 	const struct lc_workload *w;
 	const uint64_t *keys;
-	atomic_uint_fast64_t clock;
-	pthread_barrier_t start;
+	struct lc_shared *sh;
 	struct lc_log logs[LC_MAX_THREADS];
+	int ops_per_thread; /* w's, or 0 in a child without its map */
 };
 
 struct lc_thread {
@@ -250,7 +261,7 @@ lc_tick(struct lc_run_ctx *c)
 	/* seq_cst RMWs on one counter: if a's return tick is below b's call
 	 * tick, a's return RMW precedes b's call RMW in the counter's
 	 * modification order, so a happens before b. */
-	return atomic_fetch_add(&c->clock, 1);
+	return atomic_fetch_add(&c->sh->clock, 1);
 }
 
 struct lc_range_ctx {
@@ -562,8 +573,8 @@ lc_thread_main(void *p)
 
 	for (int i = 0; i < LC_M_COUNT; i++)
 		total += c->w->mix[i];
-	pthread_barrier_wait(&c->start);
-	for (int i = 0; i < c->w->ops_per_thread; i++)
+	pthread_barrier_wait(&c->sh->start);
+	for (int i = 0; i < c->ops_per_thread; i++)
 		lc_one_op(c, L, t->tid, &r, total);
 	return NULL;
 }
@@ -582,12 +593,160 @@ lc_history_fini(struct lc_history *h)
 	memset(h, 0, sizeof *h);
 }
 
+/* The clock and the start barrier, shared with a child process when
+ * `procs` (an anonymous shared mapping, inherited by fork). */
+static struct lc_shared *
+lc_shared_new(bool procs, int nthreads)
+{
+	struct lc_shared *sh;
+	pthread_barrierattr_t a;
+
+	sh = procs ? mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
+	                 MAP_SHARED | MAP_ANONYMOUS, -1, 0)
+	           : calloc(1, sizeof *sh);
+	if (sh == NULL || sh == MAP_FAILED) {
+		fprintf(stderr, "lincheck: out of memory\n");
+		abort();
+	}
+	atomic_init(&sh->clock, 1);
+	pthread_barrierattr_init(&a);
+	if (procs)
+		pthread_barrierattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_barrier_init(&sh->start, &a, (unsigned)nthreads);
+	pthread_barrierattr_destroy(&a);
+	return sh;
+}
+
+static void
+lc_shared_free(struct lc_shared *sh, bool procs)
+{
+	pthread_barrier_destroy(&sh->start);
+	if (procs)
+		munmap(sh, sizeof *sh);
+	else
+		free(sh);
+}
+
+/* Start threads [lo, hi) of the run and wait for them. */
+static void
+lc_threads(struct lc_run_ctx *c, int lo, int hi)
+{
+	struct lc_thread th[LC_MAX_THREADS];
+	pthread_t tids[LC_MAX_THREADS];
+
+	for (int i = lo; i < hi; i++) {
+		struct lc_log *L = &c->logs[i];
+
+		L->capv = 2 * c->w->nkeys;
+		L->vk = lc_xrealloc(NULL, L->capv * sizeof *L->vk);
+		L->vv = lc_xrealloc(NULL, L->capv * sizeof *L->vv);
+		L->seen = lc_xrealloc(NULL, c->w->nkeys);
+		th[i] = (struct lc_thread){c, i};
+		if (pthread_create(&tids[i], NULL, lc_thread_main, &th[i]) !=
+		    0) {
+			fprintf(stderr, "lincheck: pthread_create failed\n");
+			abort();
+		}
+	}
+	for (int i = lo; i < hi; i++)
+		pthread_join(tids[i], NULL);
+}
+
+static bool
+lc_io(int fd, void *p, size_t n, bool out)
+{
+	for (char *b = p; n > 0;) {
+		ssize_t k = out ? write(fd, b, n) : read(fd, b, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return false;
+		b += k;
+		n -= (size_t)k;
+	}
+	return true;
+}
+
+/* A log through the pipe from the child: its counts, then its arrays. */
+static bool
+lc_log_io(int fd, struct lc_log *L, bool out)
+{
+	struct lc_log head = *L;
+
+	if (!lc_io(fd, &head, sizeof head, out))
+		return false;
+	if (!out) {
+		head.ops = lc_xrealloc(NULL, head.n * sizeof *head.ops);
+		head.lens = lc_xrealloc(NULL, head.nl * sizeof *head.lens);
+		head.cap = head.n;
+		head.capl = head.nl;
+		head.vk = head.vv = NULL;
+		head.seen = NULL;
+		*L = head;
+	}
+	return lc_io(fd, L->ops, L->n * sizeof *L->ops, out) &&
+	    lc_io(fd, L->lens, L->nl * sizeof *L->lens, out);
+}
+
+/* The child of a two-process run: threads [lo, n) on its own map, their
+ * logs sent back through fd.  Never returns. */
+static void
+lc_child(struct lc_run_ctx *c, int lo, int fd)
+{
+	cmap_t *m = NULL;
+	bool ok;
+
+	if (cmap_create(c->w->twin, &m) != CMAP_OK) {
+		lc_log_error(&c->logs[lo], "child process: cmap_create failed");
+		c->ops_per_thread = 0; /* still meet the barrier */
+	}
+	c->map = m;
+	lc_threads(c, lo, c->w->nthreads);
+	ok = true;
+	for (int i = lo; i < c->w->nthreads; i++)
+		ok &= lc_log_io(fd, &c->logs[i], true);
+	if (m != NULL)
+		cmap_destroy(m);
+	_exit(ok ? 0 : 1);
+}
+
+/* Threads [0, n / 2) here and the rest in a child process (w->twin). */
+static void
+lc_two_processes(struct lc_run_ctx *c)
+{
+	int n = c->w->nthreads, lo = n / 2, fds[2], status = 0;
+	bool ok = true;
+	pid_t pid;
+
+	if (pipe(fds) != 0 || (pid = fork()) < 0) {
+		fprintf(stderr, "lincheck: pipe or fork failed\n");
+		abort();
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		lc_child(c, lo, fds[1]);
+	}
+	close(fds[1]);
+	lc_threads(c, 0, lo);
+	for (int i = lo; i < n && ok; i++) {
+		free(c->logs[i].ops);
+		free(c->logs[i].lens);
+		ok = lc_log_io(fds[0], &c->logs[i], false);
+	}
+	close(fds[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0 || !ok) {
+		for (int i = lo; i < n; i++)
+			memset(&c->logs[i], 0, sizeof c->logs[i]);
+		lc_log_error(&c->logs[lo], "child process: no history");
+	}
+}
+
 void
 lc_run(cmap_t *map, const struct lc_workload *w, struct lc_history *h)
 {
 	struct lc_run_ctx *c = calloc(1, sizeof *c);
-	struct lc_thread th[LC_MAX_THREADS];
-	pthread_t tids[LC_MAX_THREADS];
 	tu_rng_t r = {w->seed ^ UINT64_C(0x5851f42d4c957f2d)};
 	int n = w->nthreads;
 
@@ -622,25 +781,13 @@ lc_run(cmap_t *map, const struct lc_workload *w, struct lc_history *h)
 	c->map = map;
 	c->w = w;
 	c->keys = h->keys;
-	atomic_init(&c->clock, 1);
-	pthread_barrier_init(&c->start, NULL, (unsigned)n);
-	for (int i = 0; i < n; i++) {
-		struct lc_log *L = &c->logs[i];
-
-		L->capv = 2 * w->nkeys;
-		L->vk = lc_xrealloc(NULL, L->capv * sizeof *L->vk);
-		L->vv = lc_xrealloc(NULL, L->capv * sizeof *L->vv);
-		L->seen = lc_xrealloc(NULL, w->nkeys);
-		th[i] = (struct lc_thread){c, i};
-		if (pthread_create(&tids[i], NULL, lc_thread_main, &th[i]) !=
-		    0) {
-			fprintf(stderr, "lincheck: pthread_create failed\n");
-			abort();
-		}
-	}
-	for (int i = 0; i < n; i++)
-		pthread_join(tids[i], NULL);
-	pthread_barrier_destroy(&c->start);
+	c->ops_per_thread = w->ops_per_thread;
+	c->sh = lc_shared_new(w->twin != NULL, n);
+	if (w->twin != NULL && n > 1)
+		lc_two_processes(c);
+	else
+		lc_threads(c, 0, n);
+	lc_shared_free(c->sh, w->twin != NULL);
 
 	for (int i = 0; i < n; i++) {
 		struct lc_log *L = &c->logs[i];

@@ -159,6 +159,13 @@ struct lc_workload {
 	/* Keys per batch call: 1..batch_max, drawn from the key set with
 	 * repetition (so a batch often names a key twice); 1..LC_MAX_BATCH. */
 	unsigned batch_max;
+	/* NULL, or the config of a second process: threads [nthreads / 2,
+	 * nthreads) then run in a child made by fork(), on a map it creates
+	 * from this config, which must name the same entries as the map
+	 * given to lc_run (a remote backend's servers and namespace).  The
+	 * timestamps come from a counter in memory both processes share, so
+	 * the history is checked as one. */
+	const cmap_config_t *twin;
 };
 
 #define LC_MAX_BATCH 64

@@ -192,8 +192,12 @@ test_oversubscription(
 			abort();
 		}
 		/* A disk backend commits each write (tens of microseconds,
-		 * one at a time): a fiftieth of the operations. */
-		c->ops = tu_has(bs[bi], CMAP_CAP_PERSISTENT) ? ops / 50 : ops;
+		 * one at a time), a remote one pays a round trip: a fiftieth
+		 * of the operations. */
+		c->ops =
+		    tu_caps(bs[bi]) & (CMAP_CAP_PERSISTENT | CMAP_CAP_REMOTE)
+		    ? ops / 50
+		    : ops;
 		tu_run_threads(OS_THREADS, os_worker, c);
 		for (int t = 0; t < OS_THREADS; t++) {
 			long p = atomic_load(&c->progress[t]);
@@ -337,9 +341,10 @@ test_churn(
 		bool deferred = tu_has(bs[bi], CMAP_CAP_LOCK_FREE);
 		double t0 = tu_now_s();
 
-		/* A persistent backend's entries live in its file, not in
-		 * the allocator: there is no live-bytes curve to check. */
-		if (tu_has(bs[bi], CMAP_CAP_PERSISTENT))
+		/* A persistent backend's entries live in its file, a remote
+		 * one's in its server, not in the allocator: there is no
+		 * live-bytes curve to check. */
+		if (tu_caps(bs[bi]) & (CMAP_CAP_PERSISTENT | CMAP_CAP_REMOTE))
 			continue;
 		memset(&c, 0, sizeof c);
 		tu_alloc_init(&al);
@@ -494,6 +499,11 @@ test_rss(
 		if (rss_base < 0 || cmap_create(&cfg, &c.map) != CMAP_OK)
 			abort();
 		c.live = (long)(RSS_LIVE * scale) / nthreads;
+		/* a remote backend's entries are in its server (what this
+		 * process holds is its connections): a fiftieth, since each
+		 * operation is a round trip */
+		if (tu_has(bs[bi], CMAP_CAP_REMOTE))
+			c.live /= 50;
 		if (c.live < 1000)
 			c.live = 1000;
 		c.ops = 5 * c.live;

@@ -9,7 +9,10 @@
  * 0.25, 500 histories), each of 4 threads x 2,000 operations over 8 to 64
  * keys with a small value set, a quarter of them on a map created with the
  * smallest capacity so that they span resizes (clear shrinks the table
- * back, so they span several).  A backend that is not thread-safe (plain)
+ * back, so they span several).  A disk backend gets an eighth of the
+ * histories; a remote one (CMAP_CAP_REMOTE) a fortieth, each history's
+ * threads split between this process and a forked child that opens the
+ * same map (lincheck.h, twin).  A backend that is not thread-safe (plain)
  * gets single-threaded histories of 8,000 operations.  cmap_len is checked
  * against exact bounds where the backend has CMAP_CAP_LEN_EXACT, with the
  * documented slack otherwise.
@@ -351,6 +354,13 @@ main(void)
 		 * each, one at a time): an eighth of the histories. */
 		if (tu_has(b, CMAP_CAP_PERSISTENT))
 			Hb = (Hb + 7) / 8;
+		/* A remote backend pays a round trip per operation: a
+		 * fortieth of the histories (50 at scale 1, about 60 s of
+		 * CI on 1/20), each from two processes (the map's promise
+		 * is per key across every client). */
+		bool procs = tu_has(b, CMAP_CAP_REMOTE);
+		if (procs)
+			Hb = (Hb + 39) / 40;
 		for (long i = 0; i < Hb; i++) {
 			static const size_t nkeys[4] = {8, 16, 32, 64};
 			static const uint32_t shards[3] = {1, 4, 32};
@@ -373,6 +383,7 @@ main(void)
 			w.nkeys = nkeys[(i / 4) % 4];
 			w.nvalues = 3 + (unsigned)(i % 3);
 			w.seed = (uint64_t)i + 1 + (uint64_t)bi * 1000003u;
+			w.twin = procs ? &cfg : NULL;
 			lc_run(m, &w, &h);
 			if (cmap_stats(m, &sts) == CMAP_OK &&
 			    sts.grows + sts.shrinks > 0)
