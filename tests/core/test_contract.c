@@ -2051,11 +2051,17 @@ test_backend_names(void **state)
 	/* the tu_* helpers agree with the registry and the caps */
 	const char *all[TU_MAX_BACKENDS], *ts[TU_MAX_BACKENDS];
 	const char *none[TU_MAX_BACKENDS];
+	const char *runnable[TU_MAX_BACKENDS];
 	size_t na = tu_backends(all), nt = tu_thread_safe_backends(ts);
-	size_t want_ts = 0;
-	assert_int_equal(na, nb);
+	size_t want_ts = 0, nr = 0;
+	/* the registry's order, less those this environment cannot run (a
+	 * remote backend with no server given) */
+	for (size_t i = 0; i < nb; i++)
+		if (tu_backend_runnable(names[i]))
+			runnable[nr++] = names[i];
+	assert_int_equal(na, nr);
 	for (size_t i = 0; i < na; i++) {
-		assert_ptr_equal(all[i], names[i]);
+		assert_ptr_equal(all[i], runnable[i]);
 		assert_true(tu_caps(all[i]) != 0);
 		want_ts += tu_has(all[i], CMAP_CAP_THREAD_SAFE);
 	}
