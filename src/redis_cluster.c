@@ -55,14 +55,17 @@ cmap__rc_slot(const struct cmap__rc *rc, const char *key, size_t len)
 static int
 node_index(struct cmap__rc *rc, const char *addr)
 {
+	size_t len = strlen(addr);
 	int found = -1;
 
+	if (len >= CMAP__RC_ADDR_MAX) /* no node has it: the map is bad */
+		return -1;
 	pthread_mutex_lock(&rc->lock);
 	for (unsigned i = 0; i < rc->n_nodes && found < 0; i++)
 		if (strcmp(rc->addr[i], addr) == 0)
 			found = (int)i;
 	if (found < 0 && rc->n_nodes < CMAP__RC_MAX_NODES) {
-		snprintf(rc->addr[rc->n_nodes], CMAP__RC_ADDR_MAX, "%s", addr);
+		memcpy(rc->addr[rc->n_nodes], addr, len + 1);
 		found = (int)rc->n_nodes++;
 	}
 	pthread_mutex_unlock(&rc->lock);
