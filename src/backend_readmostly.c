@@ -220,6 +220,17 @@ rm_zero(struct rm_table *t, uint64_t from, uint64_t to)
 	memset(&t->b[from], 0, (size_t)(to - from) * sizeof t->b[0]);
 }
 
+/* A table of nb buckets zeroed now, for use at once; NULL on failure. */
+static struct rm_table *
+rm_table_new(struct rm_map *m, uint64_t nb)
+{
+	struct rm_table *t = rm_table_alloc(m, nb);
+
+	if (t != NULL && !rm_comes_zeroed(m, nb))
+		rm_zero(t, 0, nb);
+	return t;
+}
+
 static void
 rm_table_free(struct rm_map *m, struct rm_table *t)
 {
@@ -682,12 +693,10 @@ rm_fresh(struct rm_map *m)
 {
 	struct rm_table *cur =
 	    atomic_load_explicit(&m->cur, memory_order_relaxed);
-	struct rm_table *t = rm_table_alloc(m, m->min_nb);
+	struct rm_table *t = rm_table_new(m, m->min_nb);
 
 	if (t == NULL)
 		return false;
-	if (!rm_comes_zeroed(m, t->nb))
-		rm_zero(t, 0, t->nb);
 	if (t->nb < cur->nb)
 		m->shrinks++;
 	atomic_store_explicit(&m->cur, t, memory_order_seq_cst);
@@ -757,13 +766,11 @@ rm_create(const struct cmap__create_args *args, cmap_t **out)
 
 	if (m == NULL)
 		return CMAP_ENOMEM;
-	t = nb != 0 ? rm_table_alloc(m, nb) : NULL;
+	t = nb != 0 ? rm_table_new(m, nb) : NULL;
 	if (t == NULL) {
 		cmap__map_free(&m->base);
 		return CMAP_ENOMEM;
 	}
-	if (!rm_comes_zeroed(m, nb))
-		rm_zero(t, 0, nb);
 	m->min_nb = nb;
 	atomic_init(&m->cur, t);
 	atomic_init(&m->epoch, 1);
