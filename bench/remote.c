@@ -11,7 +11,10 @@
  *   load, store   single-thread latency, microseconds per call, and the
  *                 ratio to the raw hiredis round trip (goal <= 1.15);
  *   16 threads    cmap_load calls per second, and the ratio to
- *                 redis-benchmark -c 16 -P 1 HGET (goal >= 0.9);
+ *                 redis-benchmark -c 16 -P 1 HGET (goal >= 0.9), and
+ *                 to raw hiredis in 16 threads, a blocking connection
+ *                 each (whose own ratio to redis-benchmark is the cost
+ *                 of the thread-per-call model on this machine);
  *   batch 100     keys per second of cmap_load_batch of 100 keys, and the
  *                 ratio to single-key cmap_load (goal >= 20).
  * Needs a running server (tests/redis/servers.sh start DIR single).
@@ -127,6 +130,55 @@ cmap_threads(cmap_t *m, int threads, long n)
 	return (double)(t.n * threads) / (bench_now_s() - t0);
 }
 
+/* The same with raw hiredis: a connection per thread, blocking HGETs
+ * (the model cmap's threads follow), to tell libcmap's cost from the cost
+ * of 16 blocking threads on few cores against one event loop. */
+struct raw_thr {
+	const char *host;
+	int port;
+	long n;
+	int failed;
+};
+
+static void *
+raw_thread(void *arg)
+{
+	struct raw_thr *t = arg;
+	redisContext *c = redisConnect(t->host, t->port);
+
+	for (long i = 0; c != NULL && !c->err && i < t->n; i++) {
+		redisReply *r = redisCommand(
+		    c, "HGET cmap-bench-raw:0000 %016lx", i % KEYS);
+
+		if (r == NULL)
+			break;
+		freeReplyObject(r);
+	}
+	if (c == NULL || c->err)
+		t->failed = 1;
+	redisFree(c);
+	return NULL;
+}
+
+static double
+raw_threads(const char *host, int port, int threads, long n)
+{
+	pthread_t tid[64];
+	struct raw_thr t[64];
+	double t0 = bench_now_s();
+
+	for (int i = 0; i < threads; i++) {
+		t[i] = (struct raw_thr){host, port, n / threads, 0};
+		pthread_create(&tid[i], NULL, raw_thread, &t[i]);
+	}
+	for (int i = 0; i < threads; i++)
+		pthread_join(tid[i], NULL);
+	for (int i = 0; i < threads; i++)
+		if (t[i].failed)
+			exit(1);
+	return (double)(n / threads * threads) / (bench_now_s() - t0);
+}
+
 /* redis-benchmark -c 16 HGET: its requests per second. */
 static double
 redis_benchmark(const char *servers, long n)
@@ -178,6 +230,7 @@ bench_remote_main(int argc, char **argv)
 	long ops = 20000;
 	int reps = 5;
 	double l[16], lr[16], s[16], sr[16], th[16], rb[16], ba[16], bs[16];
+	double rt[16], rtb[16];
 
 	if (argc < 3 || strcmp(argv[1], "--suite") != 0 ||
 	    strcmp(argv[2], "remote") != 0)
@@ -215,6 +268,8 @@ bench_remote_main(int argc, char **argv)
 		a = cmap_threads(m, 16, 4 * ops),
 		b = redis_benchmark(servers, 4 * ops);
 		th[r] = a, rb[r] = b > 0 ? a / b : 0;
+		b = raw_threads(host, atoi(colon + 1), 16, 4 * ops);
+		rt[r] = a / b, rtb[r] = rb[r] > 0 ? b / (a / rb[r]) : 0;
 		a = batch_rate(m, 10 * ops), b = 1e6 / l[r];
 		ba[r] = a, bs[r] = a / b;
 	}
@@ -226,6 +281,9 @@ bench_remote_main(int argc, char **argv)
 	    median(s, reps), median(sr, reps));
 	printf("load 16 threads %8.0f calls/s  %.3fx redis-benchmark -c 16\n",
 	    median(th, reps), median(rb, reps));
+	printf("                %8s           %.3fx raw hiredis, 16 threads "
+	       "(which is %.3fx redis-benchmark)\n",
+	    "", median(rt, reps), median(rtb, reps));
 	printf("batch of 100    %8.0f keys/s   %.1fx single-key load\n",
 	    median(ba, reps), median(bs, reps));
 	redisFree(c);
