@@ -262,11 +262,12 @@ output_recommendation(
 			 */
 			fprintf(f,
 			    "    readmostly against lockfree and sharded: on "
-			    "the 2-core development machine\n    (heavily "
-			    "loaded) it was ahead at 2 threads at no write "
-			    "share from 1%% to 50%%;\n    rerun with "
-			    "--write-pct P to find where it stops paying "
-			    "here.\n");
+			    "the quiet 2-core development machine\n    it "
+			    "was behind both at 2 threads at every write "
+			    "share from 1%% to 50%%\n    (8-21%% at 1-5%%; "
+			    "bench/readmostly-table.sh); rerun with "
+			    "--write-pct P\n    to see whether it "
+			    "pays on this machine.\n");
 		single_thread_rows(f, c, n, i);
 	}
 }
