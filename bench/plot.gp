@@ -9,7 +9,10 @@
 #   OUTDIR/latency-GROUP.svg     p50, p99 and p99.9 (ns, log scale) per
 #                                backend and thread count
 #   OUTDIR/memory-GROUP.svg      bytes per entry per backend and thread count
-# Columns are found by their header names, so added columns do not break it.
+# Each point is the median of the run's repetitions and its error bar their
+# range (the *_min and *_max columns; a run of one repetition has none, and
+# its bars are empty).  Columns are found by their header names, so added
+# columns do not break it.
 
 if (!exists("csv")) csv = "results.csv"
 if (!exists("outdir")) outdir = "."
@@ -33,7 +36,9 @@ fname(g) = system(sprintf("echo '%s' | tr ':' '-'", g))
 title(g) = system(sprintf("echo '%s' | awk -F: '{printf \"%%s, %%s, %%s keys\", $1, $2, $3}'", g))
 
 # the throughput points of one backend in one group, by thread count
-tput(b, g) = "< ".awk(sprintf('G==g && $h["backend"]=="%s"{print $h["threads"], $h["mops"]}', b), g)." | sort -n"
+# v(c): column c, else (an older CSV, or no repetitions) fallback column f
+V = 'function v(c,f){return (c in h && $h[c]!="") ? $h[c] : $h[f]} '
+tput(b, g) = "< ".awk(sprintf(V.'G==g && $h["backend"]=="%s"{print $h["threads"], $h["mops"], v("mops_min","mops"), v("mops_max","mops")}', b), g)." | sort -n"
 
 do for [gi = 1:words(groups)] {
 	g = word(groups, gi)
@@ -41,7 +46,7 @@ do for [gi = 1:words(groups)] {
 
 	# ---- throughput against threads
 	set output sprintf("%s/throughput-%s.svg", outdir, fname(g))
-	set title sprintf("Throughput: %s", title(g))
+	set title sprintf("Throughput: %s (medians; bars: range over repetitions)", title(g))
 	set xlabel "threads"
 	set ylabel "million operations per second"
 	set logscale x 2
@@ -50,25 +55,25 @@ do for [gi = 1:words(groups)] {
 	set xtics auto
 	set style data linespoints
 	plot for [b in backends] tput(b, g) \
-		using 1:2 with linespoints lw 2 pt 7 dt dash(b) \
+		using 1:2:3:4 with yerrorlines lw 2 pt 7 dt dash(b) \
 		title (is_peer(b) ? b." (peer)" : b)
 
 	# ---- latency percentiles per backend and thread count
 	set output sprintf("%s/latency-%s.svg", outdir, fname(g))
-	set title sprintf("Latency of sampled operations: %s", title(g))
+	set title sprintf("Latency of sampled operations: %s (medians; bars: range over repetitions)", title(g))
 	set xlabel ""
 	set ylabel "ns (log scale)"
 	unset logscale x
 	set logscale y
 	set yrange [*:*]
 	set style data histograms
-	set style histogram clustered gap 1
+	set style histogram errorbars gap 1 lw 1
 	set style fill solid 0.85 border -1
 	set xtics rotate by 90 right scale 0
-	lat = awk('G==g && $h["p99_ns"]!=""{print $h["backend"]"/"$h["threads"]"t", $h["p50_ns"], $h["p99_ns"], $h["p999_ns"]}', g)
-	plot "< ".lat using 2:xtic(1) title "p50", \
-	     "< ".lat using 3 title "p99", \
-	     "< ".lat using 4 title "p99.9"
+	lat = awk(V.'G==g && $h["p99_ns"]!=""{print $h["backend"]"/"$h["threads"]"t", $h["p50_ns"], v("p50_ns_min","p50_ns"), v("p50_ns_max","p50_ns"), $h["p99_ns"], v("p99_ns_min","p99_ns"), v("p99_ns_max","p99_ns"), $h["p999_ns"], v("p999_ns_min","p999_ns"), v("p999_ns_max","p999_ns")}', g)
+	plot "< ".lat using 2:3:4:xtic(1) title "p50", \
+	     "< ".lat using 5:6:7 title "p99", \
+	     "< ".lat using 8:9:10 title "p99.9"
 
 	# ---- bytes per entry per backend and thread count
 	set output sprintf("%s/memory-%s.svg", outdir, fname(g))
@@ -76,8 +81,8 @@ do for [gi = 1:words(groups)] {
 	set ylabel "bytes per entry"
 	unset logscale y
 	set yrange [0:*]
-	mem = awk('G==g && $h["bytes_per_entry"]!=""{print $h["backend"]"/"$h["threads"]"t", $h["bytes_per_entry"]}', g)
-	plot "< ".mem using 2:xtic(1) title "bytes per entry" lc rgb "#4a7ab5"
+	mem = awk(V.'G==g && $h["bytes_per_entry"]!=""{print $h["backend"]"/"$h["threads"]"t", $h["bytes_per_entry"], v("bytes_per_entry_min","bytes_per_entry"), v("bytes_per_entry_max","bytes_per_entry")}', g)
+	plot "< ".mem using 2:3:4:xtic(1) title "bytes per entry" lc rgb "#4a7ab5"
 
 	set xtics norotate
 	set style data linespoints
