@@ -264,7 +264,7 @@ output_recommendation(
 			    "    readmostly against lockfree and sharded: on "
 			    "the quiet 2-core development machine\n    it "
 			    "was behind both at 2 threads at every write "
-			    "share from 1%% to 50%%\n    (8-21%% at 1-5%%; "
+			    "share from 1%% to 50%%\n    (6-21%% at 1-5%%; "
 			    "bench/readmostly-table.sh); rerun with "
 			    "--write-pct P\n    to see whether it "
 			    "pays on this machine.\n");

@@ -138,8 +138,8 @@
  * freed one gives its pages back 1 MiB per operation); with allocator
  * hooks the call that starts a migration clears the new table (O(its
  * size)).  Memory given back by a shrink or a finished resize goes back to
- * the system (with the default allocator: large blocks come from mmap, and
- * drained pages are released as a resize goes).  On readmostly
+ * the system (drained pages are released as a resize goes, whatever the
+ * allocator; the default one's large blocks come from mmap).  On readmostly
  * no call resizes at once: while a resize runs, every write
  * zeroes 64 buckets (4 KiB) of the new table (none with the default
  * allocator, whose large blocks come zeroed; more after a cmap_reserve
@@ -498,6 +498,13 @@ CMAP_API bool cmap_backend_available(const char *name);
  *   free(ctx, ptr, size) releases a block, with the size it was allocated
  *     with.  Never called with NULL.
  * Both may be called from any thread that uses the map, concurrently.
+ * Linux: in a block of 64 KiB or more, the library gives the whole pages
+ * whose contents it no longer needs (the drained part of a table being
+ * resized, a freed table given back a step at a time) to
+ * madvise(MADV_DONTNEED) before it frees the block, whichever allocator
+ * the block came from, so that the resident set follows the map's bytes
+ * and the final free (an munmap of touched pages costs about 5 ms per
+ * 64 MiB) costs little.  It never touches bytes outside a block.
  */
 typedef struct cmap_allocator {
 	void *(*alloc)(void *ctx, size_t size, size_t align);

@@ -199,10 +199,11 @@ cmap__free(const cmap_allocator_t *a, void *ptr, size_t size)
  * mmap for large ones), and cmap__discard - tell the allocator that bytes
  * [off, off + len) of a block of `size` bytes are no longer needed though
  * the block stays allocated: afterwards they read as zero, or keep what
- * they held.  With the
- * default allocator the whole pages among them go back to the kernel at
- * once (madvise MADV_DONTNEED, Linux), so that a large block freed later
- * costs little; with the caller's hooks it does nothing.
+ * they held.  In a block of 64 KiB or more the whole pages among them go
+ * back to the kernel at once (madvise MADV_DONTNEED, Linux), whichever
+ * allocator the block came from, so that a large block freed later costs
+ * little (munmap of touched pages, glibc's free of an mmapped chunk: about
+ * 5 ms per 64 MiB here) and the resident set follows the map's bytes.
  */
 CMAP_HIDDEN extern const cmap_allocator_t cmap__default_allocator;
 CMAP_HIDDEN void cmap__discard(const cmap_allocator_t *a, void *block,

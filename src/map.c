@@ -71,7 +71,12 @@ cmap__discard(
 	const uintptr_t page = 4096; /* a multiple of every page size */
 	uintptr_t lo = (uintptr_t)block + off, hi = lo + len;
 
-	if (a->free != default_free || size < DEFAULT_MAP_MIN)
+	/* Any allocator's block: the pages wholly inside [off, off + len)
+	 * are ours until the free, and madvise leaves the bytes around them
+	 * (the allocator's own headers) alone.  On a shared or locked
+	 * mapping it keeps the contents or fails: either way harmless. */
+	(void)a;
+	if (size < DEFAULT_MAP_MIN)
 		return;
 	lo = (lo + page - 1) & ~(page - 1);
 	hi &= ~(page - 1);
