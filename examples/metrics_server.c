@@ -120,8 +120,9 @@ serve(int fd)
 	}
 	req[got] = '\0';
 	if (strncmp(req, "GET /metrics ", 13) == 0) {
-		hdr = "HTTP/1.0 200 OK\r\nContent-Type: text/plain; "
-		      "version=0.0.4; charset=utf-8\r\nConnection: close\r\n\r\n";
+		hdr =
+		    "HTTP/1.0 200 OK\r\nContent-Type: text/plain; "
+		    "version=0.0.4; charset=utf-8\r\nConnection: close\r\n\r\n";
 		if (to_socket(&fd, hdr, strlen(hdr)) == 0)
 			(void)cmap_metrics_expose(src, 2, to_socket, &fd);
 	} else {
@@ -150,7 +151,8 @@ main(int argc, char **argv)
 	        : CMAP_BACKEND_SHARDED);
 	maps[1] = make(CMAP_BACKEND_RWLOCK);
 	for (int i = 0; i < THREADS; i++)
-		pthread_create(&th[i], NULL, worker, (void *)(uintptr_t)(i + 1));
+		pthread_create(
+		    &th[i], NULL, worker, (void *)(uintptr_t)(i + 1));
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(th[i], NULL);
 

@@ -39,14 +39,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#if defined(__GNUC__) && !defined(CMAP_TSAN)
-#define M_TLS_MODEL __attribute__((tls_model("initial-exec")))
-#else
-#define M_TLS_MODEL
-#endif
-
-CMAP_HIDDEN _Thread_local struct cmap__mtls cmap__mtls M_TLS_MODEL;
-static _Thread_local uint64_t m_tid M_TLS_MODEL;
+CMAP_HIDDEN _Thread_local struct cmap__mtls cmap__mtls CMAP__MTLS_MODEL;
+static _Thread_local uint64_t m_tid CMAP__MTLS_MODEL;
 
 static pthread_mutex_t m_reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cmap__metrics *m_reg_head; /* under m_reg_lock */
@@ -77,8 +71,7 @@ static const struct {
     [CMAP_OP_LOAD] = {"load", R_OK | R_NF | R_ERR, false},
     [CMAP_OP_STORE] = {"store", R_OK | R_INS | R_ERR, false},
     [CMAP_OP_LOAD_OR_STORE] = {"load_or_store", R_OK | R_INS | R_ERR, false},
-    [CMAP_OP_LOAD_AND_DELETE] = {"load_and_delete", R_OK | R_NF | R_ERR,
-        false},
+    [CMAP_OP_LOAD_AND_DELETE] = {"load_and_delete", R_OK | R_NF | R_ERR, false},
     [CMAP_OP_DELETE] = {"delete", R_OK | R_NF | R_ERR, false},
     [CMAP_OP_SWAP] = {"swap", R_OK | R_INS | R_ERR, false},
     [CMAP_OP_COMPARE_AND_SWAP] = {"compare_and_swap",
@@ -136,7 +129,8 @@ cmap_metrics_bucket_bound(unsigned b)
 		return UINT64_MAX;
 	k = (b - 1) / 4 + 3;
 	s = (b - 1) % 4;
-	return (UINT64_C(1) << k) + (uint64_t)(s + 1) * (UINT64_C(1) << (k - 2));
+	return (UINT64_C(1) << k) +
+	    (uint64_t)(s + 1) * (UINT64_C(1) << (k - 2));
 }
 
 /* ---------------------------------------------------------------------
@@ -159,7 +153,8 @@ m_free(void *ctx, void *ptr, size_t size)
 {
 	struct cmap__metrics *mx = ctx;
 
-	atomic_fetch_sub_explicit(&mx->bytes, (int64_t)size, memory_order_relaxed);
+	atomic_fetch_sub_explicit(
+	    &mx->bytes, (int64_t)size, memory_order_relaxed);
 	cmap__free(&mx->inner, ptr, size);
 }
 
@@ -242,8 +237,8 @@ m_thread_exit(void *arg)
 	pthread_mutex_lock(&m_reg_lock);
 	for (struct cmap__metrics *mx = m_reg_head; mx != NULL;
 	     mx = mx->reg_next)
-		for (struct cmap__mrec *r = atomic_load_explicit(
-		         &mx->recs, memory_order_acquire);
+		for (struct cmap__mrec *r =
+		         atomic_load_explicit(&mx->recs, memory_order_acquire);
 		     r != NULL;
 		     r = atomic_load_explicit(&r->next, memory_order_relaxed))
 			if (atomic_load_explicit(
@@ -324,8 +319,8 @@ cmap__metrics_rec_slow(struct cmap__metrics *mx)
 	/* Release: the record's zeroed fields before it is reachable. */
 	do {
 		atomic_store_explicit(&r->next, head, memory_order_relaxed);
-	} while (!atomic_compare_exchange_weak_explicit(&mx->recs, &head, r,
-	    memory_order_release, memory_order_acquire));
+	} while (!atomic_compare_exchange_weak_explicit(
+	    &mx->recs, &head, r, memory_order_release, memory_order_acquire));
 found:
 	c->id = mx->id;
 	c->rec = r;
@@ -454,7 +449,8 @@ map_sum(cmap_t *map, cmap_metrics_t *m)
 	m->enabled = true;
 	m->sample_every = mx->sample_every;
 	{
-		int64_t b = atomic_load_explicit(&mx->bytes, memory_order_relaxed);
+		int64_t b =
+		    atomic_load_explicit(&mx->bytes, memory_order_relaxed);
 
 		m->bytes = b > 0 ? (uint64_t)b : 0;
 	}
@@ -464,8 +460,8 @@ map_sum(cmap_t *map, cmap_metrics_t *m)
 	         atomic_load_explicit(&mx->recs, memory_order_acquire);
 	     r != NULL;
 	     r = atomic_load_explicit(&r->next, memory_order_relaxed))
-		m->threads += atomic_load_explicit(
-		                  &r->owner, memory_order_relaxed) != 0;
+		m->threads +=
+		    atomic_load_explicit(&r->owner, memory_order_relaxed) != 0;
 }
 
 /* Copy a filled struct into the caller's of `size` bytes (cmap.c's). */
@@ -643,8 +639,9 @@ label_name_ok(const char *s)
 	static const char *const reserved[] = {
 	    "impl_type", "shard_count", "op", "result", "le"};
 
-	if (s == NULL || !((*s >= 'a' && *s <= 'z') ||
-	                     (*s >= 'A' && *s <= 'Z') || *s == '_'))
+	if (s == NULL ||
+	    !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+	        *s == '_'))
 		return false;
 	if (s[0] == '_' && s[1] == '_')
 		return false;
@@ -743,9 +740,8 @@ static const struct fam {
     {"map_lock_contended_total", "counter",
         "Lock acquisitions that had to wait.", F_U64,
         offsetof(cmap_metrics_op_t, lock_contended), -1},
-    {"map_lock_wait_seconds_total", "counter",
-        "Time spent waiting for locks.", F_SECONDS,
-        offsetof(cmap_metrics_op_t, lock_wait_ns), -1},
+    {"map_lock_wait_seconds_total", "counter", "Time spent waiting for locks.",
+        F_SECONDS, offsetof(cmap_metrics_op_t, lock_wait_ns), -1},
     {"map_resizes_total", "counter", "Resizes (migrations) started.", F_U64,
         offsetof(cmap_metrics_op_t, resizes), -1},
     {"map_migration_seconds_total", "counter",
@@ -788,8 +784,8 @@ w_hist(struct w *w, const cmap_metrics_source_t *src, const char *op,
 		w_u64(w, cum);
 		w_str(w, "\n");
 	}
-	w_series(w, "map_operation_duration_seconds_bucket", src, op, "le",
-	    "+Inf");
+	w_series(
+	    w, "map_operation_duration_seconds_bucket", src, op, "le", "+Inf");
 	w_u64(w, o->samples);
 	w_str(w, "\n");
 	w_series(w, "map_operation_duration_seconds_sum", src, op, NULL, NULL);
@@ -913,8 +909,8 @@ cmap_metrics_expose(const cmap_metrics_source_t *maps, size_t n,
 	cmap_status_t st;
 
 	if ((maps == NULL && n > 0) || fn == NULL)
-		return cmap__fail(CMAP_EINVAL,
-		    "cmap_metrics_expose: NULL maps or writer");
+		return cmap__fail(
+		    CMAP_EINVAL, "cmap_metrics_expose: NULL maps or writer");
 	if ((st = check_sources(maps, n)) != CMAP_OK)
 		return st;
 	if (n > 16) {

@@ -35,11 +35,15 @@
 #include <stdint.h>
 #include <time.h>
 
-/* The counters of one thread for one kind of call (cmap_op_t). */
+/* The counters of one thread for one kind of call (cmap_op_t); what
+ * every call touches (countdown, res) in its first cache line. */
 struct cmap__mop {
-	_Atomic uint64_t ops;
-	_Atomic uint64_t res[5]; /* ok, inserted, not_found, mismatch, error */
-	_Atomic uint64_t keys;
+	_Alignas(
+	    CMAP_CACHE_LINE) uint32_t countdown; /* owner only: calls
+	                                            until the next sample */
+	_Atomic uint64_t res[5]; /* ok, not_found, error, mismatch, inserted
+	                            (index: cmap__metrics_res) */
+	_Atomic uint64_t ops;    /* batch kinds only: calls */
 	_Atomic uint64_t retries;
 	_Atomic uint64_t lock_contended;
 	_Atomic uint64_t lock_wait_ns;
@@ -50,7 +54,6 @@ struct cmap__mop {
 	/* The histogram, allocated at the first sample (owner: release
 	 * store; scraper: acquire load); CMAP_METRICS_BUCKETS counters. */
 	_Atomic(_Atomic uint64_t *) hist;
-	uint32_t countdown; /* owner only: calls until the next sample */
 };
 
 /* A thread's metrics state: where the counters of the call in progress
@@ -67,7 +70,16 @@ struct cmap__mtls {
 	struct cmap__mop *cur;
 	struct cmap__mcache_ent cache[CMAP__MCACHE];
 };
-CMAP_HIDDEN extern _Thread_local struct cmap__mtls cmap__mtls;
+/* initial-exec: one %fs-relative access, no __tls_get_addr call, in the
+ * shared library too (its TLS block is small and it is not dlopen'ed
+ * after start in practice; the lockfree and readmostly backends do the
+ * same); not under TSan, as readmostly. */
+#if defined(__GNUC__) && !defined(CMAP_TSAN)
+#define CMAP__MTLS_MODEL __attribute__((tls_model("initial-exec")))
+#else
+#define CMAP__MTLS_MODEL
+#endif
+CMAP_HIDDEN extern _Thread_local struct cmap__mtls cmap__mtls CMAP__MTLS_MODEL;
 #define cmap__mcur (cmap__mtls.cur)
 #define cmap__mcache (cmap__mtls.cache)
 
@@ -75,8 +87,8 @@ CMAP_HIDDEN extern _Thread_local struct cmap__mtls cmap__mtls;
 static inline void
 cmap__mbump(_Atomic uint64_t *c, uint64_t n)
 {
-	atomic_store_explicit(
-	    c, atomic_load_explicit(c, memory_order_relaxed) + n,
+	atomic_store_explicit(c,
+	    atomic_load_explicit(c, memory_order_relaxed) + n,
 	    memory_order_relaxed);
 }
 
@@ -169,8 +181,7 @@ CMAP_HIDDEN const cmap_allocator_t *cmap__metrics_inner(
     const cmap_allocator_t *a);
 
 /* This thread's record in mx, found or allocated; NULL when none can be. */
-CMAP_HIDDEN struct cmap__mrec *cmap__metrics_rec_slow(
-    struct cmap__metrics *mx);
+CMAP_HIDDEN struct cmap__mrec *cmap__metrics_rec_slow(struct cmap__metrics *mx);
 
 /*
  * One recorded call: cmap__metrics_enter before it (finds the record,
@@ -187,14 +198,13 @@ struct cmap__mcall {
 };
 
 static inline void
-cmap__metrics_enter(struct cmap__metrics *mx, cmap_op_t op,
-    struct cmap__mcall *c)
+cmap__metrics_enter(
+    struct cmap__metrics *mx, cmap_op_t op, struct cmap__mcall *c)
 {
 	const struct cmap__mcache_ent *e =
 	    &cmap__mcache[mx->id & (CMAP__MCACHE - 1)];
-	struct cmap__mrec *r = CMAP_LIKELY(e->id == mx->id)
-	    ? e->rec
-	    : cmap__metrics_rec_slow(mx);
+	struct cmap__mrec *r =
+	    CMAP_LIKELY(e->id == mx->id) ? e->rec : cmap__metrics_rec_slow(mx);
 	struct cmap__mop *o;
 
 	c->mx = mx;
@@ -203,7 +213,8 @@ cmap__metrics_enter(struct cmap__metrics *mx, cmap_op_t op,
 	c->t0 = 0;
 	if (CMAP_UNLIKELY(r == NULL)) {
 		c->op = NULL;
-		atomic_fetch_add_explicit(&mx->dropped, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(
+		    &mx->dropped, 1, memory_order_relaxed);
 		return;
 	}
 	o = &r->op[op];
