@@ -984,13 +984,13 @@ typedef enum cmap_op {
 CMAP_API const char *cmap_op_name(cmap_op_t op);
 
 /*
- * Latency buckets: bucket 0 holds samples under 8 ns; bucket b >= 1
- * holds [lo, hi) with, for k = (b - 1) / 4 + 3 and s = (b - 1) % 4,
- * lo = 2^k + s * 2^(k-2) and hi = lo + 2^(k-2) (four buckets per power
- * of two); the last bucket, CMAP_METRICS_BUCKETS - 1, also holds
- * everything above (from 2^35 ns, 34 s).  This layout is fixed for 1.x.
- * cmap_metrics_bucket_bound(b) is hi in nanoseconds (UINT64_MAX for the
- * last bucket and past it).
+ * Latency buckets, in nanoseconds: bucket 0 holds samples of at most 8;
+ * bucket b >= 1 holds (lo, hi] with, for k = (b - 1) / 4 + 3 and
+ * s = (b - 1) % 4, lo = 2^k + s * 2^(k-2) and hi = lo + 2^(k-2) (four
+ * buckets per power of two); the last bucket, CMAP_METRICS_BUCKETS - 1,
+ * holds everything above its lo (about 30 s).  This layout is fixed for
+ * 1.x.  cmap_metrics_bucket_bound(b) is hi (UINT64_MAX for the last
+ * bucket and past it).
  */
 #define CMAP_METRICS_BUCKETS 129u
 CMAP_API uint64_t cmap_metrics_bucket_bound(unsigned b);
@@ -1017,8 +1017,8 @@ typedef struct cmap_metrics_op {
 
 /* One map.  Grows only at its end (VERSIONS AND THE ABI). */
 typedef struct cmap_metrics {
-	bool enabled;          /* created with metrics; the rest is 0 if not,
-	                          but backend, shards and len */
+	bool enabled;          /* created with metrics; if not, the fields
+	                          after len are 0 */
 	const char *backend;   /* the backend's name (static) */
 	uint32_t shards;       /* the option "shards", 1 without one */
 	uint32_t sample_every; /* metrics_sample */
@@ -1039,8 +1039,10 @@ typedef struct cmap_metrics {
  *   op is no kind; CMAP_ERECURSE from inside an update callback.  A map
  *   without metrics: CMAP_OK, enabled false, and zeros.
  * Thread safety: any thread, concurrently with every call but
- *   cmap_destroy.  Cost: O(threads that used the map) (cmap_metrics also
- *   calls cmap_len: on redis a round trip); never takes a lock.
+ *   cmap_destroy; cmap_metrics calls cmap_len, so on a map that is not
+ *   thread-safe (plain) it belongs to the thread that uses the map.
+ *   Cost: O(threads that used the map), plus cmap_len (on redis a round
+ *   trip); never takes a lock.
  */
 CMAP_API cmap_status_t cmap_metrics_sized(
     cmap_t *map, cmap_metrics_t *out, size_t size);
@@ -1102,10 +1104,14 @@ typedef int (*cmap_metrics_write_fn)(void *ctx, const char *text, size_t len);
  *   n > 0, fn is NULL, a map is NULL, a label name is not allowed, or
  *   repeated in one map, a label value is NULL, or two maps have the same
  *   backend, shard count and labels (their series would collide: give
- *   them a label that tells them apart); CMAP_EIO when fn stopped it.
+ *   them a label that tells them apart); CMAP_EIO when fn stopped it;
+ *   CMAP_ENOMEM (nothing written, more than 16 maps only).
  * Thread safety: any thread, concurrently with every call on the maps but
- *   cmap_destroy.  Cost: O(maps^2 * labels + maps * (threads + kinds *
- *   buckets)), with one cmap_len per map; never takes a lock.
+ *   cmap_destroy (a plain map: as cmap_metrics).  Cost: O(maps^2 * labels
+ *   + maps * families * kinds * (threads + buckets)), plus one cmap_len
+ *   per map; never takes a lock; no allocation for up to 16 maps (more
+ *   take scratch memory from the first map's allocator: CMAP_ENOMEM when
+ *   it fails).
  */
 CMAP_API cmap_status_t cmap_metrics_expose(const cmap_metrics_source_t *maps,
     size_t n, cmap_metrics_write_fn fn, void *ctx);

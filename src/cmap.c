@@ -363,23 +363,26 @@ exec_slow(cmap_t *map, struct cmap_req *req)
 }
 
 static CMAP_NOINLINE cmap_status_t
-exec_metered(cmap_t *map, struct cmap_req *req)
+exec_metered(cmap_t *map, struct cmap_req *req, struct cmap__mop *o)
 {
-	struct cmap__mop *o =
-	    cmap__metrics_fast(map->metrics, req_op[req->kind]);
-
-	if (o == NULL || req->kind == CMAP_REQ_UPDATE)
-		return exec_slow(map, req);
 	METERED(o, map->be->exec(map, req));
 }
 
 /* --------------------------------------------------- single-key ops */
 
+/* A request of kind op (a constant in each caller, so that the common
+ * case of a recorded call folds to a few instructions, as for loads). */
 static inline cmap_status_t
-exec(cmap_t *map, struct cmap_req *req)
+exec(cmap_t *map, struct cmap_req *req, cmap_op_t op)
 {
-	if (CMAP_UNLIKELY(map->metrics != NULL))
-		return exec_metered(map, req);
+	if (CMAP_UNLIKELY(map->metrics != NULL)) {
+		struct cmap__mop *o = op != CMAP_OP_UPDATE
+		    ? cmap__metrics_fast(map->metrics, op)
+		    : NULL;
+
+		return o != NULL ? exec_metered(map, req, o)
+		                 : exec_slow(map, req);
+	}
 	return map->be->exec(map, req);
 }
 
@@ -423,7 +426,7 @@ cmap_load_or_store(cmap_t *map, uint64_t key, uint64_t value, uint64_t *actual)
 	CHECK_MAP(map);
 	if (actual == NULL)
 		return CMAP_EINVAL;
-	st = exec(map, &req);
+	st = exec(map, &req, CMAP_OP_LOAD_OR_STORE);
 	if (!cmap_is_error(st))
 		*actual = req.out;
 	return st;
@@ -438,7 +441,7 @@ cmap_load_and_delete(cmap_t *map, uint64_t key, uint64_t *value)
 	CHECK_MAP(map);
 	if (value == NULL)
 		return CMAP_EINVAL;
-	st = exec(map, &req);
+	st = exec(map, &req, CMAP_OP_LOAD_AND_DELETE);
 	if (st == CMAP_OK)
 		*value = req.out;
 	return st;
@@ -450,7 +453,7 @@ cmap_delete(cmap_t *map, uint64_t key)
 	struct cmap_req req = {.kind = CMAP_REQ_DELETE, .key = key};
 
 	CHECK_MAP(map);
-	return exec(map, &req);
+	return exec(map, &req, CMAP_OP_DELETE);
 }
 
 cmap_status_t
@@ -460,7 +463,7 @@ cmap_swap(cmap_t *map, uint64_t key, uint64_t value, uint64_t *previous)
 	cmap_status_t st;
 
 	CHECK_MAP(map);
-	st = exec(map, &req);
+	st = exec(map, &req, CMAP_OP_SWAP);
 	if (st == CMAP_OK && previous != NULL)
 		*previous = req.out;
 	return st;
@@ -474,7 +477,7 @@ cmap_compare_and_swap(
 	    .kind = CMAP_REQ_CAS, .key = key, .a = expected, .b = desired};
 
 	CHECK_MAP(map);
-	return exec(map, &req);
+	return exec(map, &req, CMAP_OP_COMPARE_AND_SWAP);
 }
 
 cmap_status_t
@@ -483,7 +486,7 @@ cmap_compare_and_delete(cmap_t *map, uint64_t key, uint64_t expected)
 	struct cmap_req req = {.kind = CMAP_REQ_CAD, .key = key, .a = expected};
 
 	CHECK_MAP(map);
-	return exec(map, &req);
+	return exec(map, &req, CMAP_OP_COMPARE_AND_DELETE);
 }
 
 cmap_status_t
@@ -493,7 +496,7 @@ cmap_add(cmap_t *map, uint64_t key, uint64_t delta, uint64_t *result)
 	cmap_status_t st;
 
 	CHECK_MAP(map);
-	st = exec(map, &req);
+	st = exec(map, &req, CMAP_OP_ADD);
 	if (!cmap_is_error(st) && result != NULL)
 		*result = req.out;
 	return st;
@@ -514,7 +517,7 @@ cmap_update(cmap_t *map, uint64_t key, cmap_update_fn fn, void *ctx,
 	frame.map = map;
 	frame.up = update_frames;
 	update_frames = &frame;
-	st = exec(map, &req);
+	st = exec(map, &req, CMAP_OP_UPDATE);
 	update_frames = frame.up;
 	if ((st == CMAP_OK || st == CMAP_INSERTED) && value_out != NULL)
 		*value_out = req.out;

@@ -325,14 +325,13 @@ brlock_drain(struct cmap__brlock *l, unsigned i, uint64_t *t0)
 	atomic_uint *r = &l->stripe[i].readers;
 	unsigned spins = 0;
 
-	if (*t0 == 0 && atomic_load_explicit(r, memory_order_relaxed) != 0)
-		*t0 = cmap__metrics_begin();
-
 	/* seq_cst: pairs with the readers' increments (Dekker, lock.h), and
 	 * includes the acquire that pairs with their release decrement. */
 	while (atomic_load(r) != 0) {
 		unsigned v;
 
+		if (*t0 == 0)
+			*t0 = cmap__metrics_begin(); /* it waits (metrics.h) */
 		if (spins < SPINS) {
 			spins++;
 			cpu_relax();

@@ -120,18 +120,24 @@ cmap__metrics_resize(void)
 static inline void
 cmap__metrics_work_end(uint64_t t0)
 {
-	struct cmap__mop *o = cmap__mcur;
+	struct cmap__mop *o;
 
-	if (t0 != 0 && o != NULL)
+	if (CMAP_LIKELY(t0 == 0))
+		return;
+	o = cmap__mcur;
+	if (o != NULL)
 		cmap__mbump(&o->migrate_ns, cmap__metrics_now() - t0);
 }
 
 static inline void
 cmap__metrics_wait_end(uint64_t t0)
 {
-	struct cmap__mop *o = cmap__mcur;
+	struct cmap__mop *o;
 
-	if (t0 != 0 && o != NULL) {
+	if (CMAP_LIKELY(t0 == 0))
+		return;
+	o = cmap__mcur;
+	if (o != NULL) {
 		cmap__mbump(&o->lock_contended, 1);
 		cmap__mbump(&o->lock_wait_ns, cmap__metrics_now() - t0);
 	}

@@ -117,8 +117,8 @@ check_map(const char *body, const char *labels)
 		snprintf(s, sizeof s,
 		    "map_operations_total{%s,op=\"%s\",result=\"%s\"}", labels,
 		    want[i].op, want[i].result);
-		CHECK(value_of(body, s) == want[i].n, "%s = %lld, want %lld",
-		    s, value_of(body, s), want[i].n);
+		CHECK(value_of(body, s) == want[i].n, "%s = %lld, want %lld", s,
+		    value_of(body, s), want[i].n);
 	}
 	/* The histogram: cumulative, +Inf == _count, at least one sample
 	 * per thread (each thread's first call of a kind is timed), fewer
@@ -219,8 +219,8 @@ main(int argc, char **argv)
 	}
 	free(get(port, "/quit"));
 	waitpid(pid, &st, 0);
-	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "server exit status %d",
-	    st);
+	CHECK(
+	    WIFEXITED(st) && WEXITSTATUS(st) == 0, "server exit status %d", st);
 	if (failures > 0) {
 		fprintf(stderr, "--- body ---\n%s", body);
 		return 1;

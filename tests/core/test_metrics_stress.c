@@ -190,8 +190,7 @@ run(const char *backend)
 	}
 	printf("%s: %llu calls recorded (want %d), %zu scrapes, %zu map "
 	       "rounds\n",
-	    backend, (unsigned long long)total, WORKERS * OPS, scrapes,
-	    rounds);
+	    backend, (unsigned long long)total, WORKERS * OPS, scrapes, rounds);
 	return bad || total != (uint64_t)WORKERS * OPS || scrapes == 0 ||
 	    rounds == 0;
 }
@@ -206,7 +205,8 @@ main(void)
 	for (size_t i = 0; i < n; i++) {
 		if (tu_has(ts[i], CMAP_CAP_REMOTE) ||
 		    tu_has(ts[i], CMAP_CAP_PERSISTENT))
-			continue; /* in-memory: the recording is what is tested */
+			continue; /* in-memory: the recording is what is tested
+			           */
 		failed += run(ts[i]);
 		ran++;
 	}
