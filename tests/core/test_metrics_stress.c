@@ -92,7 +92,7 @@ scraper(void *arg)
 	    {g_maps[0], la, 1}, {g_maps[1], lb, 1}};
 	size_t *scrapes = arg;
 
-	while (!atomic_load(&g_stop)) {
+	do { /* at least once, however fast the workers are */
 		size_t n = 0;
 		cmap_metrics_op_t o;
 		cmap_metrics_t mx;
@@ -103,7 +103,7 @@ scraper(void *arg)
 		(void)cmap_metrics_op(g_maps[0], CMAP_OP_LOAD, &o);
 		(void)cmap_metrics(g_maps[1], &mx);
 		(*scrapes)++;
-	}
+	} while (!atomic_load(&g_stop));
 	return NULL;
 }
 
@@ -125,7 +125,7 @@ churner(void *arg)
 {
 	size_t *rounds = arg;
 
-	while (!atomic_load(&g_stop)) {
+	do {
 		cmap_t *m = make();
 		pthread_t t[2];
 		cmap_metrics_op_t o;
@@ -148,7 +148,7 @@ churner(void *arg)
 		}
 		cmap_destroy(m);
 		(*rounds)++;
-	}
+	} while (!atomic_load(&g_stop));
 	return NULL;
 }
 
