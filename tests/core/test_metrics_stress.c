@@ -20,7 +20,7 @@
 #include "testutil.h"
 
 #define WORKERS 3
-#define OPS 20000
+#define OPS 60000
 
 static const char *g_backend;
 static cmap_t *g_maps[2];
