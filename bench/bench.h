@@ -411,7 +411,7 @@ struct options {
 	bool check_sampling;
 	bool force_gettime;
 	bool quiet;
-	uint32_t cmap_flags;                   /* --no-misuse-check */
+	uint32_t cmap_flags; /* --no-misuse-check, --metrics */
 	struct bench_opt opts[BENCH_MAX_OPTS]; /* --opt */
 	size_t nopts;
 	/* The --opt each of all[] takes, as text ("" for none). */

@@ -561,6 +561,9 @@ help(const struct options *o)
 	    "(plain's\n"
 	    "                     misuse_check=false: what the detector "
 	    "costs).\n"
+	    "  --metrics          create maps with CMAP_FLAG_METRICS (what "
+	    "recording\n"
+	    "                     the metrics costs).\n"
 	    "  --list             list the targets found and exit.\n"
 	    "  --version          the version, git revision and build, and "
 	    "exit.\n"
@@ -621,6 +624,7 @@ enum {
 	OPT_CLOCK,
 	OPT_QUIET,
 	OPT_NO_MISUSE_CHECK,
+	OPT_METRICS,
 	OPT_LIST,
 	OPT_HELP,
 	OPT_PRESET,
@@ -653,6 +657,7 @@ static const struct option long_opts[] = {
     {"clock", required_argument, NULL, OPT_CLOCK},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"no-misuse-check", no_argument, NULL, OPT_NO_MISUSE_CHECK},
+    {"metrics", no_argument, NULL, OPT_METRICS},
     {"list", no_argument, NULL, OPT_LIST},
     {"help", no_argument, NULL, OPT_HELP},
     {"preset", required_argument, NULL, OPT_PRESET},
@@ -778,6 +783,9 @@ parse_args(struct options *o, int argc, char **argv)
 			break;
 		case OPT_NO_MISUSE_CHECK:
 			o->cmap_flags |= CMAP_FLAG_NO_MISUSE_CHECK;
+			break;
+		case OPT_METRICS:
+			o->cmap_flags |= CMAP_FLAG_METRICS;
 			break;
 		case OPT_QUIET:
 			o->quiet = true;

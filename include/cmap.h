@@ -517,6 +517,9 @@ enum {
 	/* Turn off the plain backend's misuse detector (the same as the
 	 * option misuse_check=false). */
 	CMAP_FLAG_NO_MISUSE_CHECK = 1u << 0,
+	/* Keep metrics on this map (METRICS below; the same as the option
+	 * metrics=true).  Since 1.1. */
+	CMAP_FLAG_METRICS = 1u << 1,
 };
 
 #define CMAP_DEFAULT_SHARDS 32u
@@ -564,7 +567,11 @@ cmap_config_init(cmap_config_t *config)
  * cmap_backend_option), every config takes:
  *   backend    a backend's name (overrides config->backend);
  *   capacity   as config->capacity;
- *   seed       as config->seed.
+ *   seed       as config->seed;
+ *   metrics    a boolean: as CMAP_FLAG_METRICS (since 1.1);
+ *   metrics_sample  time 1 call in this many (1 to 65536, default 64)
+ *              per thread and kind of call, on a map with metrics
+ *              (METRICS; since 1.1).
  * The name and the value are checked at cmap_create() against the backend
  * chosen then, so options may be set before the backend is.
  *   Returns CMAP_OK; CMAP_EINVAL when config, name or value is NULL, the
@@ -914,6 +921,221 @@ cmap_stats(cmap_t *map, cmap_stats_t *stats)
 {
 	return cmap_stats_sized(map, stats, sizeof *stats);
 }
+
+/* ---------------------------------------------------------------------
+ * METRICS (since 1.1)
+ *
+ * A map created with CMAP_FLAG_METRICS (or the option metrics=true) keeps,
+ * per kind of call (cmap_op_t), counters of calls and of their results, a
+ * latency histogram, and what only the backend sees: lock acquisitions
+ * that had to wait and for how long, update callbacks run again after a
+ * lost race, resizes started and the time spent moving entries for them;
+ * per map, the bytes it holds from its allocator.  They are read as
+ * structs (cmap_metrics, cmap_metrics_op: what an advisor reads) or as
+ * Prometheus text for any number of maps at once (cmap_metrics_expose).
+ *
+ * Off by default: on, a single-key call runs some 40 more instructions
+ * (+20% to +60% on the in-memory backends' calls, by callgrind; nothing
+ * that shows beside lmdb's and redis's own costs); off, it pays one
+ * predictable branch on the map (docs/design.md, "Metrics", has the
+ * figures).
+ *
+ * Recording writes no shared cache line: each thread records into its own
+ * record in the map (allocated through the map's allocator at its first
+ * call, reused after the thread exits; a thread whose record cannot be
+ * allocated still runs its calls, counted in `dropped`).  Every call is
+ * counted.  Latency is sampled: 1 call in metrics_sample (default 64) of
+ * each kind per thread is timed with clock_gettime(CLOCK_MONOTONIC), at
+ * random intervals of mean metrics_sample (so no periodic workload hides
+ * from it), the first call of each kind included; set metrics_sample=1
+ * to time every call.  A sample includes about half of the clock's own
+ * cost, and falls in buckets of relative width 2^(1/4)
+ * (19%); the Prometheus histogram has one bucket per factor of 4, from
+ * 32 ns to 2.1 s.  Counters that a backend cannot see are 0 there:
+ * lockfree and plain take no lock, LMDB's and the Redis server's own
+ * locks are invisible, and lmdb's remap time and Redis's resizes are not
+ * counted (docs/design.md, "Metrics").
+ *
+ * The counters are updated with relaxed atomics: a snapshot taken while
+ * calls run is a sum of per-thread counters each read at some moment,
+ * and never goes backwards between two snapshots.  cmap_len and
+ * cmap_stats are not recorded; a call that fails its argument checks
+ * (CMAP_EINVAL for a NULL map or out pointer, CMAP_ERECURSE) is not
+ * either.
+ * ------------------------------------------------------------------- */
+
+/* The kinds of call, as the `op` label names them (cmap_op_name).  Only
+ * appended to; CMAP_OP_COUNT_ is the count of this header's version. */
+typedef enum cmap_op {
+	CMAP_OP_LOAD = 0,
+	CMAP_OP_STORE,
+	CMAP_OP_LOAD_OR_STORE,
+	CMAP_OP_LOAD_AND_DELETE,
+	CMAP_OP_DELETE,
+	CMAP_OP_SWAP,
+	CMAP_OP_COMPARE_AND_SWAP,
+	CMAP_OP_COMPARE_AND_DELETE,
+	CMAP_OP_ADD,
+	CMAP_OP_UPDATE,
+	CMAP_OP_LOAD_BATCH,
+	CMAP_OP_STORE_BATCH,
+	CMAP_OP_DELETE_BATCH,
+	CMAP_OP_RANGE,
+	CMAP_OP_CLEAR,
+	CMAP_OP_RESERVE,
+	CMAP_OP_SYNC,
+	CMAP_OP_COUNT_
+} cmap_op_t;
+
+/* "load", "store", "load_or_store", ..., "compare_and_swap", ...,
+ * "load_batch", ..., "sync" (the public call's name without cmap_);
+ * NULL for a value that is no kind.  Static. */
+CMAP_API const char *cmap_op_name(cmap_op_t op);
+
+/*
+ * Latency buckets, in nanoseconds: bucket 0 holds samples of at most 8;
+ * bucket b >= 1 holds (lo, hi] with, for k = (b - 1) / 4 + 3 and
+ * s = (b - 1) % 4, lo = 2^k + s * 2^(k-2) and hi = lo + 2^(k-2) (four
+ * buckets per power of two); the last bucket, CMAP_METRICS_BUCKETS - 1,
+ * holds everything above its lo (about 30 s).  This layout is fixed for
+ * 1.x.  cmap_metrics_bucket_bound(b) is hi (UINT64_MAX for the last
+ * bucket and past it).
+ */
+#define CMAP_METRICS_BUCKETS 129u
+CMAP_API uint64_t cmap_metrics_bucket_bound(unsigned b);
+
+/* One kind of call on one map, summed over its threads.  Grows only at
+ * its end, after `buckets` (VERSIONS AND THE ABI). */
+typedef struct cmap_metrics_op {
+	uint64_t ops;            /* calls */
+	uint64_t keys;           /* keys: ops, or for a batch the keys in all */
+	uint64_t ok;             /* per key: CMAP_OK */
+	uint64_t inserted;       /* CMAP_INSERTED (load_or_store: a miss) */
+	uint64_t not_found;      /* CMAP_NOT_FOUND */
+	uint64_t mismatch;       /* CMAP_MISMATCH (compare_and_*) */
+	uint64_t errors;         /* any error status */
+	uint64_t retries;        /* update: callback runs beyond the first */
+	uint64_t lock_contended; /* lock acquisitions that had to wait */
+	uint64_t lock_wait_ns;   /* time they waited */
+	uint64_t resizes;        /* resizes these calls started */
+	uint64_t migrate_ns;     /* time these calls moved entries */
+	uint64_t samples;        /* calls timed */
+	uint64_t sample_ns;      /* their total time */
+	uint64_t buckets[CMAP_METRICS_BUCKETS]; /* samples per bucket */
+} cmap_metrics_op_t;
+
+/* One map.  Grows only at its end (VERSIONS AND THE ABI). */
+typedef struct cmap_metrics {
+	bool enabled;          /* created with metrics; if not, the fields
+	                          after len are 0 */
+	const char *backend;   /* the backend's name (static) */
+	uint32_t shards;       /* the option "shards", 1 without one */
+	uint32_t sample_every; /* metrics_sample */
+	uint64_t len;          /* as cmap_len() */
+	uint64_t bytes;        /* bytes the map holds from its allocator,
+	                          its metrics included */
+	uint64_t threads;      /* threads holding a record in the map now */
+	uint64_t records;      /* records allocated (threads seen at once) */
+	uint64_t dropped;      /* calls not recorded: no record could be
+	                          allocated (or a histogram: samples lost) */
+	uint32_t n_ops;        /* kinds of call this library records */
+} cmap_metrics_t;
+
+/*
+ * cmap_metrics - fill *out with the map's figures; cmap_metrics_op - fill
+ * *out with those of one kind of call.
+ *   Returns CMAP_OK; CMAP_EINVAL when map or out is NULL, size is 0, or
+ *   op is no kind; CMAP_ERECURSE from inside an update callback.  A map
+ *   without metrics: CMAP_OK, enabled false, and zeros.
+ * Thread safety: any thread, concurrently with every call but
+ *   cmap_destroy; cmap_metrics calls cmap_len, so on a map that is not
+ *   thread-safe (plain) it belongs to the thread that uses the map.
+ *   Cost: O(threads that used the map), plus cmap_len (on redis a round
+ *   trip); never takes a lock.
+ */
+CMAP_API cmap_status_t cmap_metrics_sized(
+    cmap_t *map, cmap_metrics_t *out, size_t size);
+CMAP_API cmap_status_t cmap_metrics_op_sized(
+    cmap_t *map, cmap_op_t op, cmap_metrics_op_t *out, size_t size);
+
+static inline cmap_status_t
+cmap_metrics(cmap_t *map, cmap_metrics_t *out)
+{
+	return cmap_metrics_sized(map, out, sizeof *out);
+}
+
+static inline cmap_status_t
+cmap_metrics_op(cmap_t *map, cmap_op_t op, cmap_metrics_op_t *out)
+{
+	return cmap_metrics_op_sized(map, op, out, sizeof *out);
+}
+
+/* A label the caller adds to every series of one map. */
+typedef struct cmap_metrics_label {
+	const char *name;  /* [a-zA-Z_][a-zA-Z0-9_]*, not starting "__", not
+	                      impl_type, shard_count, op, result or le */
+	const char *value; /* any text (UTF-8); escaped as the format says */
+} cmap_metrics_label_t;
+
+/* One map of an exposition and its labels. */
+typedef struct cmap_metrics_source {
+	cmap_t *map;
+	const cmap_metrics_label_t *labels;
+	size_t n_labels;
+} cmap_metrics_source_t;
+
+/* Receives the text: return 0 to go on, anything else to stop. */
+typedef int (*cmap_metrics_write_fn)(void *ctx, const char *text, size_t len);
+
+/*
+ * cmap_metrics_expose - write the metrics of maps[0..n) in the Prometheus
+ * text exposition format 0.0.4 (Content-Type: text/plain; version=0.0.4)
+ * through fn, in pieces.  Each family has its # HELP and # TYPE once,
+ * then the series of every map, each labelled impl_type (the backend's
+ * name), shard_count and the map's labels:
+ *   map_operation_duration_seconds  histogram {op}: the sampled calls
+ *   map_operations_total            counter {op, result}: keys by result
+ *                                   (ok, inserted, not_found, mismatch,
+ *                                   error: those the kind can return)
+ *   map_batch_calls_total           counter {op}: batch calls
+ *   map_update_retries_total        counter {op="update"}
+ *   map_lock_contended_total        counter {op}
+ *   map_lock_wait_seconds_total     counter {op}
+ *   map_resizes_total               counter {op}
+ *   map_migration_seconds_total     counter {op}
+ *   map_entries, map_bytes, map_threads  gauges
+ *   map_metrics_dropped_total       counter
+ * A kind of call appears once the map has recorded one; a map without
+ * metrics has map_entries only.  Where the LoadOrStore miss ratio of the
+ * article is wanted: map_operations_total{op="load_or_store",
+ * result="inserted"} over the sum of its results.
+ *   Returns CMAP_OK; CMAP_EINVAL (nothing written) when maps is NULL with
+ *   n > 0, fn is NULL, a map is NULL, a label name is not allowed, or
+ *   repeated in one map, a label value is NULL, or two maps have the same
+ *   backend, shard count and labels (their series would collide: give
+ *   them a label that tells them apart); CMAP_EIO when fn stopped it;
+ *   CMAP_ENOMEM (nothing written, more than 16 maps only).
+ * Thread safety: any thread, concurrently with every call on the maps but
+ *   cmap_destroy (a plain map: as cmap_metrics).  Cost: O(maps^2 * labels
+ *   + maps * families * kinds * (threads + buckets)), plus one cmap_len
+ *   per map; never takes a lock; no allocation for up to 16 maps (more
+ *   take scratch memory from the first map's allocator: CMAP_ENOMEM when
+ *   it fails).
+ */
+CMAP_API cmap_status_t cmap_metrics_expose(const cmap_metrics_source_t *maps,
+    size_t n, cmap_metrics_write_fn fn, void *ctx);
+
+/*
+ * cmap_metrics_text - the same into buf[0..size), snprintf-style: *length
+ * (optional) receives the length of the whole text, without the NUL; the
+ * text is cut to fit and always NUL-terminated when size > 0.  Call it
+ * again with a larger buffer when *length >= size (the figures may have
+ * grown in between: leave room).
+ *   Returns as cmap_metrics_expose (never CMAP_EIO); buf may be NULL
+ *   when size is 0.
+ */
+CMAP_API cmap_status_t cmap_metrics_text(const cmap_metrics_source_t *maps,
+    size_t n, char *buf, size_t size, size_t *length);
 
 #ifdef __cplusplus
 }

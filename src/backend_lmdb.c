@@ -47,6 +47,7 @@
  * the hooks do not see (cmap.h says so).
  */
 #include "lock.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -186,9 +187,14 @@ lm_grow(struct lmdb_map *m, size_t want)
 	cmap__brlock_write_lock(&m->lock);
 	(void)mdb_env_info(m->env, &info);
 	if (want == 0 || info.me_mapsize < want) {
+		uint64_t t0 = cmap__metrics_begin();
+
 		rc = mdb_env_set_mapsize(m->env, want);
-		if (rc == 0 && want != 0)
+		if (rc == 0 && want != 0) {
 			atomic_fetch_add(&m->grows, 1);
+			cmap__metrics_resize();
+		}
+		cmap__metrics_work_end(t0);
 	}
 	cmap__brlock_write_unlock(&m->lock);
 	return rc;

@@ -15,6 +15,7 @@
  * (lf_after_op): no table it reached can be freed under it.
  */
 #include "lf.h"
+#include "metrics.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -338,8 +339,10 @@ lf_clear(cmap_t *map)
 		if (lf_cas_ptr((void **)&t->next, &exp, d))
 			break;
 	}
-	if (d->cap < t->cap)
+	if (d->cap < t->cap) {
 		lf_faa_64(&m->shrinks, 1);
+		cmap__metrics_resize();
+	}
 	/* Finish the tables before d (others may finish them too).  When d
 	 * is not found on the way from map->cur, it was passed already. */
 	for (;;) {

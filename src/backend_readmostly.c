@@ -65,6 +65,7 @@
  *   destroy.
  */
 #include "lock.h"
+#include "metrics.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -613,6 +614,7 @@ rm_start(struct rm_map *m, uint64_t nb)
 		m->grows++;
 	else
 		m->shrinks++;
+	cmap__metrics_resize();
 	return CMAP_OK;
 }
 
@@ -654,7 +656,7 @@ rm_zero_step(const struct rm_table *old, uint64_t left)
 
 /* The work a write does for a resize in progress (the bound in COSTS). */
 static void
-rm_step(struct rm_map *m)
+rm_step_work(struct rm_map *m)
 {
 	struct rm_table *old =
 	    atomic_load_explicit(&m->cur, memory_order_relaxed);
@@ -686,6 +688,20 @@ rm_step(struct rm_map *m)
 	rm_retire(m, old, NULL);
 }
 
+/* The same, its time counted as migration time (metrics.h); nothing to
+ * do (and no clock read) when no resize runs. */
+static void
+rm_step(struct rm_map *m)
+{
+	uint64_t t0;
+
+	if (m->next == NULL)
+		return;
+	t0 = cmap__metrics_begin();
+	rm_step_work(m);
+	cmap__metrics_work_end(t0);
+}
+
 /* Swap every table for a fresh empty one of min_nb buckets; false when
  * it cannot be allocated (nothing changed). */
 static bool
@@ -697,8 +713,10 @@ rm_fresh(struct rm_map *m)
 
 	if (t == NULL)
 		return false;
-	if (t->nb < cur->nb)
+	if (t->nb < cur->nb) {
 		m->shrinks++;
+		cmap__metrics_resize();
+	}
 	atomic_store_explicit(&m->cur, t, memory_order_seq_cst);
 	if (m->next != NULL && !m->migrating)
 		rm_table_free(m, m->next);                /* never published */

@@ -9,6 +9,7 @@
  * calls are one compare each on the success path.
  */
 #include "config.h"
+#include "metrics.h"
 
 #include <string.h>
 
@@ -135,12 +136,24 @@ cmap_backend_option_sized(
 
 /* ---------------------------------------------------------- life cycle */
 
+/* The shard count a map is labelled with: its option "shards", else 1. */
+static uint32_t
+shards_of(const struct cmap__backend *be, const union cmap__optval *vals)
+{
+	for (size_t k = 0; k < be->n_options; k++)
+		if (strcmp(be->options[k].name, "shards") == 0 &&
+		    be->options[k].type == CMAP_OPTION_UINT)
+			return (uint32_t)vals[k].u;
+	return 1;
+}
+
 cmap_status_t
 cmap_create(const cmap_config_t *config, cmap_t **out)
 {
 	union cmap__optval vals[CMAP__MAX_OPTIONS];
 	const struct cmap__backend *be;
 	struct cmap__create_args args;
+	struct cmap__metrics *mx = NULL;
 	cmap_t *map = NULL;
 	cmap_status_t st;
 
@@ -149,13 +162,28 @@ cmap_create(const cmap_config_t *config, cmap_t **out)
 		    CMAP_EINVAL, "cmap_create: NULL config or out");
 	if ((st = cmap__resolve(config, &be, &args, vals)) != CMAP_OK)
 		return st;
+	/* With metrics, the backend allocates through their counting
+	 * allocator, which wraps the resolved one. */
+	if (args.metrics) {
+		mx = cmap__metrics_new(
+		    &args.allocator, args.metrics_sample, &args.allocator);
+		if (mx == NULL)
+			return cmap__fail(CMAP_ENOMEM,
+			    "backend '%s': out of memory for the metrics",
+			    be->name);
+	}
 	if ((st = be->create(&args, &map)) != CMAP_OK) {
+		cmap__metrics_free(mx);
 		if (st == CMAP_ENOMEM)
 			(void)cmap__fail(
 			    st, "backend '%s': out of memory", be->name);
 		return st;
 	}
 	map->be = be;
+	map->metrics = mx;
+	map->shards = shards_of(be, vals);
+	if (mx != NULL)
+		cmap__metrics_attach(mx);
 	*out = map;
 	return CMAP_OK;
 }
@@ -163,10 +191,14 @@ cmap_create(const cmap_config_t *config, cmap_t **out)
 void
 cmap_destroy(cmap_t *map)
 {
+	struct cmap__metrics *mx;
+
 	if (map == NULL)
 		return;
+	mx = map->metrics;
 	map->be->destroy(map);
 	cmap__map_free(map);
+	cmap__metrics_free(mx);
 }
 
 const char *
@@ -217,11 +249,140 @@ in_update(const cmap_t *map)
 			return CMAP_ERECURSE;                                  \
 	} while (0)
 
+/* ------------------------------------------------------------ metrics */
+
+/*
+ * A call on a map with metrics (metrics.h): counted, sometimes timed, and
+ * with cmap__mcur pointing at its counters while it runs.  The hot calls
+ * branch here, out of line, on the header's `metrics` only.  The common
+ * case (record cached, call not timed) is a handful of instructions; the
+ * rest goes through cmap__metrics_enter and cmap__metrics_leave.
+ */
+#define METERED(o, call)                                                       \
+	do {                                                                   \
+		struct cmap__mop *p_ = cmap__mcur;                             \
+		cmap_status_t st_;                                             \
+                                                                               \
+		cmap__mcur = (o);                                              \
+		st_ = (call);                                                  \
+		cmap__mcur = p_;                                               \
+		cmap__mbump(&(o)->res[cmap__metrics_res(st_)], 1);             \
+		return st_;                                                    \
+	} while (0)
+
+/* Every case: a record to find or allocate, a call to time. */
+#define METERED_SLOW(map, op, call)                                            \
+	do {                                                                   \
+		struct cmap__mcall mc_;                                        \
+		cmap_status_t st_;                                             \
+                                                                               \
+		cmap__metrics_enter((map)->metrics, (op), &mc_);               \
+		st_ = (call);                                                  \
+		cmap__metrics_leave(&mc_, st_);                                \
+		return st_;                                                    \
+	} while (0)
+
+static CMAP_NOINLINE cmap_status_t
+load_slow(cmap_t *map, uint64_t key, uint64_t *value)
+{
+	METERED_SLOW(map, CMAP_OP_LOAD, map->be->load(map, key, value));
+}
+
+static CMAP_NOINLINE cmap_status_t
+load_metered(cmap_t *map, uint64_t key, uint64_t *value, struct cmap__mop *o)
+{
+	cmap_status_t (*load)(cmap_t *, uint64_t, uint64_t *) = map->be->load;
+
+	METERED(o, load(map, key, value));
+}
+
+static CMAP_NOINLINE cmap_status_t
+store_slow(cmap_t *map, uint64_t key, uint64_t value)
+{
+	METERED_SLOW(map, CMAP_OP_STORE, map->be->store(map, key, value));
+}
+
+static CMAP_NOINLINE cmap_status_t
+store_metered(cmap_t *map, uint64_t key, uint64_t value, struct cmap__mop *o)
+{
+	cmap_status_t (*store)(cmap_t *, uint64_t, uint64_t) = map->be->store;
+
+	METERED(o, store(map, key, value));
+}
+
+static const cmap_op_t req_op[CMAP_REQ_KIND_COUNT_] = {
+    [CMAP_REQ_LOAD] = CMAP_OP_LOAD,
+    [CMAP_REQ_STORE] = CMAP_OP_STORE,
+    [CMAP_REQ_LOAD_OR_STORE] = CMAP_OP_LOAD_OR_STORE,
+    [CMAP_REQ_LOAD_AND_DELETE] = CMAP_OP_LOAD_AND_DELETE,
+    [CMAP_REQ_DELETE] = CMAP_OP_DELETE,
+    [CMAP_REQ_SWAP] = CMAP_OP_SWAP,
+    [CMAP_REQ_CAS] = CMAP_OP_COMPARE_AND_SWAP,
+    [CMAP_REQ_CAD] = CMAP_OP_COMPARE_AND_DELETE,
+    [CMAP_REQ_ADD] = CMAP_OP_ADD,
+    [CMAP_REQ_UPDATE] = CMAP_OP_UPDATE,
+};
+
+/* An update callback that counts its runs: every backend that runs it
+ * again after a lost race (lockfree, redis) shows in the retries. */
+struct counted_update {
+	cmap_update_fn fn;
+	void *ctx;
+	uint64_t runs;
+};
+
+static cmap_update_action_t
+counted_update_fn(uint64_t key, uint64_t *value, bool present, void *ctx)
+{
+	struct counted_update *c = ctx;
+
+	c->runs++;
+	return c->fn(key, value, present, c->ctx);
+}
+
+static CMAP_NOINLINE cmap_status_t
+exec_slow(cmap_t *map, struct cmap_req *req)
+{
+	struct counted_update cu;
+	struct cmap__mcall mc;
+	cmap_status_t st;
+
+	cmap__metrics_enter(map->metrics, req_op[req->kind], &mc);
+	if (req->kind == CMAP_REQ_UPDATE) {
+		cu.fn = req->fn;
+		cu.ctx = req->ctx;
+		cu.runs = 0;
+		req->fn = counted_update_fn;
+		req->ctx = &cu;
+	}
+	st = map->be->exec(map, req);
+	if (req->kind == CMAP_REQ_UPDATE && cu.runs > 1 && mc.op != NULL)
+		cmap__mbump(&mc.op->retries, cu.runs - 1);
+	cmap__metrics_leave(&mc, st);
+	return st;
+}
+
+static CMAP_NOINLINE cmap_status_t
+exec_metered(cmap_t *map, struct cmap_req *req, struct cmap__mop *o)
+{
+	METERED(o, map->be->exec(map, req));
+}
+
 /* --------------------------------------------------- single-key ops */
 
+/* A request of kind op (a constant in each caller, so that the common
+ * case of a recorded call folds to a few instructions, as for loads). */
 static inline cmap_status_t
-exec(cmap_t *map, struct cmap_req *req)
+exec(cmap_t *map, struct cmap_req *req, cmap_op_t op)
 {
+	if (CMAP_UNLIKELY(map->metrics != NULL)) {
+		struct cmap__mop *o = op != CMAP_OP_UPDATE
+		    ? cmap__metrics_fast(map->metrics, op)
+		    : NULL;
+
+		return o != NULL ? exec_metered(map, req, o)
+		                 : exec_slow(map, req);
+	}
 	return map->be->exec(map, req);
 }
 
@@ -231,6 +392,13 @@ cmap_load(cmap_t *map, uint64_t key, uint64_t *value)
 	CHECK_MAP(map);
 	if (CMAP_UNLIKELY(value == NULL))
 		return CMAP_EINVAL;
+	if (CMAP_UNLIKELY(map->metrics != NULL)) {
+		struct cmap__mop *o =
+		    cmap__metrics_fast(map->metrics, CMAP_OP_LOAD);
+
+		return o != NULL ? load_metered(map, key, value, o)
+		                 : load_slow(map, key, value);
+	}
 	return map->be->load(map, key, value);
 }
 
@@ -238,6 +406,13 @@ cmap_status_t
 cmap_store(cmap_t *map, uint64_t key, uint64_t value)
 {
 	CHECK_MAP(map);
+	if (CMAP_UNLIKELY(map->metrics != NULL)) {
+		struct cmap__mop *o =
+		    cmap__metrics_fast(map->metrics, CMAP_OP_STORE);
+
+		return o != NULL ? store_metered(map, key, value, o)
+		                 : store_slow(map, key, value);
+	}
 	return map->be->store(map, key, value);
 }
 
@@ -251,7 +426,7 @@ cmap_load_or_store(cmap_t *map, uint64_t key, uint64_t value, uint64_t *actual)
 	CHECK_MAP(map);
 	if (actual == NULL)
 		return CMAP_EINVAL;
-	st = exec(map, &req);
+	st = exec(map, &req, CMAP_OP_LOAD_OR_STORE);
 	if (!cmap_is_error(st))
 		*actual = req.out;
 	return st;
@@ -266,7 +441,7 @@ cmap_load_and_delete(cmap_t *map, uint64_t key, uint64_t *value)
 	CHECK_MAP(map);
 	if (value == NULL)
 		return CMAP_EINVAL;
-	st = exec(map, &req);
+	st = exec(map, &req, CMAP_OP_LOAD_AND_DELETE);
 	if (st == CMAP_OK)
 		*value = req.out;
 	return st;
@@ -278,7 +453,7 @@ cmap_delete(cmap_t *map, uint64_t key)
 	struct cmap_req req = {.kind = CMAP_REQ_DELETE, .key = key};
 
 	CHECK_MAP(map);
-	return exec(map, &req);
+	return exec(map, &req, CMAP_OP_DELETE);
 }
 
 cmap_status_t
@@ -288,7 +463,7 @@ cmap_swap(cmap_t *map, uint64_t key, uint64_t value, uint64_t *previous)
 	cmap_status_t st;
 
 	CHECK_MAP(map);
-	st = exec(map, &req);
+	st = exec(map, &req, CMAP_OP_SWAP);
 	if (st == CMAP_OK && previous != NULL)
 		*previous = req.out;
 	return st;
@@ -302,7 +477,7 @@ cmap_compare_and_swap(
 	    .kind = CMAP_REQ_CAS, .key = key, .a = expected, .b = desired};
 
 	CHECK_MAP(map);
-	return exec(map, &req);
+	return exec(map, &req, CMAP_OP_COMPARE_AND_SWAP);
 }
 
 cmap_status_t
@@ -311,7 +486,7 @@ cmap_compare_and_delete(cmap_t *map, uint64_t key, uint64_t expected)
 	struct cmap_req req = {.kind = CMAP_REQ_CAD, .key = key, .a = expected};
 
 	CHECK_MAP(map);
-	return exec(map, &req);
+	return exec(map, &req, CMAP_OP_COMPARE_AND_DELETE);
 }
 
 cmap_status_t
@@ -321,7 +496,7 @@ cmap_add(cmap_t *map, uint64_t key, uint64_t delta, uint64_t *result)
 	cmap_status_t st;
 
 	CHECK_MAP(map);
-	st = exec(map, &req);
+	st = exec(map, &req, CMAP_OP_ADD);
 	if (!cmap_is_error(st) && result != NULL)
 		*result = req.out;
 	return st;
@@ -342,7 +517,7 @@ cmap_update(cmap_t *map, uint64_t key, cmap_update_fn fn, void *ctx,
 	frame.map = map;
 	frame.up = update_frames;
 	update_frames = &frame;
-	st = exec(map, &req);
+	st = exec(map, &req, CMAP_OP_UPDATE);
 	update_frames = frame.up;
 	if ((st == CMAP_OK || st == CMAP_INSERTED) && value_out != NULL)
 		*value_out = req.out;
@@ -357,6 +532,8 @@ cmap_range(cmap_t *map, cmap_range_fn fn, void *ctx)
 	CHECK_MAP(map);
 	if (fn == NULL)
 		return CMAP_EINVAL;
+	if (map->metrics != NULL)
+		METERED_SLOW(map, CMAP_OP_RANGE, map->be->range(map, fn, ctx));
 	return map->be->range(map, fn, ctx);
 }
 
@@ -370,6 +547,8 @@ cmap_status_t
 cmap_clear(cmap_t *map)
 {
 	CHECK_MAP(map);
+	if (map->metrics != NULL)
+		METERED_SLOW(map, CMAP_OP_CLEAR, map->be->clear(map));
 	return map->be->clear(map);
 }
 
@@ -377,19 +556,29 @@ cmap_status_t
 cmap_reserve(cmap_t *map, size_t entries)
 {
 	CHECK_MAP(map);
+	if (map->metrics != NULL)
+		METERED_SLOW(
+		    map, CMAP_OP_RESERVE, map->be->reserve(map, entries));
 	return map->be->reserve(map, entries);
+}
+
+static cmap_status_t
+sync_call(cmap_t *map)
+{
+	const struct cmap__backend *be = map->be;
+
+	if (be->version >= CMAP__BACKEND_V3 && be->sync != NULL)
+		return be->sync(map);
+	return CMAP_OK;
 }
 
 cmap_status_t
 cmap_sync(cmap_t *map)
 {
-	const struct cmap__backend *be;
-
 	CHECK_MAP(map);
-	be = map->be;
-	if (be->version >= CMAP__BACKEND_V3 && be->sync != NULL)
-		return be->sync(map);
-	return CMAP_OK;
+	if (map->metrics != NULL)
+		METERED_SLOW(map, CMAP_OP_SYNC, sync_call(map));
+	return sync_call(map);
 }
 
 cmap_status_t
@@ -420,17 +609,10 @@ cmap_stats_sized(cmap_t *map, cmap_stats_t *stats, size_t size)
  * points.
  */
 static cmap_status_t
-batch(cmap_t *map, const struct cmap__batch *b, size_t n)
+batch_run(cmap_t *map, const struct cmap__batch *b, size_t n)
 {
-	const struct cmap__backend *be;
+	const struct cmap__backend *be = map->be;
 
-	CHECK_MAP(map);
-	be = map->be;
-	if (n == 0)
-		return CMAP_OK;
-	if (b->keys == NULL || b->status == NULL ||
-	    (b->kind != CMAP__BATCH_DELETE && b->in == NULL && b->out == NULL))
-		return CMAP_EINVAL;
 	if (be->version >= CMAP__BACKEND_V2 && be->batch != NULL)
 		return be->batch(map, b, n);
 	for (size_t i = 0; i < n; i++) {
@@ -445,12 +627,59 @@ batch(cmap_t *map, const struct cmap__batch *b, size_t n)
 			struct cmap_req req = {
 			    .kind = CMAP_REQ_DELETE, .key = b->keys[i]};
 
-			b->status[i] = exec(map, &req);
+			b->status[i] = be->exec(map, &req);
 			break;
 		}
 		}
 	}
 	return cmap__batch_result(n, b->status);
+}
+
+static const cmap_op_t batch_op[] = {
+    [CMAP__BATCH_LOAD] = CMAP_OP_LOAD_BATCH,
+    [CMAP__BATCH_STORE] = CMAP_OP_STORE_BATCH,
+    [CMAP__BATCH_DELETE] = CMAP_OP_DELETE_BATCH,
+};
+
+static cmap_status_t
+batch(cmap_t *map, const struct cmap__batch *b, size_t n)
+{
+	struct cmap__mcall mc;
+	cmap_status_t st;
+
+	CHECK_MAP(map);
+	if (n == 0)
+		return CMAP_OK;
+	if (b->keys == NULL || b->status == NULL ||
+	    (b->kind != CMAP__BATCH_DELETE && b->in == NULL && b->out == NULL))
+		return CMAP_EINVAL;
+	if (CMAP_LIKELY(map->metrics == NULL))
+		return batch_run(map, b, n);
+	cmap__metrics_enter(map->metrics, batch_op[b->kind], &mc);
+	st = batch_run(map, b, n);
+	cmap__metrics_leave_batch(&mc, n, b->status);
+	return st;
+}
+
+/* ------------------------------------------------------ metrics calls */
+
+cmap_status_t
+cmap_metrics_sized(cmap_t *map, cmap_metrics_t *out, size_t size)
+{
+	CHECK_MAP(map);
+	if (out == NULL || size == 0)
+		return CMAP_EINVAL;
+	return cmap__metrics_get(map, out, size);
+}
+
+cmap_status_t
+cmap_metrics_op_sized(
+    cmap_t *map, cmap_op_t op, cmap_metrics_op_t *out, size_t size)
+{
+	CHECK_MAP(map);
+	if (out == NULL || size == 0)
+		return CMAP_EINVAL;
+	return cmap__metrics_op_get(map, op, out, size);
 }
 
 cmap_status_t

@@ -31,7 +31,9 @@
 	(offsetof(cmap_config_t, options_) + CMAP_CONFIG_OPTION_BYTES)
 _Static_assert(CONFIG_V1_SIZE == sizeof(cmap_config_t),
     "cmap_config_t 1.0 must end with no padding");
-#define KNOWN_FLAGS ((uint32_t)CMAP_FLAG_NO_MISUSE_CHECK)
+#define KNOWN_FLAGS ((uint32_t)(CMAP_FLAG_NO_MISUSE_CHECK | CMAP_FLAG_METRICS))
+/* The default of metrics_sample (cmap.h, METRICS). */
+#define METRICS_SAMPLE_DEFAULT 64u
 
 /* ------------------------------------------------------------ defaults */
 
@@ -232,7 +234,14 @@ random_seed(const void *salt)
 
 /* The options every config takes, whatever the backend (cmap.h,
  * cmap_config_set); each overrides its typed field. */
-enum { GEN_BACKEND, GEN_CAPACITY, GEN_SEED, GEN_COUNT };
+enum {
+	GEN_BACKEND,
+	GEN_CAPACITY,
+	GEN_SEED,
+	GEN_METRICS,
+	GEN_METRICS_SAMPLE,
+	GEN_COUNT
+};
 
 static const cmap_option_info_t generic[GEN_COUNT] = {
     [GEN_BACKEND] = {"backend", CMAP_OPTION_STRING, CMAP_BACKEND_PLAIN,
@@ -241,6 +250,10 @@ static const cmap_option_info_t generic[GEN_COUNT] = {
         "entries to hold without resizing", 0, SIZE_MAX, 0},
     [GEN_SEED] = {"seed", CMAP_OPTION_UINT, "0",
         "hash seed; 0 = a fresh random seed", 0, UINT64_MAX, 0},
+    [GEN_METRICS] = {"metrics", CMAP_OPTION_BOOL, "false",
+        "keep metrics (CMAP_FLAG_METRICS)", 0, 0, 0},
+    [GEN_METRICS_SAMPLE] = {"metrics_sample", CMAP_OPTION_UINT, "64",
+        "time 1 call in this many per thread and kind", 1, 65536, 0},
 };
 
 static bool
@@ -311,6 +324,8 @@ resolve_generic(const cmap_config_t *c, struct cmap__create_args *a)
 
 	a->capacity = c->capacity;
 	a->seed = c->seed;
+	a->metrics = (c->flags & CMAP_FLAG_METRICS) != 0;
+	a->metrics_sample = METRICS_SAMPLE_DEFAULT;
 	if ((t = cmap_config_get(c, cap->name)) != NULL) {
 		if ((st = parse_option("config", cap, t, &v)) != CMAP_OK)
 			return st;
@@ -320,6 +335,20 @@ resolve_generic(const cmap_config_t *c, struct cmap__create_args *a)
 		if ((st = parse_option("config", seed, t, &v)) != CMAP_OK)
 			return st;
 		a->seed = v.u;
+	}
+	if ((t = cmap_config_get(c, generic[GEN_METRICS].name)) != NULL) {
+		st = parse_option("config", &generic[GEN_METRICS], t, &v);
+		if (st != CMAP_OK)
+			return st;
+		a->metrics = v.b;
+	}
+	t = cmap_config_get(c, generic[GEN_METRICS_SAMPLE].name);
+	if (t != NULL) {
+		st =
+		    parse_option("config", &generic[GEN_METRICS_SAMPLE], t, &v);
+		if (st != CMAP_OK)
+			return st;
+		a->metrics_sample = (uint32_t)v.u;
 	}
 	return CMAP_OK;
 }

@@ -12,7 +12,11 @@
  *                      under src/lf.h)
  *   shared pieces      map.c (map header, misuse report), req.h (request
  *                      semantics), table.c (the open-addressing core of
- *                      plain, rwlock and sharded), lock.c, lf_atomic.h
+ *                      plain, rwlock and sharded), lock.c, lf_atomic.h,
+ *                      metrics.c (per-thread metrics records, recorded
+ *                      by the front end, with hooks for what the pieces
+ *                      above see; it also holds the public metrics
+ *                      calls' snapshot and exposition)
  *
  * ADDING A BACKEND: write src/backend_<name>.c defining
  *   CMAP_HIDDEN const struct cmap__backend cmap__<name>_backend = { ... };
@@ -97,6 +101,10 @@ struct cmap__create_args {
 	cmap_allocator_t allocator; /* both hooks set */
 	uint64_t seed;              /* non-zero */
 	size_t capacity;
+	/* The front end's: the generic options metrics and metrics_sample
+	 * (backends ignore them). */
+	bool metrics;
+	uint32_t metrics_sample;
 	/* opt[i] is the value of the backend's options[i]: the one set, else
 	 * its default (a REQUIRED option is always set). */
 	const union cmap__optval *opt;
@@ -171,11 +179,19 @@ CMAP_HIDDEN const struct cmap__backend *cmap__backend_find(const char *name);
 /* ---------------------------------------------------------------------
  * The map header every backend's map struct begins with.
  * ------------------------------------------------------------------- */
+struct cmap__metrics;
+
 struct cmap {
 	const struct cmap__backend *be;
 	cmap_allocator_t allocator; /* resolved: both hooks set */
 	uint64_t seed;              /* the hash seed, non-zero */
 	size_t self_size;           /* bytes of the backend's map struct */
+	/* Set by the front end after create, read-only afterwards: the
+	 * map's metrics (metrics.h), NULL when off, which is the one branch
+	 * an operation pays for them; and its shard count (the option
+	 * "shards", else 1), a label of the metrics. */
+	struct cmap__metrics *metrics;
+	uint32_t shards;
 };
 
 /* ---------------------------------------------------------------------

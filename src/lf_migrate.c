@@ -36,6 +36,7 @@
  * found.  A copy (lf_copy) walks the same way with its own, shorter rule.
  */
 #include "lf.h"
+#include "metrics.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -176,6 +177,7 @@ cmap__lf_start_migration(
 		lf_faa_64(&m->grows, 1);
 	else if (nc < t->cap)
 		lf_faa_64(&m->shrinks, 1);
+	cmap__metrics_resize();
 	return LF_MIG_OK;
 }
 
@@ -249,16 +251,20 @@ cmap__lf_migrate_chunk(
 {
 	struct lf_table *n = lf_load_acq_ptr((void **)&t->next);
 	uint64_t end = (c + 1) * LF_CHUNK;
+	uint64_t t0 = cmap__metrics_begin(); /* migration time */
 
 	if (end > t->cap)
 		end = t->cap;
 	for (uint64_t s = c * LF_CHUNK; s < end; s++) {
 		cmap_status_t st = lf_freeze_slot(m, r, t, n, s);
 
-		if (st != CMAP_OK)
+		if (st != CMAP_OK) {
+			cmap__metrics_work_end(t0);
 			return st;
+		}
 	}
 	lf_chunk_done(m, r, t, c);
+	cmap__metrics_work_end(t0);
 	return CMAP_OK;
 }
 

@@ -63,6 +63,7 @@
  * behaviour), and every rule above still holds.
  */
 #include "lock.h"
+#include "metrics.h"
 
 #include <limits.h>
 #include <sched.h>
@@ -291,6 +292,7 @@ cmap__brlock_read_slow(struct cmap__brlock *l, unsigned s)
 	struct wait w = {0};
 	/* As in cmap__brlock_read_lock (lock.h): after our increment. */
 	unsigned v = atomic_load(&l->writer);
+	uint64_t t0 = (v & W) ? cmap__metrics_begin() : 0;
 
 	while (v & W) {
 		if (atomic_fetch_sub_explicit(&l->stripe[s].readers, 1,
@@ -312,12 +314,13 @@ cmap__brlock_read_slow(struct cmap__brlock *l, unsigned s)
 	}
 	if (w.claimed)
 		drop_rturn(&l->writer, &l->wseq);
+	cmap__metrics_wait_end(t0);
 	return s;
 }
 
 /* Holding the writer word: wait until stripe i has no reader (rule 4). */
 static void
-brlock_drain(struct cmap__brlock *l, unsigned i)
+brlock_drain(struct cmap__brlock *l, unsigned i, uint64_t *t0)
 {
 	atomic_uint *r = &l->stripe[i].readers;
 	unsigned spins = 0;
@@ -327,6 +330,8 @@ brlock_drain(struct cmap__brlock *l, unsigned i)
 	while (atomic_load(r) != 0) {
 		unsigned v;
 
+		if (*t0 == 0)
+			*t0 = cmap__metrics_begin(); /* it waits (metrics.h) */
 		if (spins < SPINS) {
 			spins++;
 			cpu_relax();
@@ -345,6 +350,7 @@ cmap__brlock_write_lock(struct cmap__brlock *l)
 {
 	struct wait w = {0};
 	unsigned v = 0;
+	uint64_t t0 = 0; /* set once it has to wait (metrics.h) */
 
 	for (;;) {
 		if (!(v & (W | RTURN)) && (!(v & WTURN) || w.claimed)) {
@@ -353,6 +359,8 @@ cmap__brlock_write_lock(struct cmap__brlock *l)
 			        &v, taken(v, &w), memory_order_seq_cst,
 			        memory_order_relaxed))
 				break;
+		} else if (t0 == 0 && (t0 = cmap__metrics_begin()) != 0) {
+			continue;
 		} else if (keep_spinning(&w)) {
 			v = atomic_load_explicit(
 			    &l->writer, memory_order_relaxed);
@@ -361,7 +369,8 @@ cmap__brlock_write_lock(struct cmap__brlock *l)
 		}
 	}
 	for (unsigned i = 0; i <= l->mask; i++)
-		brlock_drain(l, i);
+		brlock_drain(l, i, &t0);
+	cmap__metrics_wait_end(t0);
 	CMAP_HG_ACQUIRED(l, 1);
 }
 
@@ -407,6 +416,7 @@ cmap__wordlock_read_slow(cmap__wordlock_t *l)
 {
 	struct wait w = {0};
 	unsigned v = wordlock_undo(l);
+	uint64_t t0 = cmap__metrics_begin();
 
 	for (;;) {
 		if (reader_may_enter(v, &w)) {
@@ -425,6 +435,7 @@ cmap__wordlock_read_slow(cmap__wordlock_t *l)
 	}
 	if (w.claimed)
 		drop_rturn(&l->word, &l->wseq);
+	cmap__metrics_wait_end(t0);
 }
 
 void
@@ -432,6 +443,7 @@ cmap__wordlock_write_slow(cmap__wordlock_t *l)
 {
 	struct wait w = {0};
 	unsigned v = atomic_load_explicit(&l->word, memory_order_relaxed);
+	uint64_t t0 = cmap__metrics_begin();
 
 	for (;;) {
 		if (!(v & (W | RTURN | READERS)) &&
@@ -440,8 +452,10 @@ cmap__wordlock_write_slow(cmap__wordlock_t *l)
 			 * holder(s). */
 			if (atomic_compare_exchange_weak_explicit(&l->word, &v,
 			        taken(v, &w), memory_order_acquire,
-			        memory_order_relaxed))
+			        memory_order_relaxed)) {
+				cmap__metrics_wait_end(t0);
 				return;
+			}
 		} else if (!(v & PENDING)) {
 			/* Keep new readers out so the present ones drain. */
 			atomic_compare_exchange_weak_explicit(&l->word, &v,

@@ -2,7 +2,7 @@
  * map.c - the default allocator, the map header every backend's struct
  * begins with, and the misuse report: shared pieces under the backends.
  */
-#include "internal.h"
+#include "metrics.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,6 +61,7 @@ const cmap_allocator_t cmap__default_allocator = {
 bool
 cmap__alloc_zeroes(const cmap_allocator_t *a, size_t size)
 {
+	a = cmap__metrics_inner(a);
 	return a->alloc == default_alloc && size >= DEFAULT_MAP_MIN;
 }
 

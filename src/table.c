@@ -75,6 +75,7 @@
  * cmap__table_reserve resizes at once (it is the caller asking).
  */
 #include "table.h"
+#include "metrics.h"
 
 #include <string.h>
 
@@ -217,6 +218,7 @@ resize_flip(struct cmap_table *t)
 		t->grows++;
 	else
 		t->shrinks++;
+	cmap__metrics_resize();
 	t->old = o;
 	t->old_mask = t->mask;
 	t->old_shift = t->shift;
@@ -307,7 +309,7 @@ resize_finish(struct cmap_table *t)
 
 /* One write's share of a resize in progress (RESIZE at the top). */
 static void
-resize_step(struct cmap_table *t)
+resize_step_work(struct cmap_table *t)
 {
 	if (t->next != NULL && t->next_cap <= CMAP_TABLE_SYNC_SLOTS &&
 	    t->mask < 8 * (uint64_t)CMAP_TABLE_SYNC_SLOTS) {
@@ -329,6 +331,16 @@ resize_step(struct cmap_table *t)
 	}
 	if (t->old != NULL)
 		drain(t, CMAP_TABLE_STEP_SLOTS);
+}
+
+/* The same, its time counted as migration time (metrics.h). */
+static CMAP_NOINLINE void
+resize_step(struct cmap_table *t)
+{
+	uint64_t t0 = cmap__metrics_begin();
+
+	resize_step_work(t);
+	cmap__metrics_work_end(t0);
 }
 
 /*
@@ -549,6 +561,7 @@ cmap__table_clear(struct cmap_table *t)
 			install(t, s, t->min_capacity);
 			slots_free(t, old, cap);
 			t->shrinks++;
+			cmap__metrics_resize();
 			return;
 		}
 	}
@@ -565,12 +578,17 @@ cmap__table_reserve(struct cmap_table *t, size_t entries)
 	if (cap > (size_t)t->mask + 1) {
 		/* The caller asks for the work: settle a resize in progress,
 		 * then resize to cap at once. */
+		uint64_t t0 = cmap__metrics_begin();
+
 		resize_finish(t);
 		if (cap > (size_t)t->mask + 1) {
-			if (!resize_begin(t, cap))
+			if (!resize_begin(t, cap)) {
+				cmap__metrics_work_end(t0);
 				return CMAP_ENOMEM;
+			}
 			resize_finish(t);
 		}
+		cmap__metrics_work_end(t0);
 	}
 	if (cap > t->min_capacity)
 		t->min_capacity = cap;

@@ -11,7 +11,8 @@
  * is the cost of one call, the loop's few instructions included.
  * bench/opcost/run.sh prints the table for every backend of the build.  It
  * measures instructions, not time: repeatable to the instruction whatever else
- * the machine does.
+ * the machine does.  A third argument --metrics creates the map with
+ * CMAP_FLAG_METRICS (what recording them costs per call).
  */
 #include <cmap.h>
 
@@ -70,12 +71,15 @@ main(int argc, char **argv)
 			printf("%s\n", b);
 		return 0;
 	}
-	if (argc != 3 || (n = atol(argv[2])) <= 0) {
-		fprintf(stderr, "usage: %s BACKEND N\n", argv[0]);
+	if (argc < 3 || argc > 4 || (n = atol(argv[2])) <= 0 ||
+	    (argc == 4 && strcmp(argv[3], "--metrics") != 0)) {
+		fprintf(stderr, "usage: %s BACKEND N [--metrics]\n", argv[0]);
 		return 2;
 	}
 	cmap_config_init(&cfg);
 	cfg.backend = argv[1];
+	if (argc == 4)
+		cfg.flags |= CMAP_FLAG_METRICS;
 	if (cmap_create(&cfg, &m) < 0) {
 		fprintf(stderr, "%s: %s\n", argv[1], cmap_last_error());
 		return 1;

@@ -14,6 +14,7 @@
  * free() got the wrong size.
  */
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -2207,6 +2208,323 @@ test_config_defaults(void **state)
 }
 
 /* ===================================================================
+ * Metrics (cmap.h, METRICS): counters match the calls made
+ * ================================================================= */
+
+static cmap_t *
+mk_metrics(const char *sample)
+{
+	cmap_config_t cfg;
+
+	cfg_for(&cfg, 0);
+	cfg.flags |= CMAP_FLAG_METRICS;
+	if (sample != NULL)
+		assert_int_equal(
+		    cmap_config_set(&cfg, "metrics_sample", sample), CMAP_OK);
+	return tu_create_cfg(&cfg);
+}
+
+static uint32_t
+map_shards(cmap_t *m)
+{
+	cmap_metrics_t mx;
+
+	assert_int_equal(cmap_metrics(m, &mx), CMAP_OK);
+	return mx.shards;
+}
+
+static cmap_metrics_op_t
+mop(cmap_t *m, cmap_op_t op)
+{
+	cmap_metrics_op_t o;
+
+	assert_int_equal(cmap_metrics_op(m, op, &o), CMAP_OK);
+	return o;
+}
+
+/* The results of kind op are ok, inserted, not_found, mismatch, errors;
+ * ops calls; every call timed (metrics_sample=1). */
+static void
+check_op(cmap_t *m, cmap_op_t op, uint64_t ops, uint64_t ok, uint64_t ins,
+    uint64_t nf, uint64_t mm)
+{
+	cmap_metrics_op_t o = mop(m, op);
+	uint64_t sum = 0;
+
+	assert_int_equal(o.ops, ops);
+	assert_int_equal(o.ok, ok);
+	assert_int_equal(o.inserted, ins);
+	assert_int_equal(o.not_found, nf);
+	assert_int_equal(o.mismatch, mm);
+	assert_int_equal(o.errors, 0);
+	assert_int_equal(o.keys, ok + ins + nf + mm);
+	assert_int_equal(o.samples, ops);
+	for (unsigned b = 0; b < CMAP_METRICS_BUCKETS; b++)
+		sum += o.buckets[b];
+	assert_int_equal(sum, o.samples);
+	assert_true(o.sample_ns > 0 || ops == 0);
+}
+
+static cmap_update_action_t
+upd_inc(uint64_t key, uint64_t *value, bool present, void *ctx)
+{
+	(void)key;
+	(void)ctx;
+	*value = present ? *value + 1 : 1;
+	return CMAP_UPDATE_STORE;
+}
+
+static bool
+range_all(uint64_t key, uint64_t value, void *ctx)
+{
+	(void)key;
+	(void)value;
+	(void)ctx;
+	return true;
+}
+
+static void
+test_metrics_counts(void **state)
+{
+	(void)state;
+	cmap_t *m = mk_metrics("1");
+	const uint64_t n = remote_scaled(300, 50);
+	uint64_t keys[8] = {1, 2, 3, 4, 5, 6, 7, 8}, vals[8] = {0};
+	cmap_status_t st[8];
+	cmap_metrics_t mx;
+	uint64_t v;
+
+	assert_int_equal(cmap_clear(m), CMAP_OK); /* a shared server */
+	for (uint64_t k = 1; k <= n; k++)
+		assert_int_equal(cmap_store(m, k, k), CMAP_INSERTED);
+	for (uint64_t k = 1; k <= n; k++)
+		assert_int_equal(cmap_store(m, k, k), CMAP_OK);
+	for (uint64_t k = 1; k <= 2 * n; k++)
+		(void)cmap_load(m, k, &v);
+	for (uint64_t k = n / 2 + 1; k <= n + n / 2; k++)
+		(void)cmap_load_or_store(m, k, k, &v);
+	for (uint64_t k = 1; k <= n; k++)
+		(void)cmap_compare_and_swap(m, k, k + (k & 1), k);
+	assert_int_equal(cmap_compare_and_delete(m, 1, 0), CMAP_MISMATCH);
+	assert_int_equal(cmap_compare_and_delete(m, 2, 2), CMAP_OK);
+	assert_int_equal(cmap_load_and_delete(m, 3, &v), CMAP_OK);
+	assert_int_equal(cmap_delete(m, 3), CMAP_NOT_FOUND);
+	assert_int_equal(cmap_swap(m, 4, 9, &v), CMAP_OK);
+	assert_int_equal(cmap_add(m, 2, 5, &v), CMAP_INSERTED);
+	assert_int_equal(cmap_update(m, 5, upd_inc, NULL, &v), CMAP_OK);
+	assert_int_equal(cmap_load_batch(m, 8, keys, vals, st), CMAP_OK);
+	assert_int_equal(cmap_store_batch(m, 8, keys, vals, st), CMAP_OK);
+	assert_int_equal(cmap_delete_batch(m, 2, keys, st), CMAP_OK);
+	assert_int_equal(cmap_range(m, range_all, NULL), CMAP_OK);
+	assert_int_equal(cmap_reserve(m, 10), CMAP_OK);
+	assert_int_equal(cmap_sync(m), CMAP_OK);
+	/* Rejected by the argument checks: not recorded. */
+	assert_int_equal(cmap_load(m, 1, NULL), CMAP_EINVAL);
+
+	{
+		/* kind, calls, ok, inserted, not_found, mismatch */
+		const uint64_t want[][6] = {
+		    {CMAP_OP_STORE, 2 * n, n, n, 0, 0},
+		    {CMAP_OP_LOAD, 2 * n, n, 0, n, 0},
+		    {CMAP_OP_LOAD_OR_STORE, n, n / 2, n - n / 2, 0, 0},
+		    {CMAP_OP_COMPARE_AND_SWAP, n, n - (n + 1) / 2, 0, 0,
+		        (n + 1) / 2},
+		    {CMAP_OP_COMPARE_AND_DELETE, 2, 1, 0, 0, 1},
+		    {CMAP_OP_LOAD_AND_DELETE, 1, 1, 0, 0, 0},
+		    {CMAP_OP_DELETE, 1, 0, 0, 1, 0},
+		    {CMAP_OP_SWAP, 1, 1, 0, 0, 0},
+		    {CMAP_OP_ADD, 1, 0, 1, 0, 0},
+		    {CMAP_OP_UPDATE, 1, 1, 0, 0, 0},
+		    /* keys 1..8 then: 2 re-added, 3 deleted, the rest there */
+		    {CMAP_OP_LOAD_BATCH, 1, 7, 0, 1, 0},
+		    {CMAP_OP_STORE_BATCH, 1, 7, 1, 0, 0},
+		    {CMAP_OP_DELETE_BATCH, 1, 2, 0, 0, 0},
+		    {CMAP_OP_RANGE, 1, 1, 0, 0, 0},
+		    {CMAP_OP_CLEAR, 1, 1, 0, 0, 0},
+		    {CMAP_OP_RESERVE, 1, 1, 0, 0, 0},
+		    {CMAP_OP_SYNC, 1, 1, 0, 0, 0},
+		};
+
+		for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+			check_op(m, (cmap_op_t)want[i][0], want[i][1],
+			    want[i][2], want[i][3], want[i][4], want[i][5]);
+	}
+	/* One thread, so no lost race: no retry. */
+	assert_int_equal(mop(m, CMAP_OP_UPDATE).retries, 0);
+	assert_int_equal(cmap_metrics(m, &mx), CMAP_OK);
+	assert_true(mx.enabled);
+	assert_string_equal(mx.backend, g_v.backend);
+	assert_int_equal(mx.sample_every, 1);
+	assert_int_equal(mx.threads, 1);
+	assert_int_equal(mx.records, 1);
+	assert_int_equal(mx.dropped, 0);
+	assert_int_equal(mx.n_ops, CMAP_OP_COUNT_);
+	assert_int_equal(mx.len, cmap_len(m));
+	/* Every byte through the hooks is counted: the checking allocator
+	 * sees exactly what the map holds. */
+	assert_int_equal(mx.bytes, (uint64_t)atomic_load(&g_alloc.live_bytes));
+	if (g_v.shards != 0)
+		assert_int_equal(mx.shards, g_v.shards);
+	assert_int_equal(
+	    cmap_metrics_op(m, CMAP_OP_COUNT_, &(cmap_metrics_op_t){0}),
+	    CMAP_EINVAL);
+	cmap_destroy(m);
+}
+
+/* Resizes started by the stores that grow a local table. */
+static void
+test_metrics_resizes(void **state)
+{
+	(void)state;
+	cmap_t *m;
+	cmap_metrics_op_t o;
+
+	if (!local_table() || tu_has(g_v.backend, CMAP_CAP_PERSISTENT))
+		skip();
+	m = mk_metrics(NULL);
+	for (uint64_t k = 1; k <= 100000; k++)
+		assert_int_equal(cmap_store(m, k, k), CMAP_INSERTED);
+	o = mop(m, CMAP_OP_STORE);
+	assert_int_equal(o.ops, 100000);
+	assert_true(o.resizes >= 1);
+	assert_true(o.samples >= 1 && o.samples < o.ops);
+	assert_int_equal(mop(m, CMAP_OP_LOAD).ops, 0);
+	cmap_destroy(m);
+}
+
+/* Threads that come and go reuse the records of those that exited. */
+static void *
+one_store(void *arg)
+{
+	cmap_t *m = arg;
+
+	assert_true(cmap_store(m, 7, 7) >= 0);
+	return NULL;
+}
+
+static void
+test_metrics_thread_reuse(void **state)
+{
+	(void)state;
+	cmap_t *m = mk_metrics(NULL);
+	cmap_metrics_t mx;
+
+	if (!tu_has(g_v.backend, CMAP_CAP_THREAD_SAFE)) {
+		cmap_destroy(m);
+		skip();
+	}
+	for (int i = 0; i < 20; i++) {
+		pthread_t t;
+
+		assert_int_equal(pthread_create(&t, NULL, one_store, m), 0);
+		assert_int_equal(pthread_join(t, NULL), 0);
+	}
+	assert_int_equal(cmap_metrics(m, &mx), CMAP_OK);
+	assert_int_equal(mx.records, 1);
+	assert_int_equal(mx.threads, 0);
+	assert_int_equal(mop(m, CMAP_OP_STORE).ops, 20);
+	cmap_destroy(m);
+}
+
+/* Without the flag: nothing recorded, enabled false. */
+static void
+test_metrics_off(void **state)
+{
+	(void)state;
+	cmap_t *m = mk();
+	cmap_metrics_t mx;
+	uint64_t v;
+	char buf[4096];
+	size_t len = 0;
+	const cmap_metrics_source_t src = {m, NULL, 0};
+
+	(void)cmap_load(m, 1, &v);
+	assert_int_equal(cmap_metrics(m, &mx), CMAP_OK);
+	assert_false(mx.enabled);
+	assert_int_equal(mx.records, 0);
+	assert_int_equal(mop(m, CMAP_OP_LOAD).ops, 0);
+	assert_int_equal(
+	    cmap_metrics_text(&src, 1, buf, sizeof buf, &len), CMAP_OK);
+	assert_true(len < sizeof buf);
+	assert_non_null(strstr(buf, "# TYPE map_entries gauge\n"));
+	assert_null(strstr(buf, "map_operations_total"));
+	cmap_destroy(m);
+}
+
+static void
+refused(const cmap_metrics_source_t src[2])
+{
+	size_t len = 0;
+
+	assert_int_equal(cmap_metrics_text(src, 2, NULL, 0, &len), CMAP_EINVAL);
+}
+
+/* The text: families once, labels, counts; bad labels refused. */
+static void
+test_metrics_text(void **state)
+{
+	(void)state;
+	cmap_t *a = mk_metrics(NULL), *b = mk_metrics(NULL);
+	const cmap_metrics_label_t la[] = {{"map", "a"}, {"team", "x\"y\\z\n"}};
+	const cmap_metrics_label_t lb[] = {{"map", "b"}};
+	const cmap_metrics_label_t bad[] = {{"op", "1"}};
+	const cmap_metrics_label_t twice[] = {{"map", "1"}, {"map", "2"}};
+	cmap_metrics_source_t src[2] = {{a, la, 2}, {b, lb, 1}};
+	char line[512], small[16], *buf;
+	size_t len = 0, len2 = 0;
+	uint64_t v;
+
+	assert_int_equal(cmap_clear(a), CMAP_OK);
+	for (uint64_t k = 1; k <= 10; k++)
+		(void)cmap_load_or_store(a, k, k, &v);
+	(void)cmap_load(b, 1, &v);
+	assert_int_equal(cmap_metrics_text(src, 2, NULL, 0, &len), CMAP_OK);
+	assert_true(len > 0);
+	buf = malloc(len + 4096);
+	assert_non_null(buf);
+	assert_int_equal(
+	    cmap_metrics_text(src, 2, buf, len + 4096, &len2), CMAP_OK);
+	assert_true(len2 < len + 4096);
+	assert_int_equal(strlen(buf), len2);
+	snprintf(line, sizeof line,
+	    "map_operations_total{impl_type=\"%s\",shard_count=\"%u\","
+	    "map=\"a\",team=\"x\\\"y\\\\z\\n\",op=\"load_or_store\","
+	    "result=\"inserted\"} 10\n",
+	    g_v.backend, (unsigned)map_shards(a));
+	assert_non_null(strstr(buf, line));
+	assert_non_null(strstr(buf, "map=\"b\",op=\"load\""));
+	assert_non_null(
+	    strstr(buf, "# TYPE map_operation_duration_seconds histogram\n"));
+	/* each family once */
+	{
+		const char *p = strstr(buf, "# HELP map_operations_total");
+
+		assert_non_null(p);
+		assert_null(strstr(p + 1, "# HELP map_operations_total"));
+	}
+	/* a buffer too small: cut, NUL-terminated, the whole length told */
+	assert_int_equal(
+	    cmap_metrics_text(src, 2, small, sizeof small, &len2), CMAP_OK);
+	assert_int_equal(strlen(small), sizeof small - 1);
+	assert_true(len2 >= len);
+	free(buf);
+	/* refused: reserved or repeated label names, colliding series, a
+	 * NULL map */
+	src[1].labels = bad;
+	refused(src);
+	src[1].labels = twice;
+	src[1].n_labels = 2;
+	refused(src);
+	src[1] = src[0];
+	src[1].map = b;
+	refused(src);
+	src[1].map = NULL;
+	refused(src);
+	cmap_destroy(a);
+	cmap_destroy(b);
+}
+
+/* ===================================================================
  * Runner
  * ================================================================= */
 
@@ -2244,6 +2562,11 @@ static const struct CMUnitTest backend_tests[] = {
     T(test_allocator_accounting),
     T(test_differential_small),
     T(test_differential_large),
+    T(test_metrics_counts),
+    T(test_metrics_resizes),
+    T(test_metrics_thread_reuse),
+    T(test_metrics_off),
+    T(test_metrics_text),
 };
 
 static const struct CMUnitTest api_tests[] = {

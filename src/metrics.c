@@ -1,0 +1,1015 @@
+/*
+ * metrics.c - per-thread metrics records, their snapshot, and the
+ * Prometheus text exposition (cmap.h, METRICS).
+ *
+ * RECORDS.  A thread's record in a map is found through a direct-mapped
+ * cache of CMAP__MCACHE entries in thread-local storage, keyed by the
+ * metrics' id (a process-wide counter: never reused, so an entry left by
+ * a destroyed map, or one whose memory a new map got, never matches).
+ * On a miss the thread walks the map's list of records: one it owns (the
+ * cache lost it), else one whose owner exited (claimed by a CAS of its
+ * owner word from 0), else a new one, allocated through the map's
+ * allocator and pushed on the list by CAS; records are freed only with
+ * the map.  The list thus holds at most as many records as threads used
+ * the map at once, whatever number of threads come and go.  A reused
+ * record keeps its counts: a map's figures are the sums over its records.
+ *
+ * THREAD EXIT.  A thread's first record arms one process-wide pthread
+ * key; its destructor walks the registry of live maps with metrics and
+ * hands back (owner word 0, release) every record the thread owns.  The
+ * walk, cmap__metrics_attach and cmap__metrics_free hold the registry's
+ * mutex, so a map's records are never freed under a walk; no operation
+ * takes it.  The registry, the two id counters and the key are this
+ * file's process-wide state (docs/design.md, "Allocation and global
+ * state").  A thread for which the key cannot be armed runs unrecorded
+ * (its calls count as dropped).
+ *
+ * ORDERING.  Counters are written by their owner only, with relaxed loads
+ * and stores (cmap__mbump), and read by snapshots with relaxed loads: a
+ * snapshot is a sum of counters each read at some moment.  A record
+ * changes owner through a release store (the exiting thread) and an
+ * acquire CAS (the next owner), so the owner-only fields (countdown, rng)
+ * pass between them ordered.  A histogram is published with a release
+ * store of its pointer after it was zeroed; readers load it with acquire.
+ */
+#include "metrics.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+CMAP_HIDDEN _Thread_local struct cmap__mtls cmap__mtls CMAP__MTLS_MODEL;
+static _Thread_local uint64_t m_tid CMAP__MTLS_MODEL;
+
+static pthread_mutex_t m_reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cmap__metrics *m_reg_head; /* under m_reg_lock */
+static _Atomic uint64_t m_next_id;
+static _Atomic uint64_t m_next_tid;
+static pthread_once_t m_key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t m_exit_key;
+static int m_key_ok;
+
+#define HIST_BYTES (CMAP_METRICS_BUCKETS * sizeof(uint64_t))
+
+/* ---------------------------------------------------------------------
+ * Kinds of call
+ * ------------------------------------------------------------------- */
+
+/* Results a kind can return (bits of cmap__metrics_res). */
+#define R_OK (1u << 0)
+#define R_NF (1u << 1)
+#define R_ERR (1u << 2)
+#define R_MM (1u << 3)
+#define R_INS (1u << 4)
+
+static const struct {
+	const char *name;
+	unsigned results;
+	bool batch;
+} op_info[CMAP_OP_COUNT_] = {
+    [CMAP_OP_LOAD] = {"load", R_OK | R_NF | R_ERR, false},
+    [CMAP_OP_STORE] = {"store", R_OK | R_INS | R_ERR, false},
+    [CMAP_OP_LOAD_OR_STORE] = {"load_or_store", R_OK | R_INS | R_ERR, false},
+    [CMAP_OP_LOAD_AND_DELETE] = {"load_and_delete", R_OK | R_NF | R_ERR, false},
+    [CMAP_OP_DELETE] = {"delete", R_OK | R_NF | R_ERR, false},
+    [CMAP_OP_SWAP] = {"swap", R_OK | R_INS | R_ERR, false},
+    [CMAP_OP_COMPARE_AND_SWAP] = {"compare_and_swap",
+        R_OK | R_NF | R_MM | R_ERR, false},
+    [CMAP_OP_COMPARE_AND_DELETE] = {"compare_and_delete",
+        R_OK | R_NF | R_MM | R_ERR, false},
+    [CMAP_OP_ADD] = {"add", R_OK | R_INS | R_ERR, false},
+    [CMAP_OP_UPDATE] = {"update", R_OK | R_INS | R_NF | R_ERR, false},
+    [CMAP_OP_LOAD_BATCH] = {"load_batch", R_OK | R_NF | R_ERR, true},
+    [CMAP_OP_STORE_BATCH] = {"store_batch", R_OK | R_INS | R_ERR, true},
+    [CMAP_OP_DELETE_BATCH] = {"delete_batch", R_OK | R_NF | R_ERR, true},
+    [CMAP_OP_RANGE] = {"range", R_OK | R_ERR, false},
+    [CMAP_OP_CLEAR] = {"clear", R_OK | R_ERR, false},
+    [CMAP_OP_RESERVE] = {"reserve", R_OK | R_ERR, false},
+    [CMAP_OP_SYNC] = {"sync", R_OK | R_ERR, false},
+};
+
+/* The result label of each index of cmap__mop.res. */
+static const char *const res_name[5] = {
+    "ok", "not_found", "error", "mismatch", "inserted"};
+
+const char *
+cmap_op_name(cmap_op_t op)
+{
+	return (unsigned)op < CMAP_OP_COUNT_ ? op_info[op].name : NULL;
+}
+
+/* ---------------------------------------------------------------------
+ * Buckets
+ * ------------------------------------------------------------------- */
+
+/* cmap.h's layout: x = ns - 1; under 8 bucket 0; else four per power of
+ * two, so bucket b holds (lo, hi]. */
+static unsigned
+bucket_of(uint64_t ns)
+{
+	uint64_t x = ns != 0 ? ns - 1 : 0;
+	unsigned k, b;
+
+	if (x < 8)
+		return 0;
+	k = 63u - (unsigned)__builtin_clzll(x);
+	b = (k - 3) * 4 + (unsigned)((x >> (k - 2)) & 3) + 1;
+	return b < CMAP_METRICS_BUCKETS ? b : CMAP_METRICS_BUCKETS - 1;
+}
+
+uint64_t
+cmap_metrics_bucket_bound(unsigned b)
+{
+	unsigned k, s;
+
+	if (b == 0)
+		return 8;
+	if (b >= CMAP_METRICS_BUCKETS - 1)
+		return UINT64_MAX;
+	k = (b - 1) / 4 + 3;
+	s = (b - 1) % 4;
+	return (UINT64_C(1) << k) +
+	    (uint64_t)(s + 1) * (UINT64_C(1) << (k - 2));
+}
+
+/* ---------------------------------------------------------------------
+ * The counting allocator
+ * ------------------------------------------------------------------- */
+static void *
+m_alloc(void *ctx, size_t size, size_t align)
+{
+	struct cmap__metrics *mx = ctx;
+	void *p = cmap__alloc(&mx->inner, size, align);
+
+	if (p != NULL)
+		atomic_fetch_add_explicit(
+		    &mx->bytes, (int64_t)size, memory_order_relaxed);
+	return p;
+}
+
+static void
+m_free(void *ctx, void *ptr, size_t size)
+{
+	struct cmap__metrics *mx = ctx;
+
+	atomic_fetch_sub_explicit(
+	    &mx->bytes, (int64_t)size, memory_order_relaxed);
+	cmap__free(&mx->inner, ptr, size);
+}
+
+const cmap_allocator_t *
+cmap__metrics_inner(const cmap_allocator_t *a)
+{
+	return a->alloc == m_alloc ? &((struct cmap__metrics *)a->ctx)->inner
+	                           : a;
+}
+
+/* ---------------------------------------------------------------------
+ * Life cycle and the registry
+ * ------------------------------------------------------------------- */
+struct cmap__metrics *
+cmap__metrics_new(const cmap_allocator_t *inner, uint32_t sample_every,
+    cmap_allocator_t *wrapped)
+{
+	struct cmap__metrics *mx =
+	    cmap__alloc(inner, sizeof *mx, CMAP_CACHE_LINE);
+
+	if (mx == NULL)
+		return NULL;
+	memset(mx, 0, sizeof *mx);
+	mx->id = atomic_fetch_add(&m_next_id, 1) + 1;
+	mx->inner = *inner;
+	mx->sample_every = sample_every;
+	atomic_init(&mx->bytes, (int64_t)sizeof *mx);
+	wrapped->alloc = m_alloc;
+	wrapped->free = m_free;
+	wrapped->ctx = mx;
+	return mx;
+}
+
+void
+cmap__metrics_attach(struct cmap__metrics *mx)
+{
+	pthread_mutex_lock(&m_reg_lock);
+	mx->reg_next = m_reg_head;
+	if (m_reg_head != NULL)
+		m_reg_head->reg_prev = mx;
+	m_reg_head = mx;
+	pthread_mutex_unlock(&m_reg_lock);
+}
+
+void
+cmap__metrics_free(struct cmap__metrics *mx)
+{
+	struct cmap__mrec *r, *rn;
+	cmap_allocator_t a;
+
+	if (mx == NULL)
+		return;
+	pthread_mutex_lock(&m_reg_lock);
+	if (mx->reg_prev != NULL)
+		mx->reg_prev->reg_next = mx->reg_next;
+	else if (m_reg_head == mx)
+		m_reg_head = mx->reg_next;
+	if (mx->reg_next != NULL)
+		mx->reg_next->reg_prev = mx->reg_prev;
+	pthread_mutex_unlock(&m_reg_lock);
+	a = mx->inner;
+	for (r = atomic_load(&mx->recs); r != NULL; r = rn) {
+		rn = atomic_load_explicit(&r->next, memory_order_relaxed);
+		for (unsigned k = 0; k < CMAP_OP_COUNT_; k++)
+			cmap__free(&a,
+			    (void *)atomic_load_explicit(
+			        &r->op[k].hist, memory_order_relaxed),
+			    HIST_BYTES);
+		cmap__free(&a, r, sizeof *r);
+	}
+	cmap__free(&a, mx, sizeof *mx);
+}
+
+/* The key's destructor: the thread `arg` (its id) exits. */
+static void
+m_thread_exit(void *arg)
+{
+	uint64_t tid = (uint64_t)(uintptr_t)arg;
+
+	pthread_mutex_lock(&m_reg_lock);
+	for (struct cmap__metrics *mx = m_reg_head; mx != NULL;
+	     mx = mx->reg_next)
+		for (struct cmap__mrec *r =
+		         atomic_load_explicit(&mx->recs, memory_order_acquire);
+		     r != NULL;
+		     r = atomic_load_explicit(&r->next, memory_order_relaxed))
+			if (atomic_load_explicit(
+			        &r->owner, memory_order_relaxed) == tid)
+				/* Release: pairs with the next owner's CAS. */
+				atomic_store_explicit(
+				    &r->owner, 0, memory_order_release);
+	pthread_mutex_unlock(&m_reg_lock);
+	/* A later destructor of this thread that uses a map starts afresh
+	 * (and re-arms the key). */
+	memset(cmap__mcache, 0, sizeof cmap__mcache);
+	cmap__mcur = NULL;
+	m_tid = 0;
+}
+
+static void
+m_key_init(void)
+{
+	m_key_ok = pthread_key_create(&m_exit_key, m_thread_exit) == 0;
+}
+
+/* This thread's id with the exit hook armed, or 0 when it cannot be. */
+static uint64_t
+m_thread_id(void)
+{
+	uint64_t tid;
+
+	if (m_tid != 0)
+		return m_tid;
+	(void)pthread_once(&m_key_once, m_key_init);
+	tid = atomic_fetch_add(&m_next_tid, 1) + 1;
+	if (!m_key_ok ||
+	    pthread_setspecific(m_exit_key, (void *)(uintptr_t)tid) != 0)
+		return 0;
+	m_tid = tid;
+	return tid;
+}
+
+struct cmap__mrec *
+cmap__metrics_rec_slow(struct cmap__metrics *mx)
+{
+	struct cmap__mcache_ent *c = &cmap__mcache[mx->id & (CMAP__MCACHE - 1)];
+	uint64_t tid = m_thread_id();
+	struct cmap__mrec *r, *head;
+	cmap_allocator_t a;
+
+	if (tid == 0)
+		return NULL;
+	head = atomic_load_explicit(&mx->recs, memory_order_acquire);
+	for (r = head; r != NULL;
+	     r = atomic_load_explicit(&r->next, memory_order_relaxed))
+		if (atomic_load_explicit(&r->owner, memory_order_relaxed) ==
+		    tid)
+			goto found;
+	for (r = head; r != NULL;
+	     r = atomic_load_explicit(&r->next, memory_order_relaxed)) {
+		uint64_t zero = 0;
+
+		/* Acquire: pairs with the exiting owner's release. */
+		if (atomic_load_explicit(&r->owner, memory_order_relaxed) ==
+		        0 &&
+		    atomic_compare_exchange_strong_explicit(&r->owner, &zero,
+		        tid, memory_order_acquire, memory_order_relaxed))
+			goto found;
+	}
+	a.alloc = m_alloc;
+	a.free = m_free;
+	a.ctx = mx;
+	r = cmap__alloc(&a, sizeof *r, CMAP_CACHE_LINE);
+	if (r == NULL)
+		return NULL;
+	memset(r, 0, sizeof *r);
+	for (unsigned k = 0; k < CMAP_OP_COUNT_; k++)
+		r->op[k].countdown = 1; /* the first call of each kind */
+	r->rng = cmap__hash(tid, (uint64_t)(uintptr_t)r) | 1;
+	atomic_store_explicit(&r->owner, tid, memory_order_relaxed);
+	atomic_fetch_add_explicit(&mx->nrecs, 1, memory_order_relaxed);
+	/* Release: the record's zeroed fields before it is reachable. */
+	do {
+		atomic_store_explicit(&r->next, head, memory_order_relaxed);
+	} while (!atomic_compare_exchange_weak_explicit(
+	    &mx->recs, &head, r, memory_order_release, memory_order_acquire));
+found:
+	c->id = mx->id;
+	c->rec = r;
+	return r;
+}
+
+/* ---------------------------------------------------------------------
+ * Recording
+ * ------------------------------------------------------------------- */
+void
+cmap__metrics_sampled(struct cmap__mcall *c)
+{
+	struct cmap__mop *o = c->op;
+	struct cmap__mrec *r = c->rec;
+	uint64_t d = cmap__metrics_now() - c->t0;
+	_Atomic uint64_t *h =
+	    atomic_load_explicit(&o->hist, memory_order_relaxed);
+	uint64_t n = c->mx->sample_every, x;
+
+	if (CMAP_UNLIKELY(h == NULL)) {
+		cmap_allocator_t a = {m_alloc, m_free, c->mx};
+
+		h = cmap__alloc(&a, HIST_BYTES, CMAP_CACHE_LINE);
+		if (h == NULL) {
+			atomic_fetch_add_explicit(
+			    &c->mx->dropped, 1, memory_order_relaxed);
+			goto next;
+		}
+		for (unsigned b = 0; b < CMAP_METRICS_BUCKETS; b++)
+			atomic_init(&h[b], 0);
+		atomic_store_explicit(&o->hist, h, memory_order_release);
+	}
+	cmap__mbump(&h[bucket_of(d)], 1);
+	cmap__mbump(&o->samples, 1);
+	cmap__mbump(&o->sample_ns, d);
+next:
+	/* The next sample after 1 to 2n - 1 calls (mean n): xorshift64. */
+	x = r->rng;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	r->rng = x;
+	o->countdown = n <= 1 ? 1 : 1 + (uint32_t)(x % (2 * n - 1));
+}
+
+void
+cmap__metrics_leave_batch(
+    struct cmap__mcall *c, size_t n, const cmap_status_t *status)
+{
+	struct cmap__mop *o = c->op;
+	uint64_t res[5] = {0};
+
+	if (o == NULL)
+		return;
+	cmap__mcur = c->prev;
+	cmap__mbump(&o->ops, 1);
+	for (size_t i = 0; i < n; i++)
+		res[cmap__metrics_res(status[i])]++;
+	for (unsigned i = 0; i < 5; i++)
+		if (res[i] != 0)
+			cmap__mbump(&o->res[i], res[i]);
+	if (c->t0 != 0)
+		cmap__metrics_sampled(c);
+}
+
+/* ---------------------------------------------------------------------
+ * Snapshots
+ * ------------------------------------------------------------------- */
+static uint64_t
+rd(const _Atomic uint64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* Kind k of mx summed over its records into *o (zeroed first). */
+static void
+op_sum(struct cmap__metrics *mx, unsigned k, cmap_metrics_op_t *o)
+{
+	uint64_t res[5] = {0};
+
+	memset(o, 0, sizeof *o);
+	for (struct cmap__mrec *r =
+	         atomic_load_explicit(&mx->recs, memory_order_acquire);
+	     r != NULL;
+	     r = atomic_load_explicit(&r->next, memory_order_relaxed)) {
+		const struct cmap__mop *p = &r->op[k];
+		const _Atomic uint64_t *h =
+		    atomic_load_explicit(&p->hist, memory_order_acquire);
+
+		for (unsigned i = 0; i < 5; i++)
+			res[i] += rd(&p->res[i]);
+		o->ops += rd(&p->ops);
+		o->retries += rd(&p->retries);
+		o->lock_contended += rd(&p->lock_contended);
+		o->lock_wait_ns += rd(&p->lock_wait_ns);
+		o->resizes += rd(&p->resizes);
+		o->migrate_ns += rd(&p->migrate_ns);
+		o->samples += rd(&p->samples);
+		o->sample_ns += rd(&p->sample_ns);
+		if (h != NULL)
+			for (unsigned b = 0; b < CMAP_METRICS_BUCKETS; b++)
+				o->buckets[b] += rd(&h[b]);
+	}
+	o->ok = res[0];
+	o->not_found = res[1];
+	o->errors = res[2];
+	o->mismatch = res[3];
+	o->inserted = res[4];
+	o->keys = res[0] + res[1] + res[2] + res[3] + res[4];
+	if (!op_info[k].batch)
+		o->ops = o->keys;
+}
+
+static void
+map_sum(cmap_t *map, cmap_metrics_t *m)
+{
+	struct cmap__metrics *mx = map->metrics;
+
+	memset(m, 0, sizeof *m);
+	m->backend = map->be->name;
+	m->shards = map->shards;
+	m->len = map->be->len(map);
+	m->n_ops = CMAP_OP_COUNT_;
+	if (mx == NULL)
+		return;
+	m->enabled = true;
+	m->sample_every = mx->sample_every;
+	{
+		int64_t b =
+		    atomic_load_explicit(&mx->bytes, memory_order_relaxed);
+
+		m->bytes = b > 0 ? (uint64_t)b : 0;
+	}
+	m->records = atomic_load_explicit(&mx->nrecs, memory_order_relaxed);
+	m->dropped = atomic_load_explicit(&mx->dropped, memory_order_relaxed);
+	for (struct cmap__mrec *r =
+	         atomic_load_explicit(&mx->recs, memory_order_acquire);
+	     r != NULL;
+	     r = atomic_load_explicit(&r->next, memory_order_relaxed))
+		m->threads +=
+		    atomic_load_explicit(&r->owner, memory_order_relaxed) != 0;
+}
+
+/* Copy a filled struct into the caller's of `size` bytes (cmap.c's). */
+static void
+copy_out(void *dst, size_t size, const void *src, size_t have)
+{
+	memcpy(dst, src, size < have ? size : have);
+	if (size > have)
+		memset((char *)dst + have, 0, size - have);
+}
+
+cmap_status_t
+cmap__metrics_get(cmap_t *map, cmap_metrics_t *out, size_t size)
+{
+	cmap_metrics_t m;
+
+	map_sum(map, &m);
+	copy_out(out, size, &m, sizeof m);
+	return CMAP_OK;
+}
+
+cmap_status_t
+cmap__metrics_op_get(
+    cmap_t *map, cmap_op_t op, cmap_metrics_op_t *out, size_t size)
+{
+	cmap_metrics_op_t o;
+
+	if ((unsigned)op >= CMAP_OP_COUNT_)
+		return CMAP_EINVAL;
+	if (map->metrics != NULL)
+		op_sum(map->metrics, (unsigned)op, &o);
+	else
+		memset(&o, 0, sizeof o);
+	copy_out(out, size, &o, sizeof o);
+	return CMAP_OK;
+}
+
+/* ---------------------------------------------------------------------
+ * The Prometheus text format (0.0.4)
+ * ------------------------------------------------------------------- */
+
+/* A buffered writer: text goes to fn in pieces of up to sizeof buf. */
+struct w {
+	cmap_metrics_write_fn fn;
+	void *ctx;
+	bool failed;
+	size_t len;
+	char buf[4096];
+};
+
+static void
+w_flush(struct w *w)
+{
+	if (!w->failed && w->len > 0 && w->fn(w->ctx, w->buf, w->len) != 0)
+		w->failed = true;
+	w->len = 0;
+}
+
+static void
+w_put(struct w *w, const char *s, size_t n)
+{
+	while (n > 0) {
+		size_t k = sizeof w->buf - w->len;
+
+		if (k == 0) {
+			w_flush(w);
+			continue;
+		}
+		if (k > n)
+			k = n;
+		memcpy(w->buf + w->len, s, k);
+		w->len += k;
+		s += k;
+		n -= k;
+	}
+}
+
+static void
+w_str(struct w *w, const char *s)
+{
+	w_put(w, s, strlen(s));
+}
+
+static void
+w_u64(struct w *w, uint64_t v)
+{
+	char t[24];
+	int n = snprintf(t, sizeof t, "%llu", (unsigned long long)v);
+
+	w_put(w, t, (size_t)n);
+}
+
+/* Nanoseconds as exact decimal seconds ("0.000000032", "2"). */
+static void
+w_seconds(struct w *w, uint64_t ns)
+{
+	char t[48];
+	int n = snprintf(t, sizeof t, "%llu.%09llu",
+	    (unsigned long long)(ns / 1000000000u),
+	    (unsigned long long)(ns % 1000000000u));
+
+	while (t[n - 1] == '0')
+		n--;
+	if (t[n - 1] == '.')
+		n--;
+	w_put(w, t, (size_t)n);
+}
+
+/* A label value, escaped: backslash, double quote and newline. */
+static void
+w_escaped(struct w *w, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\')
+			w_str(w, "\\\\");
+		else if (*s == '"')
+			w_str(w, "\\\"");
+		else if (*s == '\n')
+			w_str(w, "\\n");
+		else
+			w_put(w, s, 1);
+	}
+}
+
+static void
+w_family(struct w *w, const char *name, const char *type, const char *help)
+{
+	w_str(w, "# HELP ");
+	w_str(w, name);
+	w_str(w, " ");
+	w_str(w, help);
+	w_str(w, "\n# TYPE ");
+	w_str(w, name);
+	w_str(w, " ");
+	w_str(w, type);
+	w_str(w, "\n");
+}
+
+/* name{impl_type="..",shard_count="..",<caller's>[,op=".."][,extra]}  */
+static void
+w_series(struct w *w, const char *name, const cmap_metrics_source_t *src,
+    const char *op, const char *extra_name, const char *extra_value)
+{
+	w_str(w, name);
+	w_str(w, "{impl_type=\"");
+	w_escaped(w, src->map->be->name);
+	w_str(w, "\",shard_count=\"");
+	w_u64(w, src->map->shards);
+	w_str(w, "\"");
+	for (size_t i = 0; i < src->n_labels; i++) {
+		w_str(w, ",");
+		w_str(w, src->labels[i].name);
+		w_str(w, "=\"");
+		w_escaped(w, src->labels[i].value);
+		w_str(w, "\"");
+	}
+	if (op != NULL) {
+		w_str(w, ",op=\"");
+		w_str(w, op);
+		w_str(w, "\"");
+	}
+	if (extra_name != NULL) {
+		w_str(w, ",");
+		w_str(w, extra_name);
+		w_str(w, "=\"");
+		w_str(w, extra_value);
+		w_str(w, "\"");
+	}
+	w_str(w, "} ");
+}
+
+static bool
+label_name_ok(const char *s)
+{
+	static const char *const reserved[] = {
+	    "impl_type", "shard_count", "op", "result", "le"};
+
+	if (s == NULL ||
+	    !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+	        *s == '_'))
+		return false;
+	if (s[0] == '_' && s[1] == '_')
+		return false;
+	for (const char *p = s + 1; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		        (*p >= '0' && *p <= '9') || *p == '_'))
+			return false;
+	for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+		if (strcmp(s, reserved[i]) == 0)
+			return false;
+	return true;
+}
+
+/* The value of label `name` in src, or NULL. */
+static const char *
+label_of(const cmap_metrics_source_t *src, const char *name)
+{
+	for (size_t i = 0; i < src->n_labels; i++)
+		if (strcmp(src->labels[i].name, name) == 0)
+			return src->labels[i].value;
+	return NULL;
+}
+
+/* Same backend, shard count and labels: their series would collide. */
+static bool
+same_series(const cmap_metrics_source_t *a, const cmap_metrics_source_t *b)
+{
+	if (a->map->be != b->map->be || a->map->shards != b->map->shards ||
+	    a->n_labels != b->n_labels)
+		return false;
+	for (size_t i = 0; i < a->n_labels; i++) {
+		const char *v = label_of(b, a->labels[i].name);
+
+		if (v == NULL || strcmp(v, a->labels[i].value) != 0)
+			return false;
+	}
+	return true;
+}
+
+static cmap_status_t
+check_sources(const cmap_metrics_source_t *maps, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const cmap_metrics_source_t *s = &maps[i];
+
+		if (s->map == NULL || (s->n_labels > 0 && s->labels == NULL))
+			return cmap__fail(CMAP_EINVAL,
+			    "cmap_metrics_expose: map %zu is NULL, or its "
+			    "labels are",
+			    i);
+		for (size_t j = 0; j < s->n_labels; j++) {
+			const cmap_metrics_label_t *l = &s->labels[j];
+
+			if (!label_name_ok(l->name) || l->value == NULL)
+				return cmap__fail(CMAP_EINVAL,
+				    "cmap_metrics_expose: map %zu: label '%s' "
+				    "is not allowed (or its value is NULL)",
+				    i, l->name != NULL ? l->name : "(null)");
+			for (size_t k = 0; k < j; k++)
+				if (strcmp(s->labels[k].name, l->name) == 0)
+					return cmap__fail(CMAP_EINVAL,
+					    "cmap_metrics_expose: map %zu: "
+					    "label '%s' given twice",
+					    i, l->name);
+		}
+		for (size_t k = 0; k < i; k++)
+			if (same_series(&maps[k], s))
+				return cmap__fail(CMAP_EINVAL,
+				    "cmap_metrics_expose: maps %zu and %zu "
+				    "have the same backend, shard count and "
+				    "labels: add a label that tells them "
+				    "apart",
+				    k, i);
+	}
+	return CMAP_OK;
+}
+
+/* Per-kind counter families: which field, and for which kinds. */
+enum fam_kind { F_HIST, F_RESULTS, F_BATCH, F_U64, F_SECONDS };
+
+static const struct fam {
+	const char *name, *type, *help;
+	enum fam_kind kind;
+	size_t field; /* offsetof in cmap_metrics_op_t (F_U64, F_SECONDS) */
+	int only_op;  /* -1: every kind */
+} fams[] = {
+    {"map_operation_duration_seconds", "histogram",
+        "Latency of the sampled calls (1 in metrics_sample per thread).",
+        F_HIST, 0, -1},
+    {"map_operations_total", "counter",
+        "Keys operated on, by kind of call and result.", F_RESULTS, 0, -1},
+    {"map_batch_calls_total", "counter", "Batch calls.", F_BATCH, 0, -1},
+    {"map_update_retries_total", "counter",
+        "Update callbacks run again after a lost race.", F_U64,
+        offsetof(cmap_metrics_op_t, retries), CMAP_OP_UPDATE},
+    {"map_lock_contended_total", "counter",
+        "Lock acquisitions that had to wait.", F_U64,
+        offsetof(cmap_metrics_op_t, lock_contended), -1},
+    {"map_lock_wait_seconds_total", "counter", "Time spent waiting for locks.",
+        F_SECONDS, offsetof(cmap_metrics_op_t, lock_wait_ns), -1},
+    {"map_resizes_total", "counter", "Resizes (migrations) started.", F_U64,
+        offsetof(cmap_metrics_op_t, resizes), -1},
+    {"map_migration_seconds_total", "counter",
+        "Time spent moving entries for resizes.", F_SECONDS,
+        offsetof(cmap_metrics_op_t, migrate_ns), -1},
+};
+#define N_FAMS (sizeof fams / sizeof fams[0])
+
+/* The exported histogram bounds: 2^k ns for k = 5, 7, ..., 31 (each the
+ * upper bound of internal bucket 4k - 12). */
+#define LE_FIRST 5u
+#define LE_LAST 31u
+
+static void
+w_hist(struct w *w, const cmap_metrics_source_t *src, const char *op,
+    const cmap_metrics_op_t *o)
+{
+	uint64_t cum = 0;
+	unsigned b = 0;
+
+	for (unsigned k = LE_FIRST; k <= LE_LAST; k += 2) {
+		char le[48];
+
+		for (; b <= 4 * k - 12; b++)
+			cum += o->buckets[b];
+		{
+			/* the bound as decimal seconds */
+			uint64_t ns = UINT64_C(1) << k;
+			int n = snprintf(le, sizeof le, "%llu.%09llu",
+			    (unsigned long long)(ns / 1000000000u),
+			    (unsigned long long)(ns % 1000000000u));
+
+			while (le[n - 1] == '0')
+				le[--n] = '\0';
+			if (le[n - 1] == '.')
+				le[--n] = '\0';
+		}
+		w_series(w, "map_operation_duration_seconds_bucket", src, op,
+		    "le", le);
+		w_u64(w, cum);
+		w_str(w, "\n");
+	}
+	w_series(
+	    w, "map_operation_duration_seconds_bucket", src, op, "le", "+Inf");
+	w_u64(w, o->samples);
+	w_str(w, "\n");
+	w_series(w, "map_operation_duration_seconds_sum", src, op, NULL, NULL);
+	w_seconds(w, o->sample_ns);
+	w_str(w, "\n");
+	w_series(
+	    w, "map_operation_duration_seconds_count", src, op, NULL, NULL);
+	w_u64(w, o->samples);
+	w_str(w, "\n");
+}
+
+static void
+w_op_family(struct w *w, const struct fam *f, const cmap_metrics_source_t *src,
+    unsigned k, const cmap_metrics_op_t *o)
+{
+	const char *op = op_info[k].name;
+	uint64_t res[5];
+
+	if (f->only_op >= 0 && (unsigned)f->only_op != k)
+		return;
+	switch (f->kind) {
+	case F_HIST:
+		w_hist(w, src, op, o);
+		return;
+	case F_RESULTS:
+		res[0] = o->ok;
+		res[1] = o->not_found;
+		res[2] = o->errors;
+		res[3] = o->mismatch;
+		res[4] = o->inserted;
+		for (unsigned j = 0; j < 5; j++) {
+			/* ok, inserted, not_found, mismatch, error */
+			static const unsigned order[5] = {0, 4, 1, 3, 2};
+			unsigned i = order[j];
+
+			if (op_info[k].results & (1u << i)) {
+				w_series(w, "map_operations_total", src, op,
+				    "result", res_name[i]);
+				w_u64(w, res[i]);
+				w_str(w, "\n");
+			}
+		}
+		return;
+	case F_BATCH:
+		if (!op_info[k].batch)
+			return;
+		w_series(w, "map_batch_calls_total", src, op, NULL, NULL);
+		w_u64(w, o->ops);
+		w_str(w, "\n");
+		return;
+	case F_U64:
+	case F_SECONDS: {
+		uint64_t v;
+
+		memcpy(&v, (const char *)o + f->field, sizeof v);
+		w_series(w, f->name, src, op, NULL, NULL);
+		if (f->kind == F_U64)
+			w_u64(w, v);
+		else
+			w_seconds(w, v);
+		w_str(w, "\n");
+		return;
+	}
+	}
+}
+
+/* Whether family f has a series for maps[0..n) (so that no family is
+ * announced without samples). */
+static bool
+fam_used(const struct fam *f, size_t n, const uint64_t *ops)
+{
+	for (size_t i = 0; i < n; i++)
+		for (unsigned k = 0; k < CMAP_OP_COUNT_; k++)
+			if (ops[i * CMAP_OP_COUNT_ + k] != 0 &&
+			    (f->only_op < 0 || (unsigned)f->only_op == k) &&
+			    (f->kind != F_BATCH || op_info[k].batch))
+				return true;
+	return false;
+}
+
+static void
+w_gauge(struct w *w, const char *name, const char *type, const char *help,
+    const cmap_metrics_source_t *maps, size_t n, const cmap_metrics_t *m,
+    size_t field, bool all)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < n; i++)
+		any = any || all || m[i].enabled;
+	if (!any)
+		return;
+	w_family(w, name, type, help);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v;
+
+		if (!all && !m[i].enabled)
+			continue;
+		memcpy(&v, (const char *)&m[i] + field, sizeof v);
+		w_series(w, name, &maps[i], NULL, NULL, NULL);
+		w_u64(w, v);
+		w_str(w, "\n");
+	}
+}
+
+/*
+ * The exposition: family by family, map by map.  The map figures and the
+ * call count of every kind are summed once, up front (past 16 maps into
+ * scratch memory from the first map's allocator); each family then sums
+ * the kinds it writes again, so two families may show a map a few calls
+ * apart while calls run.
+ */
+cmap_status_t
+cmap_metrics_expose(const cmap_metrics_source_t *maps, size_t n,
+    cmap_metrics_write_fn fn, void *ctx)
+{
+	struct w w;
+	cmap_metrics_t mm[16], *m = mm;
+	uint64_t opsbuf[16 * CMAP_OP_COUNT_], *ops = opsbuf;
+	const cmap_allocator_t *a = NULL;
+	cmap_metrics_op_t o;
+	cmap_status_t st;
+
+	if ((maps == NULL && n > 0) || fn == NULL)
+		return cmap__fail(
+		    CMAP_EINVAL, "cmap_metrics_expose: NULL maps or writer");
+	if ((st = check_sources(maps, n)) != CMAP_OK)
+		return st;
+	if (n > 16) {
+		/* Scratch for many maps, from the first one's allocator. */
+		a = &maps[0].map->allocator;
+		m = cmap__alloc(a, n * sizeof *m, CMAP_CACHE_LINE);
+		ops = cmap__alloc(
+		    a, n * CMAP_OP_COUNT_ * sizeof *ops, CMAP_CACHE_LINE);
+		if (m == NULL || ops == NULL) {
+			cmap__free(a, m, n * sizeof *m);
+			cmap__free(a, ops, n * CMAP_OP_COUNT_ * sizeof *ops);
+			return cmap__fail(CMAP_ENOMEM,
+			    "cmap_metrics_expose: out of memory for %zu maps",
+			    n);
+		}
+	}
+	w.fn = fn;
+	w.ctx = ctx;
+	w.failed = false;
+	w.len = 0;
+	for (size_t i = 0; i < n; i++) {
+		map_sum(maps[i].map, &m[i]);
+		for (unsigned k = 0; k < CMAP_OP_COUNT_; k++) {
+			uint64_t v = 0;
+
+			if (maps[i].map->metrics != NULL) {
+				op_sum(maps[i].map->metrics, k, &o);
+				v = o.ops;
+			}
+			ops[i * CMAP_OP_COUNT_ + k] = v;
+		}
+	}
+	for (size_t f = 0; f < N_FAMS; f++) {
+		if (!fam_used(&fams[f], n, ops))
+			continue;
+		w_family(&w, fams[f].name, fams[f].type, fams[f].help);
+		for (size_t i = 0; i < n; i++)
+			for (unsigned k = 0; k < CMAP_OP_COUNT_; k++) {
+				if (ops[i * CMAP_OP_COUNT_ + k] == 0)
+					continue;
+				op_sum(maps[i].map->metrics, k, &o);
+				w_op_family(&w, &fams[f], &maps[i], k, &o);
+			}
+	}
+	w_gauge(&w, "map_entries", "gauge", "Entries in the map.", maps, n, m,
+	    offsetof(cmap_metrics_t, len), true);
+	w_gauge(&w, "map_bytes", "gauge",
+	    "Bytes the map holds from its allocator.", maps, n, m,
+	    offsetof(cmap_metrics_t, bytes), false);
+	w_gauge(&w, "map_threads", "gauge",
+	    "Threads holding a metrics record in the map.", maps, n, m,
+	    offsetof(cmap_metrics_t, threads), false);
+	w_gauge(&w, "map_metrics_dropped_total", "counter",
+	    "Calls (or samples) not recorded for lack of memory.", maps, n, m,
+	    offsetof(cmap_metrics_t, dropped), false);
+	w_flush(&w);
+	if (m != mm) {
+		cmap__free(a, m, n * sizeof *m);
+		cmap__free(a, ops, n * CMAP_OP_COUNT_ * sizeof *ops);
+	}
+	return w.failed ? CMAP_EIO : CMAP_OK;
+}
+
+/* cmap_metrics_text's writer: into the buffer, counting all. */
+struct textbuf {
+	char *buf;
+	size_t size, len;
+};
+
+static int
+text_write(void *ctx, const char *s, size_t n)
+{
+	struct textbuf *t = ctx;
+
+	if (t->size > 0 && t->len < t->size - 1) {
+		size_t k = t->size - 1 - t->len;
+
+		memcpy(t->buf + t->len, s, k < n ? k : n);
+	}
+	t->len += n;
+	return 0;
+}
+
+cmap_status_t
+cmap_metrics_text(const cmap_metrics_source_t *maps, size_t n, char *buf,
+    size_t size, size_t *length)
+{
+	struct textbuf t = {buf, size, 0};
+	cmap_status_t st;
+
+	if (buf == NULL && size > 0)
+		return cmap__fail(
+		    CMAP_EINVAL, "cmap_metrics_text: NULL buf with size > 0");
+	st = cmap_metrics_expose(maps, n, text_write, &t);
+	if (st != CMAP_OK)
+		return st;
+	if (size > 0)
+		buf[t.len < size ? t.len : size - 1] = '\0';
+	if (length != NULL)
+		*length = t.len;
+	return CMAP_OK;
+}
