@@ -168,6 +168,10 @@ lf_table_free_cb(ck_epoch_entry_t *e)
 		return;
 	}
 	lf_faa_64(&m->pending_bytes, -(uint64_t)t->bytes);
+	/* A successor that was never published dies with t (lf.h). */
+	if (lf_prep_unpublished(t) != NULL)
+		lf_table_drop(m, lf_prep_unpublished(t));
+	t->prep = NULL;
 	/* Keep a table of the current one's size for the next migration:
 	 * under churn, migrations that clean tombstones keep the size, and a
 	 * fresh table would cost a page fault per 4 KiB. */
