@@ -125,25 +125,33 @@
  * "O(1)" below means expected constant time with the seeded hash: the probe
  * sequence of a lookup is short on average whatever keys are inserted.  No
  * call but cmap_reserve, cmap_clear and cmap_stats does work proportional
- * to the map's size (one exception: lockfree with the caller's allocator
- * hooks, below).  Resizes are incremental: on plain, rwlock and sharded a
- * table resizes in two steps that every call which writes advances, first
- * zeroing 8 KiB of the new table, then moving 128 slots of the old one
- * (plus the rest of the run of occupied slots it stops in, short on
- * average), while a load reads the table its key is in (both for a miss,
- * or a key inserted during the resize).  On lockfree every writer moves at
- * most one chunk of 256 slots of a migration, besides its own key, and
- * with the default allocator no call clears or unmaps a whole table (a new
- * table's pages come zeroed and fault in as they are first written; a
- * freed one gives its pages back 1 MiB per operation); with allocator
- * hooks the call that starts a migration clears the new table (O(its
- * size)).  Memory given back by a shrink or a finished resize goes back to
- * the system (drained pages are released as a resize goes, whatever the
- * allocator; the default one's large blocks come from mmap).  On readmostly
- * no call resizes at once: while a resize runs, every write
- * zeroes 64 buckets (4 KiB) of the new table (none with the default
- * allocator, whose large blocks come zeroed; more after a cmap_reserve
- * far beyond the map's size, enough to finish before the old table
+ * to the map's size (one exception on lockfree, below).  Resizes are
+ * incremental: on plain, rwlock and sharded a table resizes in two steps
+ * that every call which writes advances, first zeroing 8 KiB of the new
+ * table, then moving 128 slots of the old one (plus the rest of the run of
+ * occupied slots it stops in, short on average), while a load reads the
+ * table its key is in (both for a miss, or a key inserted during the
+ * resize).  On lockfree every writer moves at most one chunk of 256 slots
+ * of a migration, besides its own key.  A new table's pages come zeroed
+ * from the default allocator and fault in as they are first written;
+ * otherwise (allocator hooks, or the table reused under churn) it is
+ * cleared before use by the writes that insert a new key (or delete)
+ * while the old table fills from 3/4 to 15/16 of its slots: each clears
+ * ceil(steps left / (inserts left + 1)) steps of 8 KiB, one step per
+ * insert when the clearing starts at 3/4, so it ends within the first
+ * 1/48 of those inserts (more per insert when it starts later).  The
+ * exception: an insert that finds the old table full before the clearing
+ * is done (another writer descheduled in a step for all those inserts,
+ * or a grace period that held the new table back as long) clears what is
+ * left, or a table of its own, in that call (O(the table)).  A freed table
+ * gives its pages back 1 MiB per operation, then is freed (whatever the
+ * allocator: see the allocator hooks).  Memory given back by a shrink or a
+ * finished resize goes back to the system (drained pages are released as a
+ * resize goes, whatever the allocator; the default one's large blocks come
+ * from mmap).  On readmostly no call resizes at once: while a
+ * resize runs, every write zeroes 64 buckets (4 KiB) of the new table (none
+ * with the default allocator, whose large blocks come zeroed; more after a
+ * cmap_reserve far beyond the map's size, enough to finish before the old table
  * fills), then moves at most 9 buckets (27 entries: its own key's and 8
  * more) into it, besides its own operation; only cmap_reserve drives a
  * resize to its end, releasing the lock between those steps.  A load takes no

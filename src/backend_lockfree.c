@@ -25,6 +25,15 @@
  * ------------------------------------------------------------------- */
 static void lf_destroy(cmap_t *map);
 
+/* Free t, and its successor in preparation if it was never published. */
+static void
+lf_free_with_prep(struct lf_map *m, struct lf_table *t)
+{
+	if (lf_prep_unpublished(t) != NULL)
+		lf_table_free(m, lf_prep_unpublished(t));
+	lf_table_free(m, t);
+}
+
 static cmap_status_t
 lf_create(const struct cmap__create_args *args, cmap_t **out)
 {
@@ -77,7 +86,7 @@ lf_destroy(cmap_t *map)
 		ck_epoch_reclaim(&r->er);
 	for (t = m->orphans; t != NULL; t = tn) {
 		tn = t->orphan_next;
-		lf_table_free(m, t);
+		lf_free_with_prep(m, t);
 	}
 	for (t = m->release; t != NULL; t = tn) {
 		tn = t->orphan_next;
@@ -85,7 +94,7 @@ lf_destroy(cmap_t *map)
 	}
 	for (t = m->cur; t != NULL; t = tn) {
 		tn = t->next;
-		lf_table_free(m, t);
+		lf_free_with_prep(m, t);
 	}
 	if (m->spare != NULL)
 		lf_table_free(m, m->spare);

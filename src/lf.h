@@ -93,6 +93,10 @@ void __tsan_release(void *addr);
  * resident 50 MiB table takes 5 ms in one call). */
 #define LF_RELEASE_MIN ((size_t)4 << 20)
 #define LF_RELEASE_STEP ((size_t)1 << 20)
+/* A successor table that does not come zeroed is cleared in steps of this
+ * many bytes, claimed by the writers that meet its predecessor, before it
+ * is published (lf_migrate.c, PREPARATION). */
+#define LF_PREP_STEP ((size_t)8 << 10)
 /*
  * Most bytes of retired tables that may wait for their grace period before
  * a new migration is refused: 4 times the table being replaced plus
@@ -153,7 +157,18 @@ struct lf_table {
 	uint64_t over;  /* 1 once used >= soft was seen */
 	uint64_t full;  /* 1 once used >= hard, or a probe out of reach */
 	uint64_t reach; /* 1 once a probe ran out of reach */
-	struct lf_stripe used[LF_STRIPES]; /* slots taken (EMPTY -> LIVE) */
+	/* The successor while it is cleared (lf_migrate.c, PREPARATION):
+	 * set once (release), after prep_steps; it becomes next when its
+	 * last step is done, or is freed with this table if next was set
+	 * otherwise (lf_prep_unpublished). */
+	struct lf_table *prep;
+	uint64_t prep_steps; /* LF_PREP_STEP steps that clear prep's body */
+	uint64_t prep_claim; /* next step to hand out (fetch-and-add) */
+	uint64_t prep_done;  /* steps finished (fetch-and-add) */
+	uint64_t claim_new;  /* 1 while (or once) a thread allocates prep */
+	/* slots taken (EMPTY -> LIVE) */
+	struct lf_stripe used[LF_STRIPES]
+	    __attribute__((aligned(CMAP_CACHE_LINE)));
 };
 
 /* A thread's record in one map (lf_reclaim.c, THREAD RECORDS). */
@@ -233,6 +248,13 @@ CMAP_HIDDEN uint64_t cmap__lf_cap_for(uint64_t n);
  * marked as a clear's target if drop; NULL when it cannot be allocated. */
 CMAP_HIDDEN struct lf_table *cmap__lf_table_new(
     struct lf_map *m, uint64_t cap, int drop);
+/* The same with only its header set: *steps is the number of
+ * LF_PREP_STEP steps (cmap__lf_table_clear_step) that clear the rest, 0
+ * when the block came zeroed. */
+CMAP_HIDDEN struct lf_table *cmap__lf_table_alloc(
+    struct lf_map *m, uint64_t cap, uint64_t *steps);
+/* Clear step k of t's slots and chunk flags. */
+CMAP_HIDDEN void cmap__lf_table_clear_step(struct lf_table *t, uint64_t k);
 /* Give the map a spare drop table if it has none (see lf_clear). */
 CMAP_HIDDEN void cmap__lf_spare_refill(struct lf_map *m);
 /* The lookup of h from t when lf_find_fast met a migration. */
@@ -354,6 +376,19 @@ static inline void
 lf_table_free(struct lf_map *m, struct lf_table *t)
 {
 	lf_free(m, t, t->bytes);
+}
+
+/*
+ * t's successor in preparation that was never published (next was set by
+ * a clear, a reserve or a writer that could not wait for it), or NULL:
+ * it dies with t, whose grace period covers every thread that reached it
+ * through t->prep.  Only for a table nobody else can reach (in its free
+ * callback, or at destroy).
+ */
+static inline struct lf_table *
+lf_prep_unpublished(const struct lf_table *t)
+{
+	return t->prep != t->next ? t->prep : NULL;
 }
 
 /* len: count d entries in (or out), on the record if there is one. */

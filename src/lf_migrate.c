@@ -111,35 +111,16 @@ cmap__lf_advance(struct lf_map *m, struct lf_rec *r)
 }
 
 /*
- * Give t a successor sized for the live entries (reason: t is past its
- * limits, or nearly empty, or a reserve asks for want_cap).  Returns
- * LF_MIG_OK when t has a successor afterwards (ours or a racing thread's),
- * LF_MIG_NOMEM when it could not be allocated, LF_MIG_DEFERRED when too
- * many retired tables wait to be freed, LF_MIG_ROOM when a retired table
- * waits and t still has room (not full): the caller keeps filling t.
+ * The capacity of t's successor, sized for the live entries (reason: t is
+ * past its limits, or nearly empty, or a reserve asks for want_cap).
  */
-CMAP_HIDDEN int
-cmap__lf_start_migration(
-    struct lf_map *m, struct lf_table *t, uint64_t want_cap)
+static uint64_t
+lf_next_cap(struct lf_map *m, struct lf_table *t, uint64_t want_cap)
 {
-	uint64_t live, nc, minc;
-	struct lf_table *n;
-	void *exp = NULL;
+	uint64_t live = cmap__lf_len_of(m);
+	uint64_t minc = lf_load_rlx_64(&m->min_cap);
+	uint64_t nc = t->cap;
 
-	if (lf_load_acq_ptr((void **)&t->next) != NULL)
-		return LF_MIG_OK;
-	/* A retired table still waits for its grace period (a reader was
-	 * descheduled in a read section): while t has room (below hard),
-	 * keep filling it rather than allocate a third table beside t and
-	 * that one.  This is what keeps the map within 2x of its filled size
-	 * under churn (and growth within 1.5x of the final size) when
-	 * threads outnumber cores; a table that is full migrates anyway. */
-	if (want_cap == 0 && !lf_load_rlx_64(&t->full) &&
-	    lf_load_rlx_64(&m->pending_bytes) != 0)
-		return LF_MIG_ROOM;
-	live = cmap__lf_len_of(m);
-	minc = lf_load_rlx_64(&m->min_cap);
-	nc = t->cap;
 	if (lf_load_rlx_64(&t->reach)) {
 		/* Out of probe reach: a rehash at the same size would meet
 		 * the same clusters, so at least double.  (Out of room, with
@@ -160,25 +141,241 @@ cmap__lf_start_migration(
 		nc = minc;
 	if (nc < want_cap)
 		nc = want_cap;
-	/* Cap what waits to be freed (LF_PENDING_CAP): past it, do not
-	 * start another table. */
-	if (lf_load_rlx_64(&m->pending_bytes) > LF_PENDING_CAP(t))
-		return lf_load_acq_ptr((void **)&t->next) ? LF_MIG_OK
-		                                          : LF_MIG_DEFERRED;
-	n = cmap__lf_table_new(m, nc, 0);
-	if (n == NULL)
-		return lf_load_acq_ptr((void **)&t->next) ? LF_MIG_OK
-		                                          : LF_MIG_NOMEM;
-	if (!lf_cas_ptr((void **)&t->next, &exp, n)) {
-		lf_table_free(m, n); /* never published */
-		return LF_MIG_OK;
-	}
-	if (nc > t->cap)
+	return nc;
+}
+
+/* Too many retired bytes wait for their grace period (LF_PENDING_CAP):
+ * no new table for t now. */
+static bool
+lf_too_pending(struct lf_map *m, struct lf_table *t)
+{
+	return lf_load_rlx_64(&m->pending_bytes) > LF_PENDING_CAP(t);
+}
+
+/* LF_MIG_OK if t has a successor by now, else what failed. */
+static int
+lf_mig_fail(struct lf_table *t, int why)
+{
+	return lf_load_acq_ptr((void **)&t->next) != NULL ? LF_MIG_OK : why;
+}
+
+/*
+ * Publish n, whose contents are initialised, as t's successor: the CAS of
+ * t->next (its release half pairs with the acquire loads of next by every
+ * probe, so whoever finds n there reads its header and cleared slots).
+ * False when t had a successor already (n was then never published).
+ */
+static bool
+lf_publish(struct lf_map *m, struct lf_table *t, struct lf_table *n)
+{
+	void *exp = NULL;
+
+	if (!lf_cas_ptr((void **)&t->next, &exp, n))
+		return false;
+	if (n->cap > t->cap)
 		lf_faa_64(&m->grows, 1);
-	else if (nc < t->cap)
+	else if (n->cap < t->cap)
 		lf_faa_64(&m->shrinks, 1);
 	cmap__metrics_resize();
+	return true;
+}
+
+/*
+ * Give t a successor of at least want_cap slots now: allocated, cleared
+ * in this call (O(its size) when its block does not come zeroed) and
+ * published.  For cmap_reserve, and for a writer that needs room in a
+ * full t whose successor in preparation is not finished (PREPARATION).
+ */
+static int
+lf_migrate_now(struct lf_map *m, struct lf_table *t, uint64_t want_cap)
+{
+	struct lf_table *n;
+
+	if (lf_too_pending(m, t))
+		return lf_mig_fail(t, LF_MIG_DEFERRED);
+	n = cmap__lf_table_new(m, lf_next_cap(m, t, want_cap), 0);
+	if (n == NULL)
+		return lf_mig_fail(t, LF_MIG_NOMEM);
+	if (!lf_publish(m, t, n))
+		lf_table_free(m, n); /* never published, never seen */
 	return LF_MIG_OK;
+}
+
+/*
+ * PREPARATION
+ *
+ * A successor whose block does not come zeroed (allocator hooks, or the
+ * recycled table) is cleared before it is published, in steps of
+ * LF_PREP_STEP bytes, by the writers that meet t meanwhile; t keeps
+ * taking new keys until then (it has room up to its hard limit, 15/16,
+ * from its soft limit, 3/4, where the successor is allocated).  Clearing
+ * it in the one call that allocates it took 398 ms for the 192 MiB table
+ * of growth to 10M keys.
+ *
+ * One writer allocates it (the CAS of claim_new from 0; reset when the
+ * allocation fails, so a later writer retries), sets prep_steps and
+ * publishes the table as t->prep (release; the acquire load of t->prep
+ * pairs with it: prep_steps and n's header are set for whoever reads
+ * it).  Each writer that then asks t for a successor (a new key past the
+ * soft limit, which lf_write_new sends here; t->over is set so that
+ * store's fast path sends them all; a delete, lf_shrink_check) claims
+ * steps by fetch-and-add on prep_claim and clears them: as many as
+ * ceil(left / (room + 1)), where left is the steps not yet claimed and
+ * room the inserts t takes before its hard limit, so that every step is
+ * claimed before t fills (the ratio never falls as room shrinks).
+ * Growth from soft claims one step per insert: a doubling's 2C slots are
+ * C/256 steps, against 3C/16 inserts of room.  The writer whose
+ * fetch-and-add on prep_done completes the last step (seq_cst: its
+ * acquire side pairs with the release side of every earlier step's, so
+ * it sees every step's stores) publishes n as next; so does anyone who
+ * then reads prep_done complete (acquire, same pairing), since the last
+ * stepper may be slow to.
+ *
+ * Late: a writer that needs room in a full t (hard limit, or a probe out
+ * of reach) while n is not published claims and clears every remaining
+ * step itself; if a step claimed by another thread is still not done, it
+ * does not wait: it allocates and clears a successor of its own
+ * (lf_migrate_now, O(the table) as before PREPARATION), and n is
+ * abandoned, as it is when a clear or a reserve sets next first.  An
+ * abandoned n may still be written by a stepper that read t->prep, which
+ * t's grace period covers, so it is freed with t (lf_prep_unpublished).
+ * Both late cases need inserts to outrun the steps (a stepper preempted
+ * for 3/16 of t's inserts, or a successor whose allocation waited for a
+ * grace period, "No third table while one waits").
+ */
+
+/* Steps a writer that takes a slot of t claims now (at least one). */
+static uint64_t
+lf_prep_quota(struct lf_table *t)
+{
+	uint64_t steps = lf_load_rlx_64(&t->prep_steps);
+	uint64_t claimed = lf_load_rlx_64(&t->prep_claim);
+	uint64_t used, room, left;
+
+	if (claimed >= steps)
+		return 0;
+	left = steps - claimed;
+	used = lf_table_used(t);
+	room = used < t->hard ? t->hard - used : 0;
+	return left / (room + 1) + (left % (room + 1) != 0);
+}
+
+/*
+ * Claim and clear up to k steps of n, t's successor in preparation, then
+ * publish n if every step is done.  Returns LF_MIG_OK when t has a
+ * successor afterwards; else, when late (t is full), a successor of its
+ * own from lf_migrate_now (want_cap slots at least); else LF_MIG_ROOM.
+ */
+static int
+lf_prep_work(struct lf_map *m, struct lf_table *t, struct lf_table *n,
+    uint64_t k, bool late, uint64_t want_cap)
+{
+	const uint64_t steps = lf_load_rlx_64(&t->prep_steps);
+
+	/* The relaxed pre-check keeps the claim counter's line shared once
+	 * every step is handed out. */
+	for (; k > 0 && lf_load_rlx_64(&t->prep_claim) < steps; k--) {
+		uint64_t c = lf_faa_64(&t->prep_claim, 1);
+
+		if (c >= steps)
+			break;
+		cmap__lf_table_clear_step(n, c);
+		/* seq_cst: releases this step's stores; the last one
+		 * acquires every earlier step's (PREPARATION). */
+		if (lf_faa_64(&t->prep_done, 1) + 1 == steps)
+			(void)lf_publish(m, t, n);
+	}
+	/* Acquire: pairs with the steps' fetch-and-adds, as above. */
+	if (lf_load_acq_64(&t->prep_done) == steps)
+		(void)lf_publish(m, t, n);
+	if (lf_load_acq_ptr((void **)&t->next) != NULL)
+		return LF_MIG_OK;
+	return late ? lf_migrate_now(m, t, want_cap) : LF_MIG_ROOM;
+}
+
+/*
+ * The writer that won t->claim_new: allocate t's successor and publish it
+ * at once if it came zeroed, else as t->prep (PREPARATION), and take the
+ * first steps.  late: t is full.
+ */
+static int
+lf_prep_begin(struct lf_map *m, struct lf_table *t, bool late)
+{
+	bool deferred = lf_too_pending(m, t);
+	struct lf_table *n = NULL;
+	uint64_t steps = 0;
+
+	if (!deferred)
+		n = cmap__lf_table_alloc(m, lf_next_cap(m, t, 0), &steps);
+	if (n == NULL) {
+		/* Reopen the claim for a later writer (relaxed: it orders
+		 * nothing; the next claimer's CAS reads it). */
+		lf_store_rlx_64(&t->claim_new, 0);
+		return lf_mig_fail(
+		    t, deferred ? LF_MIG_DEFERRED : LF_MIG_NOMEM);
+	}
+	if (steps == 0) {
+		if (!lf_publish(m, t, n))
+			lf_table_free(m, n); /* never published, never seen */
+		return LF_MIG_OK;
+	}
+	lf_store_rlx_64(&t->prep_steps, steps);
+	/* Release: prep_steps and n's header before n is seen here. */
+	lf_store_rel_ptr((void **)&t->prep, n);
+	/* New keys leave store's fast path (a shrink's t is below soft). */
+	lf_store_rlx_64(&t->over, 1);
+	return lf_prep_work(
+	    m, t, n, late ? UINT64_MAX : lf_prep_quota(t), late, 0);
+}
+
+/*
+ * Give t a successor sized for the live entries (reason: t is past its
+ * limits, or nearly empty, or a reserve asks for want_cap), or work
+ * towards it (PREPARATION).  Returns LF_MIG_OK when t has a successor
+ * afterwards (ours or a racing thread's), LF_MIG_NOMEM when it could not
+ * be allocated, LF_MIG_DEFERRED when too many retired tables wait to be
+ * freed, LF_MIG_ROOM when t is not full and keeps taking new keys: its
+ * successor is being prepared or allocated, or a retired table waits.
+ * NOMEM and DEFERRED come only when t is full or want_cap is set.
+ */
+CMAP_HIDDEN int
+cmap__lf_start_migration(
+    struct lf_map *m, struct lf_table *t, uint64_t want_cap)
+{
+	struct lf_table *n;
+	uint64_t zero = 0;
+	bool late;
+
+	if (lf_load_acq_ptr((void **)&t->next) != NULL)
+		return LF_MIG_OK;
+	late = lf_load_rlx_64(&t->full) != 0;
+	/* Acquire: pairs with the release store in lf_prep_begin. */
+	n = lf_load_acq_ptr((void **)&t->prep);
+	if (want_cap != 0) {
+		/* A reserve finishes a successor in preparation that is
+		 * large enough, else makes its own. */
+		if (n != NULL && n->cap >= want_cap)
+			return lf_prep_work(
+			    m, t, n, UINT64_MAX, true, want_cap);
+		return lf_migrate_now(m, t, want_cap);
+	}
+	if (n != NULL)
+		return lf_prep_work(
+		    m, t, n, late ? UINT64_MAX : lf_prep_quota(t), late, 0);
+	/* A retired table still waits for its grace period (a reader was
+	 * descheduled in a read section): while t has room (below hard),
+	 * keep filling it rather than allocate a third table beside t and
+	 * that one.  This is what keeps the map within 2x of its filled size
+	 * under churn (and growth within 1.5x of the final size) when
+	 * threads outnumber cores; a table that is full migrates anyway. */
+	if (!late && lf_load_rlx_64(&m->pending_bytes) != 0)
+		return LF_MIG_ROOM;
+	/* One writer allocates (seq_cst CAS; claim_new is only ever compared
+	 * with itself); the others keep filling t meanwhile, or, when t is
+	 * full, do not wait for it. */
+	if (lf_cas_64(&t->claim_new, &zero, 1))
+		return lf_prep_begin(m, t, late);
+	return late ? lf_migrate_now(m, t, 0) : LF_MIG_ROOM;
 }
 
 static cmap_status_t lf_copy(struct lf_map *m, struct lf_rec *r,
@@ -544,14 +741,21 @@ lf_copy(struct lf_map *m, struct lf_rec *r, struct lf_table *t, uint64_t h,
 /* ---------------------------------------------------------------------
  * Write: one function per situation of the slot looked at
  * ------------------------------------------------------------------- */
-/* A delete of ours: every LF_SHRINK_EVERY of a thread, shrink a table
- * that is nearly empty (live < cap / 8). */
+/* A delete of ours: one step of a successor in preparation, else every
+ * LF_SHRINK_EVERY of a thread, shrink a table that is nearly empty
+ * (live < cap / 8). */
 static inline void
 lf_shrink_check(struct lf_probe *p)
 {
 	struct lf_rec *r = p->r;
 	struct lf_table *t = p->t;
 
+	/* A successor in preparation (a shrink's): a step per delete.
+	 * Acquire: pairs with the release store in lf_prep_begin. */
+	if (lf_load_acq_ptr((void **)&t->prep) != NULL) {
+		(void)cmap__lf_start_migration(p->m, t, 0);
+		return;
+	}
 	if (r != NULL && (++r->dels % LF_SHRINK_EVERY) == 0 &&
 	    t->cap / 2 >= lf_load_rlx_64(&p->m->min_cap) &&
 	    cmap__lf_len_of(p->m) * 8 < t->cap)

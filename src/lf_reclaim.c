@@ -94,15 +94,15 @@ lf_recycle(struct lf_map *m, struct lf_table *t)
 }
 
 /*
- * Free t, whose grace period is over.  A large table from mmap first gives
- * its pages back a step per operation (lf_release_step), so that no
- * one call pays for unmapping all of it.
+ * Free t, whose grace period is over.  A large table first gives its
+ * pages back a step per operation (lf_release_step, cmap__discard: with
+ * any allocator), so that no one call pays for unmapping all of it (the
+ * hooks' free of a touched 201 MiB table took about 18 ms).
  */
 static void
 lf_table_drop(struct lf_map *m, struct lf_table *t)
 {
-	if (t->bytes < LF_RELEASE_MIN ||
-	    !cmap__alloc_zeroes(&m->alloc, t->bytes)) {
+	if (t->bytes < LF_RELEASE_MIN) {
 		lf_table_free(m, t);
 		return;
 	}
@@ -168,6 +168,10 @@ lf_table_free_cb(ck_epoch_entry_t *e)
 		return;
 	}
 	lf_faa_64(&m->pending_bytes, -(uint64_t)t->bytes);
+	/* A successor that was never published dies with t (lf.h). */
+	if (lf_prep_unpublished(t) != NULL)
+		lf_table_drop(m, lf_prep_unpublished(t));
+	t->prep = NULL;
 	/* Keep a table of the current one's size for the next migration:
 	 * under churn, migrations that clean tombstones keep the size, and a
 	 * fresh table would cost a page fault per 4 KiB. */

@@ -11,7 +11,11 @@
  * and takes no new key past 15/16 (hard); a probe never goes further than
  * cap/8 - 1 slots from home (dmax).  The map keeps one retired table of
  * the current size for reuse (lf_reclaim.c, lf_recycle); a new table of
- * that size is that one, cleared in place.
+ * that size is that one.  A table for a migration is cleared by the
+ * writers in steps before it is published (lf_migrate.c, PREPARATION)
+ * unless its block came zeroed; every other new table (the first, a
+ * clear's target, a reserve's) is cleared in the call that allocates
+ * it.
  *
  * READERS
  *
@@ -49,22 +53,39 @@ cmap__lf_cap_for(uint64_t n)
 	return lf_round_cap(n + n / 3 + 1);
 }
 
-CMAP_HIDDEN struct lf_table *
-cmap__lf_table_new(struct lf_map *m, uint64_t cap, int drop)
+/* The bytes of a table's header (a whole number of cache lines). */
+static size_t
+lf_head_bytes(void)
+{
+	return (sizeof(struct lf_table) + CMAP_CACHE_LINE - 1) &
+	    ~(size_t)(CMAP_CACHE_LINE - 1);
+}
+
+/*
+ * A table of cap slots with its header set: the recycled one if it has
+ * that size (lf_reclaim.c, lf_recycle), else a new block.  Its body (the
+ * slots and chunk flags) is cleared here if clear, else left to the
+ * caller: *steps is then the number of LF_PREP_STEP steps that clear it,
+ * 0 when the block came zeroed (fresh pages from mmap,
+ * cmap__alloc_zeroes) and needs none.
+ */
+static struct lf_table *
+lf_table_get(
+    struct lf_map *m, uint64_t cap, int drop, bool clear, uint64_t *steps)
 {
 	uint64_t nchunks = (cap + LF_CHUNK - 1) / LF_CHUNK;
-	size_t head = (sizeof(struct lf_table) + CMAP_CACHE_LINE - 1) &
-	    ~(size_t)(CMAP_CACHE_LINE - 1);
-	size_t bytes;
+	size_t head = lf_head_bytes();
+	size_t bytes, body;
 	struct lf_table *t;
+	bool zero = false;
 	uint64_t q;
 
 	if (cap > (SIZE_MAX - head) / 32)
 		return NULL;
-	bytes =
-	    head + cap * sizeof(struct lf_pair) + nchunks * sizeof(uint64_t);
-	/* A retired table of this size (lf_reclaim.c, lf_recycle): its pages
-	 * are resident, so clearing it costs no page faults. */
+	body = cap * sizeof(struct lf_pair) + nchunks * sizeof(uint64_t);
+	bytes = head + body;
+	/* A retired table of this size: its pages are resident, so
+	 * clearing it costs no page faults (but it must be cleared). */
 	t = lf_xchg_ptr((void **)&m->recycle, NULL);
 	if (t != NULL && t->bytes != bytes) {
 		lf_table_free(m, t);
@@ -74,18 +95,21 @@ cmap__lf_table_new(struct lf_map *m, uint64_t cap, int drop)
 		t = lf_alloc(m, bytes, CMAP_CACHE_LINE);
 		if (t == NULL)
 			return NULL;
-		/* A block that comes zeroed (fresh pages from mmap) is left
-		 * as it is: clearing it here would fault in every page in
-		 * this one call (73 ms of CPU time for the 96 MiB table that
-		 * growth to 3M keys allocates); untouched, its pages are
-		 * faulted in by the copies and inserts that first write
-		 * them, a few per call (the copies of a chunk land in a run
-		 * of the new table: homes are monotone in the hash). */
-		memset(
-		    t, 0, cmap__alloc_zeroes(&m->alloc, bytes) ? head : bytes);
-	} else {
-		memset(t, 0, bytes);
+		/* A block that comes zeroed is left as it is: clearing it
+		 * would fault in every page in this one call (73 ms of CPU
+		 * time for the 96 MiB table that growth to 3M keys
+		 * allocates); untouched, its pages are faulted in by the
+		 * copies and inserts that first write them, a few per call
+		 * (the copies of a chunk land in a run of the new table:
+		 * homes are monotone in the hash). */
+		zero = cmap__alloc_zeroes(&m->alloc, bytes);
 	}
+	memset(t, 0, head);
+	if (clear && !zero) {
+		memset((char *)t + head, 0, body);
+		zero = true;
+	}
+	*steps = zero ? 0 : (body + LF_PREP_STEP - 1) / LF_PREP_STEP;
 	t->cap = cap;
 	t->dmax = cap / 8 - 1;
 	t->inv_eighth = UINT64_MAX / (cap / 8);
@@ -101,6 +125,32 @@ cmap__lf_table_new(struct lf_map *m, uint64_t cap, int drop)
 	t->bytes = bytes;
 	t->drop = drop;
 	return t;
+}
+
+CMAP_HIDDEN struct lf_table *
+cmap__lf_table_new(struct lf_map *m, uint64_t cap, int drop)
+{
+	uint64_t steps;
+
+	return lf_table_get(m, cap, drop, true, &steps);
+}
+
+CMAP_HIDDEN struct lf_table *
+cmap__lf_table_alloc(struct lf_map *m, uint64_t cap, uint64_t *steps)
+{
+	return lf_table_get(m, cap, 0, false, steps);
+}
+
+/* Plain stores: nobody reads the body of a table before it is published
+ * (lf_migrate.c, PREPARATION, has the ordering). */
+CMAP_HIDDEN void
+cmap__lf_table_clear_step(struct lf_table *t, uint64_t k)
+{
+	size_t head = lf_head_bytes(), body = t->bytes - head;
+	size_t lo = (size_t)k * LF_PREP_STEP;
+	size_t n = body - lo < LF_PREP_STEP ? body - lo : LF_PREP_STEP;
+
+	memset((char *)t + head + lo, 0, n);
 }
 
 /* Give the map a spare drop table if it has none (see lf_clear). */
