@@ -349,9 +349,11 @@ test_create_bad(void **state)
 	}
 	assert_true(with_shards >= 1);
 
-	/* flags: only CMAP_FLAG_NO_MISUSE_CHECK is known */
-	const uint32_t badf[] = {1u << 1, 1u << 2, 1u << 31, 0xffffffffu,
-	    CMAP_FLAG_NO_MISUSE_CHECK | (1u << 5)};
+	/* flags: only CMAP_FLAG_NO_MISUSE_CHECK and CMAP_FLAG_METRICS are
+	 * known */
+	const uint32_t badf[] = {1u << 2, 1u << 3, 1u << 31, 0xffffffffu,
+	    CMAP_FLAG_NO_MISUSE_CHECK | (1u << 5),
+	    CMAP_FLAG_METRICS | (1u << 7)};
 	for (size_t b = 0; b < g_nbackends; b++) {
 		for (size_t i = 0; i < sizeof badf / sizeof badf[0]; i++) {
 			tu_config_init(&cfg, g_backends[b]);
@@ -361,6 +363,9 @@ test_create_bad(void **state)
 		}
 		tu_config_init(&cfg, g_backends[b]);
 		cfg.flags = CMAP_FLAG_NO_MISUSE_CHECK;
+		expect_create(&cfg, CMAP_OK);
+		tu_config_init(&cfg, g_backends[b]);
+		cfg.flags = CMAP_FLAG_NO_MISUSE_CHECK | CMAP_FLAG_METRICS;
 		expect_create(&cfg, CMAP_OK);
 		/* a bad option value is EINVAL on every backend */
 		tu_config_init(&cfg, g_backends[b]);
