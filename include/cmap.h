@@ -526,7 +526,7 @@ enum {
 	 * option misuse_check=false). */
 	CMAP_FLAG_NO_MISUSE_CHECK = 1u << 0,
 	/* Keep metrics on this map (METRICS below; the same as the option
-	 * metrics=true).  Since 1.1. */
+	 * metrics=true). */
 	CMAP_FLAG_METRICS = 1u << 1,
 };
 
@@ -576,10 +576,10 @@ cmap_config_init(cmap_config_t *config)
  *   backend    a backend's name (overrides config->backend);
  *   capacity   as config->capacity;
  *   seed       as config->seed;
- *   metrics    a boolean: as CMAP_FLAG_METRICS (since 1.1);
+ *   metrics    a boolean: as CMAP_FLAG_METRICS;
  *   metrics_sample  time 1 call in this many (1 to 65536, default 64)
  *              per thread and kind of call, on a map with metrics
- *              (METRICS; since 1.1).
+ *              (METRICS).
  * The name and the value are checked at cmap_create() against the backend
  * chosen then, so options may be set before the backend is.
  *   Returns CMAP_OK; CMAP_EINVAL when config, name or value is NULL, the
@@ -931,7 +931,7 @@ cmap_stats(cmap_t *map, cmap_stats_t *stats)
 }
 
 /* ---------------------------------------------------------------------
- * METRICS (since 1.1)
+ * METRICS
  *
  * A map created with CMAP_FLAG_METRICS (or the option metrics=true) keeps,
  * per kind of call (cmap_op_t), counters of calls and of their results, a
