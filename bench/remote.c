@@ -230,7 +230,7 @@ bench_remote_main(int argc, char **argv)
 	long ops = 20000;
 	int reps = 5;
 	double l[16], lr[16], s[16], sr[16], th[16], rb[16], ba[16], bs[16];
-	double rt[16], rtb[16];
+	double rt[16], rtb[16], raw;
 
 	if (argc < 3 || strcmp(argv[1], "--suite") != 0 ||
 	    strcmp(argv[2], "remote") != 0)
@@ -267,9 +267,9 @@ bench_remote_main(int argc, char **argv)
 		s[r] = a, sr[r] = a / b;
 		a = cmap_threads(m, 16, 4 * ops),
 		b = redis_benchmark(servers, 4 * ops);
+		raw = raw_threads(host, atoi(colon + 1), 16, 4 * ops);
 		th[r] = a, rb[r] = b > 0 ? a / b : 0;
-		b = raw_threads(host, atoi(colon + 1), 16, 4 * ops);
-		rt[r] = a / b, rtb[r] = rb[r] > 0 ? b / (a / rb[r]) : 0;
+		rt[r] = a / raw, rtb[r] = b > 0 ? raw / b : 0;
 		a = batch_rate(m, 10 * ops), b = 1e6 / l[r];
 		ba[r] = a, bs[r] = a / b;
 	}

@@ -222,8 +222,8 @@ cmap__free(const cmap_allocator_t *a, void *ptr, size_t size)
  * 5 ms per 64 MiB here) and the resident set follows the map's bytes.
  */
 CMAP_HIDDEN extern const cmap_allocator_t cmap__default_allocator;
-CMAP_HIDDEN void cmap__discard(const cmap_allocator_t *a, void *block,
-    size_t size, size_t off, size_t len);
+CMAP_HIDDEN void cmap__discard(
+    void *block, size_t size, size_t off, size_t len);
 
 /*
  * map.c: true when every block of `size` bytes that allocator a hands out

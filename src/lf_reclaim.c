@@ -129,7 +129,7 @@ lf_release_step(struct lf_map *m)
 		size_t n = t->bytes - t->released;
 
 		n = n < LF_RELEASE_STEP ? n : LF_RELEASE_STEP;
-		cmap__discard(&m->alloc, t, t->bytes, t->released, n);
+		cmap__discard(t, t->bytes, t->released, n);
 		t->released += n;
 		lf_list_push(&m->release, t);
 	} else {

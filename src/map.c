@@ -66,8 +66,7 @@ cmap__alloc_zeroes(const cmap_allocator_t *a, size_t size)
 }
 
 void
-cmap__discard(
-    const cmap_allocator_t *a, void *block, size_t size, size_t off, size_t len)
+cmap__discard(void *block, size_t size, size_t off, size_t len)
 {
 	const uintptr_t page = 4096; /* a multiple of every page size */
 	uintptr_t lo = (uintptr_t)block + off, hi = lo + len;
@@ -76,7 +75,6 @@ cmap__discard(
 	 * are ours until the free, and madvise leaves the bytes around them
 	 * (the allocator's own headers) alone.  On a shared or locked
 	 * mapping it keeps the contents or fails: either way harmless. */
-	(void)a;
 	if (size < DEFAULT_MAP_MIN)
 		return;
 	lo = (lo + page - 1) & ~(page - 1);

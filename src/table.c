@@ -258,7 +258,7 @@ discard_drained(struct cmap_table *t)
 
 	if (!wrapped && end - t->drain_mark < CMAP_TABLE_DISCARD_SLOTS)
 		return;
-	cmap__discard(t->allocator, t->old, cap * sizeof(struct cmap_slot),
+	cmap__discard(t->old, cap * sizeof(struct cmap_slot),
 	    t->drain_mark * sizeof(struct cmap_slot),
 	    (end - t->drain_mark) * sizeof(struct cmap_slot));
 	t->drain_mark = end & t->old_mask;
