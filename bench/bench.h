@@ -31,6 +31,8 @@
 #ifndef CMAP_BENCH_H
 #define CMAP_BENCH_H
 
+#include "cmap.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -378,6 +380,10 @@ struct result {
 	double ops_per_cpu_us_off;   /*   sampling on and off */
 	double score;                /* negative until computed */
 	uint64_t samples;
+	/* --advise, repetition 0 of a libcmap backend: the workload as a
+	 * metrics map of the backend saw it (driver.c, THE ADVISOR). */
+	bool profiled;
+	cmap_profile_t profile;
 };
 
 /* ---------------------------------------------------------------------
@@ -417,6 +423,8 @@ struct options {
 	/* The --opt each of all[] takes, as text ("" for none). */
 	char all_opts[BENCH_MAX_TARGETS][BENCH_OPTS_TEXT];
 	const char *preset;
+	bool advise;             /* --advise: the advisor's check */
+	const char *calibration; /* --advise=CALIBRATION; NULL: built in */
 };
 
 /* The --opt target t took ("" for none). */
@@ -510,6 +518,10 @@ void output_json(const struct output_opts *o, const struct cell *c, size_t n);
 void output_csv(const struct output_opts *o, const struct cell *c, size_t n);
 void output_sampling_check(
     const struct output_opts *o, const struct cell *c, size_t n);
+/* advise.c: the advisor's picks against the measured best, per cell, and
+ * the calibration that fits this run best. */
+void output_advice(const struct output_opts *o, const struct cell *c, size_t n,
+    const char *calibration);
 
 /* Shared by output.c and recommend.c. */
 bool same_workload(const struct result *a, const struct result *b);

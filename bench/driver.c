@@ -44,10 +44,22 @@
  * operation) plus a measured per-cell overhead (thread start, restoring
  * churn, memory figures); a cell's warm-up comes out of its share.  So a
  * slow prefill early shortens later cells instead of overrunning.
+ *
+ * THE ADVISOR
+ *
+ * With --advise, after repetition 1 of a libcmap backend on a workload,
+ * each thread count runs once more, its figures dropped (its time comes
+ * out of the budget, as a prefill's does): on a fresh map of the backend
+ * created with metrics, prefilled by a thread that then exits (so its metrics
+ * record goes to a worker and the map's `threads` is the workers'), for
+ * ADVISE_S.  The profile of the run alone (cmap_profile_since the one after the
+ * prefill) goes into the cell's result; advise.c compares the advice it gives
+ * with the measured best.  The timed cells never have metrics on.
  */
 #include "bench.h"
 
 #include <malloc.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -497,6 +509,88 @@ prefilled_map(const struct options *o, struct plan *p, const struct workload *w,
 	return map;
 }
 
+/* The advisor's run of each thread count (THE ADVISOR). */
+#define ADVISE_S 0.1
+
+struct prefill_job {
+	const struct workload *w;
+	const struct target_ops *t;
+	void *map;
+};
+
+static void *
+prefill_thread(void *arg)
+{
+	struct prefill_job *j = arg;
+
+	j->t->thread_enter(j->map);
+	workload_prefill(j->w, j->t, j->map);
+	j->t->thread_exit(j->map);
+	return NULL;
+}
+
+/* The result of rep 0 of t on w at `threads` (the last one run). */
+static struct result *
+find_result(
+    const struct workload *w, const struct target_ops *t, unsigned threads)
+{
+	for (size_t i = nresults; i-- > 0;)
+		if (results[i].target == t && results[i].threads == threads &&
+		    results[i].rep == 0 && results[i].w.mix == w->mix &&
+		    results[i].w.dist == w->dist &&
+		    results[i].w.keys == w->keys)
+			return &results[i];
+	return NULL;
+}
+
+static void
+advise_run(const struct options *o, const struct workload *w,
+    const struct target_ops *t, const struct stream_set *set)
+{
+	struct options mo = *o;
+	struct mem0 m0;
+	struct run_result *rr = malloc(sizeof *rr);
+	struct result *r = find_result(w, t, set->threads);
+	cmap_profile_t then, now;
+	void *map;
+
+	if (rr == NULL || r == NULL) {
+		fprintf(stderr, "cmap-bench: --advise: %s\n",
+		    rr == NULL ? "out of memory" : "no result to profile");
+		exit(3);
+	}
+	mo.cmap_flags |= CMAP_FLAG_METRICS;
+	map = make_map(t, w, &mo, &m0);
+	if (o->prefill && !bench_mix_from_empty(w->mix)) {
+		struct prefill_job j = {w, t, map};
+		pthread_t th;
+
+		if (pthread_create(&th, NULL, prefill_thread, &j) != 0 ||
+		    pthread_join(th, NULL) != 0) {
+			fprintf(stderr, "cmap-bench: --advise: no thread\n");
+			exit(3);
+		}
+		t->quiesce(map);
+	}
+	if (cmap_profile(map, &then) != CMAP_OK) {
+		fprintf(stderr, "cmap-bench: cmap_profile(%s): %s\n", t->name,
+		    cmap_last_error());
+		exit(3);
+	}
+	one_run(w, t, map, set, o->ops > 0 ? 0 : ADVISE_S,
+	    o->ops > 0 ? o->ops : 0, false, rr);
+	if (cmap_profile(map, &now) != CMAP_OK ||
+	    cmap_profile_since(&now, &then) != CMAP_OK) {
+		fprintf(stderr, "cmap-bench: cmap_profile(%s): %s\n", t->name,
+		    cmap_last_error());
+		exit(3);
+	}
+	r->profile = now;
+	r->profiled = true;
+	drop_map(t, map);
+	free(rr);
+}
+
 /* One repetition of target t on the workload: every thread count. */
 static void
 run_target(const struct options *o, struct plan *p, const struct workload *w,
@@ -521,6 +615,9 @@ run_target(const struct options *o, struct plan *p, const struct workload *w,
 	}
 	if (reuse)
 		drop_map(t, map);
+	for (size_t i = 0; i < nt && o->advise && rep == 0 && !t->peer; i++)
+		if (t->single_thread ? i == one : i < o->nthreads)
+			advise_run(o, w, t, &sets[i]);
 }
 
 static void
@@ -615,6 +712,8 @@ report(const struct options *o, const struct output_opts *out, double elapsed,
 	if (o->check_sampling)
 		output_sampling_check(out, cells, ncells);
 	output_recommendation(out, cells, ncells);
+	if (o->advise)
+		output_advice(out, cells, ncells, o->calibration);
 	free(cells);
 }
 

@@ -74,6 +74,10 @@ static const struct preset presets[] = {
         0, "key counts from 1K to 10M (cache to DRAM), ~4 min"},
     {"growth", "growth", "uniform", "1M,10M", "1,2,8", 120, 0,
         "inserts into an empty map (add --presize to compare), ~2 min"},
+    {"advise", "read-only,read-mostly,balanced,churn,growth,counters",
+        "uniform,zipf", "10K,1M", "1,2,8", 420, 0,
+        "the advisor's matrix (use with --advise): every mix but grow-read, "
+        "both distributions, 10K/1M keys, 1/2/8 threads, ~7 min"},
     {"oversubscribe", "read-mostly,churn", "uniform", "1M", "1,2,4,8,16,32,64",
         150, 0,
         "more threads than cores, up to 64: lock holders preempted, ~2.5 min"},
@@ -564,6 +568,17 @@ help(const struct options *o)
 	    "  --metrics          create maps with CMAP_FLAG_METRICS (what "
 	    "recording\n"
 	    "                     the metrics costs).\n"
+	    "  --advise[=CALIBRATION]\n"
+	    "                     after the timed cells, run each libcmap "
+	    "backend once more\n"
+	    "                     with metrics, ask cmap_advise() which "
+	    "backend to use, and\n"
+	    "                     compare with the measured best; print the "
+	    "calibration that\n"
+	    "                     fits this run (cmap.h, ADVICE).  Without "
+	    "--backend: the\n"
+	    "                     in-memory libcmap backends.  Use with "
+	    "--preset advise.\n"
 	    "  --list             list the targets found and exit.\n"
 	    "  --version          the version, git revision and build, and "
 	    "exit.\n"
@@ -632,6 +647,7 @@ enum {
 	OPT_WRITE_PCT,
 	OPT_REPETITIONS,
 	OPT_VERSION,
+	OPT_ADVISE,
 };
 
 static const struct option long_opts[] = {
@@ -665,13 +681,37 @@ static const struct option long_opts[] = {
     {"write-pct", required_argument, NULL, OPT_WRITE_PCT},
     {"repetitions", required_argument, NULL, OPT_REPETITIONS},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"advise", optional_argument, NULL, OPT_ADVISE},
     {NULL, 0, NULL, 0},
 };
+
+/* --advise without --backend: the backends the advisor picks from, the
+ * in-memory libcmap ones (cmap.h, ADVICE). */
+static void
+advise_targets(struct options *o)
+{
+	o->ntargets = 0;
+	for (size_t i = 0; i < o->nall; i++)
+		if (!o->all[i]->peer &&
+		    (o->all[i]->caps &
+		        (CMAP_CAP_PERSISTENT | CMAP_CAP_REMOTE)) == 0)
+			o->targets[o->ntargets++] = o->all[i];
+}
+
+static void
+check_calibration(const char *calibration)
+{
+	cmap_profile_t p = {.backend = "plain", .threads = 1};
+	cmap_advice_t a;
+
+	if (cmap_advise(&p, calibration, &a) != CMAP_OK)
+		usage_error("--advise: %s", cmap_last_error());
+}
 
 static void
 parse_args(struct options *o, int argc, char **argv)
 {
-	bool list = false, want_help = false;
+	bool list = false, want_help = false, backends_given = false;
 	const char *preset = "default";
 	int c;
 
@@ -701,6 +741,7 @@ parse_args(struct options *o, int argc, char **argv)
 		switch (c) {
 		case OPT_BACKEND:
 			set_backends(o, optarg);
+			backends_given = true;
 			break;
 		case OPT_MIX:
 			set_mixes(o, optarg);
@@ -806,6 +847,10 @@ parse_args(struct options *o, int argc, char **argv)
 		case OPT_VERSION:
 			context_version_line(stdout);
 			exit(0);
+		case OPT_ADVISE:
+			o->advise = true;
+			o->calibration = optarg;
+			break;
 		case OPT_PRESET:
 			break; /* pass 1 */
 		default:
@@ -836,6 +881,10 @@ parse_args(struct options *o, int argc, char **argv)
 	if (o->json && o->csv && o->json_path == NULL && o->csv_path == NULL)
 		usage_error("--json and --csv cannot both write to stdout; "
 		            "give one a file (--csv=FILE)");
+	if (o->advise && !backends_given)
+		advise_targets(o);
+	if (o->advise)
+		check_calibration(o->calibration);
 	if (o->ntargets == 0)
 		usage_error("no target selected");
 	check_opts(o);

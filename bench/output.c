@@ -499,6 +499,29 @@ fields_context(struct fields *b, const struct bench_context *x)
 	fs(b, "warmup", x->warmup);
 }
 
+/* Appended in 1.1: --advise's profile of the cell (driver.c, THE
+ * ADVISOR), null without one; cmap_advise() can be applied to them. */
+static void
+fields_profile(struct fields *b, const struct cell *c)
+{
+	const struct result *r = c->rep[0];
+	const cmap_profile_t *p = &r->profile;
+	const struct {
+		const char *name;
+		uint64_t v;
+	} f[] = {{"profile_threads", p->threads},
+	    {"profile_entries", p->entries}, {"profile_calls", p->calls},
+	    {"profile_reads", p->reads}, {"profile_deletes", p->deletes},
+	    {"profile_inserts", p->inserts},
+	    {"profile_load_or_store", p->load_or_store},
+	    {"profile_lock_contended", p->lock_contended},
+	    {"profile_resizes", p->resizes}, {"profile_samples", p->samples},
+	    {"profile_sample_ns", p->sample_ns}};
+
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+		fd(b, f[i].name, (double)f[i].v, 0, r->profiled);
+}
+
 static void
 result_fields(
     struct fields *b, const struct cell *c, const struct bench_context *x)
@@ -507,6 +530,7 @@ result_fields(
 	fields_1_0(b, c);
 	fields_spread(b, c);
 	fields_context(b, x);
+	fields_profile(b, c);
 }
 
 static void

@@ -1,6 +1,7 @@
 /*
  * metrics_server.c - two maps with metrics, a small workload in threads,
- * and their metrics served as Prometheus text on GET /metrics.
+ * and their metrics served as Prometheus text on GET /metrics, with
+ * cmap_advise()'s advice for each map, one line each, on GET /advice.
  *
  *   cmap_example_metrics_server [PORT [SECONDS]]
  *
@@ -8,9 +9,9 @@
  * prints "listening on 127.0.0.1:PORT" and serves HTTP/1.0 on the
  * loopback address only, until GET /quit or SECONDS (default 30) have
  * passed.  The workload is fixed, so a scraper knows what to expect: each
- * of THREADS threads, on each map, stores KEYS keys of its own (inserted),
- * stores them again (overwritten), loads each twice (found) and KEYS
- * absent keys (not found), calls load_or_store on its keys (found) and on
+ * of THREADS threads, all running at once, on each map, stores KEYS keys of its
+ * own (inserted), stores them again (overwritten), loads each twice (found) and
+ * KEYS absent keys (not found), calls load_or_store on its keys (found) and on
  * KEYS new ones (inserted), and compare_and_swap with a wrong expected
  * value on each of its keys (mismatch).
  */
@@ -31,12 +32,15 @@
 #define KEYS 1000u
 
 static cmap_t *maps[2];
+static pthread_barrier_t together; /* the workers overlap: the maps see
+                                      THREADS threads at once */
 
 static void *
 worker(void *arg)
 {
 	uint64_t base = (uint64_t)(uintptr_t)arg * 1000000u, v;
 
+	pthread_barrier_wait(&together);
 	for (int m = 0; m < 2; m++) {
 		cmap_t *map = maps[m];
 
@@ -56,6 +60,7 @@ worker(void *arg)
 		for (uint64_t k = base; k < base + KEYS; k++)
 			(void)cmap_compare_and_swap(map, k, 0, 1);
 	}
+	pthread_barrier_wait(&together);
 	return NULL;
 }
 
@@ -93,6 +98,28 @@ to_socket(void *ctx, const char *text, size_t len)
 	return 0;
 }
 
+/* "sessions: use lockfree (...)\n" for each map, into the connection. */
+static void
+advise(int fd, const cmap_metrics_source_t *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		cmap_profile_t p;
+		cmap_advice_t a;
+		char line[sizeof a.text + 64];
+		int len;
+
+		if (cmap_profile(src[i].map, &p) != CMAP_OK ||
+		    cmap_advise(&p, NULL, &a) != CMAP_OK)
+			len = snprintf(line, sizeof line, "%s: %s\n",
+			    src[i].labels[0].value, cmap_last_error());
+		else
+			len = snprintf(line, sizeof line, "%s: %s\n",
+			    src[i].labels[0].value, a.text);
+		if (to_socket(&fd, line, (size_t)len) != 0)
+			return;
+	}
+}
+
 /* One request; returns 1 after GET /quit. */
 static int
 serve(int fd)
@@ -125,6 +152,11 @@ serve(int fd)
 		    "version=0.0.4; charset=utf-8\r\nConnection: close\r\n\r\n";
 		if (to_socket(&fd, hdr, strlen(hdr)) == 0)
 			(void)cmap_metrics_expose(src, 2, to_socket, &fd);
+	} else if (strncmp(req, "GET /advice ", 12) == 0) {
+		hdr = "HTTP/1.0 200 OK\r\nContent-Type: text/plain; "
+		      "charset=utf-8\r\nConnection: close\r\n\r\n";
+		if (to_socket(&fd, hdr, strlen(hdr)) == 0)
+			advise(fd, src, 2);
 	} else {
 		quit = strncmp(req, "GET /quit ", 10) == 0;
 		hdr = quit ? "HTTP/1.0 200 OK\r\nConnection: close\r\n\r\nbye\n"
@@ -150,11 +182,13 @@ main(int argc, char **argv)
 	        ? CMAP_BACKEND_LOCKFREE
 	        : CMAP_BACKEND_SHARDED);
 	maps[1] = make(CMAP_BACKEND_RWLOCK);
+	pthread_barrier_init(&together, NULL, THREADS);
 	for (int i = 0; i < THREADS; i++)
 		pthread_create(
 		    &th[i], NULL, worker, (void *)(uintptr_t)(i + 1));
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&together);
 
 	ls = socket(AF_INET, SOCK_STREAM, 0);
 	memset(&a, 0, sizeof a);

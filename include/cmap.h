@@ -383,11 +383,12 @@ CMAP_API const char *cmap_status_name(cmap_status_t status);
 
 /*
  * cmap_last_error - what went wrong in the last failed call of
- * cmap_config_set(), cmap_create() or cmap_backend_info() and
- * cmap_backend_option() on this thread, in one sentence that names the
- * culprit ("backend 'sharded': option 'shards': 48 is not a power of
- * two"), and likewise for the last call on this thread that returned
- * EIO, ECORRUPT, EUNAVAILABLE, EINDOUBT, EBUSY or ENOSPC ("redis
+ * cmap_config_set(), cmap_create(), cmap_backend_info(),
+ * cmap_backend_option(), cmap_profile(), cmap_profile_since() or
+ * cmap_advise() on this thread, in one sentence that names the culprit
+ * ("backend 'sharded': option 'shards': 48 is not a power of two"), and
+ * likewise for the last call on this thread that returned EIO, ECORRUPT,
+ * EUNAVAILABLE, EINDOUBT, EBUSY or ENOSPC ("redis
  * 127.0.0.1:6379: connection refused").  "" when none has failed on this
  * thread.  The string is per thread and valid until that thread's next
  * such failure.  Other calls return their status only (their message:
@@ -1144,6 +1145,155 @@ CMAP_API cmap_status_t cmap_metrics_expose(const cmap_metrics_source_t *maps,
  */
 CMAP_API cmap_status_t cmap_metrics_text(const cmap_metrics_source_t *maps,
     size_t n, char *buf, size_t size, size_t *length);
+
+/* ---------------------------------------------------------------------
+ * ADVICE
+ *
+ * Which backend suits the workload a map has seen.  cmap_profile digests
+ * the metrics of a map created with CMAP_FLAG_METRICS into the figures
+ * the advice reads; cmap_profile_since keeps what happened between two
+ * profiles; cmap_advise applies the decision tree to a profile, rule by
+ * rule, first match (docs/design.md, "The advisor", has the measurements
+ * behind each rule; shares are of the profile's calls):
+ *
+ *   one thread at a time (threads <= 1):
+ *     "one-thread churn"  deletes >= solo_churn_deletes       -> lockfree
+ *     "one-thread growth" inserts >= solo_growth_inserts and
+ *                         entries >= solo_growth_keys          -> lockfree
+ *     "one thread"        otherwise                            -> plain
+ *   more threads:
+ *     "read-mostly"       writes <= readmostly_writes          -> readmostly
+ *     "small read-only"   writes <= rwlock_writes and
+ *                         entries < rwlock_keys                -> rwlock
+ *     "churn"             deletes >= churn_deletes and
+ *                         entries >= churn_keys                -> sharded
+ *     "default"           otherwise                            -> lockfree
+ *
+ * The thresholds are the calibration.  The built-in one was fitted by
+ * `cmap-bench --preset advise --advise` on the 2-core development
+ * machine: "solo_churn_deletes=0.15,solo_growth_inserts=0.6,
+ * solo_growth_keys=32768,readmostly_writes=-1,rwlock_writes=0,
+ * rwlock_keys=32768,churn_deletes=-1,churn_keys=0" (readmostly had the
+ * best score in no cell, and the churn rule cost more cells than it won:
+ * both are off).  On another machine run the same command: it prints the
+ * calibration of its grid that fits that machine's run best, a string
+ * to pass as `calibration` (check it on a second run first): any subset
+ * of the eight names, in any order, no spaces, numbers as strtod reads
+ * them in the "C" locale; a share is in [0, 1], or -1 to turn its rule
+ * off; a *_keys value is an entry count.  "Best" is by cmap-bench's score
+ * (throughput, p99 latency and bytes per entry: docs/bench.md, Score).
+ *
+ * The advice also reports findings that do not change the pick: the
+ * article's alarm when more than 65% of cmap_load_or_store calls insert
+ * (a cache that misses, or a store written as a load_or_store), lock
+ * waits, resizes that a capacity hint would avoid, update callbacks run
+ * again, too few calls to judge, a pick that lacks a capability of the
+ * map's backend, and a map on disk or on a server (the pick is then the
+ * in-memory backend for the same calls, if persistence or sharing is not
+ * what the map is for).  The pick is a backend name of this build.
+ * ------------------------------------------------------------------- */
+
+/* The workload a map has seen: counts (of keys; a batch counts its keys)
+ * since the map was created, or between two profiles.  Grows only at its
+ * end (VERSIONS AND THE ABI). */
+typedef struct cmap_profile {
+	const char *backend;       /* the map's backend (static) */
+	uint64_t caps;             /* its CMAP_CAP_* */
+	uint32_t threads;          /* most threads that held a metrics
+	                              record of the map at once (a thread
+	                              holds one from its first call on the
+	                              map until it exits) */
+	uint32_t cores;            /* processors online when profiled */
+	uint64_t entries;          /* cmap_len() when profiled */
+	uint64_t calls;            /* keys of every kind of call */
+	uint64_t reads;            /* loads, and load_or_store that found */
+	uint64_t deletes;          /* delete, load_and_delete,
+	                              compare_and_delete, delete_batch */
+	uint64_t inserts;          /* calls that returned CMAP_INSERTED */
+	uint64_t load_or_store;    /* load_or_store calls */
+	uint64_t load_or_store_in; /* of which inserted */
+	uint64_t ranges;           /* range calls */
+	uint64_t mismatches;       /* compare_and_* that did not match */
+	uint64_t retries;          /* update callbacks run again */
+	uint64_t lock_contended;   /* lock acquisitions that waited */
+	uint64_t lock_wait_ns;     /* time they waited */
+	uint64_t resizes;          /* resizes started */
+	uint64_t samples;          /* calls timed */
+	uint64_t sample_ns;        /* their total time */
+} cmap_profile_t;
+
+/*
+ * cmap_profile - fill *out from the metrics of map.
+ *   Returns CMAP_OK; CMAP_EINVAL when map or out is NULL, size is 0, or
+ *   the map was created without metrics (cmap_last_error() says so);
+ *   CMAP_ERECURSE inside an update callback.
+ * Thread safety and cost: as cmap_metrics, plus one cmap_metrics_op per
+ *   kind of call.
+ *
+ * cmap_profile_since - make *now the difference now - then of two
+ * profiles of the same map (then taken first): the counts between them;
+ * backend, caps, cores and entries are now's, threads the larger.
+ *   Returns CMAP_OK; CMAP_EINVAL when a pointer is NULL, the backends
+ *   differ or a count of then exceeds now's (now unchanged).
+ * Thread safety: any thread.  Cost: O(1).
+ */
+CMAP_API cmap_status_t cmap_profile_sized(
+    cmap_t *map, cmap_profile_t *out, size_t size);
+CMAP_API cmap_status_t cmap_profile_since(
+    cmap_profile_t *now, const cmap_profile_t *then);
+
+static inline cmap_status_t
+cmap_profile(cmap_t *map, cmap_profile_t *out)
+{
+	return cmap_profile_sized(map, out, sizeof *out);
+}
+
+/* Findings of an advice (bits of cmap_advice_t.findings). */
+#define CMAP_FINDING_ONE_THREAD (UINT32_C(1) << 0) /* plain would do */
+#define CMAP_FINDING_LOAD_OR_STORE_MISSES (UINT32_C(1) << 1) /* > 65% */
+#define CMAP_FINDING_LOCK_WAITS (UINT32_C(1) << 2) /* >= 1% of calls */
+#define CMAP_FINDING_RESIZES (UINT32_C(1) << 3)    /* set a capacity */
+#define CMAP_FINDING_RETRIES (UINT32_C(1) << 4)    /* update callbacks */
+#define CMAP_FINDING_FEW_CALLS (UINT32_C(1) << 5)  /* < 10000 calls */
+#define CMAP_FINDING_LOSES_CAPS (UINT32_C(1) << 6) /* see lost_caps */
+#define CMAP_FINDING_STORAGE (UINT32_C(1) << 7)    /* disk or server */
+
+/* An advice.  Grows only at its end (VERSIONS AND THE ABI). */
+typedef struct cmap_advice {
+	const char *backend; /* the pick (static) */
+	const char *rule;    /* the rule that picked it, as named
+	                        above (static) */
+	uint32_t findings;   /* CMAP_FINDING_* */
+	uint64_t lost_caps;  /* CMAP_CAP_* of the profile's backend
+	                        that the pick lacks (thread safety,
+	                        persistence and remoteness aside) */
+	double write_share;  /* (calls - reads) / calls; 0 without calls */
+	double delete_share; /* deletes / calls */
+	double load_or_store_miss; /* load_or_store_in / load_or_store; -1
+	                              without load_or_store calls */
+	char text[320];            /* the advice and its findings in one line,
+	                              NUL-terminated */
+} cmap_advice_t;
+
+/*
+ * cmap_advise - the advice for the workload of *profile, with the built-in
+ * calibration when calibration is NULL or "", else with the thresholds it
+ * names (the others built in).
+ *   Returns CMAP_OK; CMAP_EINVAL when profile or out is NULL, size is 0,
+ *   or the calibration has an unknown name or a value out of range
+ *   (cmap_last_error() names it; *out unchanged).
+ * Thread safety: any thread.  Cost: O(length of the calibration); no
+ *   allocation.
+ */
+CMAP_API cmap_status_t cmap_advise_sized(const cmap_profile_t *profile,
+    const char *calibration, cmap_advice_t *out, size_t size);
+
+static inline cmap_status_t
+cmap_advise(
+    const cmap_profile_t *profile, const char *calibration, cmap_advice_t *out)
+{
+	return cmap_advise_sized(profile, calibration, out, sizeof *out);
+}
 
 #ifdef __cplusplus
 }

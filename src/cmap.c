@@ -71,16 +71,6 @@ cmap_backend_available(const char *name)
 	return name != NULL && cmap__backend_find(name) != NULL;
 }
 
-/* Copy a filled struct of `have` bytes into the caller's of `size` bytes:
- * the common prefix, and zeros past what this library knows. */
-static void
-copy_sized(void *dst, size_t size, const void *src, size_t have)
-{
-	memcpy(dst, src, size < have ? size : have);
-	if (size > have)
-		memset((char *)dst + have, 0, size - have);
-}
-
 static cmap_status_t
 find_named(const char *name, const struct cmap__backend **be)
 {
@@ -110,7 +100,7 @@ cmap_backend_info_sized(
 	i.version = be->backend_version;
 	i.caps = be->caps;
 	i.n_options = be->n_options;
-	copy_sized(info, size, &i, sizeof i);
+	cmap__copy_sized(info, size, &i, sizeof i);
 	return CMAP_OK;
 }
 
@@ -130,7 +120,7 @@ cmap_backend_option_sized(
 		return cmap__fail(CMAP_EINVAL,
 		    "backend '%s' has %zu options: no option %zu", name,
 		    be->n_options, index);
-	copy_sized(opt, size, &be->options[index], sizeof *opt);
+	cmap__copy_sized(opt, size, &be->options[index], sizeof *opt);
 	return CMAP_OK;
 }
 
@@ -596,7 +586,7 @@ cmap_stats_sized(cmap_t *map, cmap_stats_t *stats, size_t size)
 		return s;
 	st.backend = map->be->name;
 	st.seed = map->seed;
-	copy_sized(stats, size, &st, sizeof st);
+	cmap__copy_sized(stats, size, &st, sizeof st);
 	return CMAP_OK;
 }
 

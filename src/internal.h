@@ -288,6 +288,12 @@ cmap__unhash(uint64_t h, uint64_t seed)
 	return x ^ seed;
 }
 
+/* map.c: copy a filled struct of `have` bytes into the caller's of `size`
+ * bytes (a _sized call): the common prefix, and zeros past what this
+ * library knows (cmap.h, VERSIONS AND THE ABI). */
+CMAP_HIDDEN void cmap__copy_sized(
+    void *dst, size_t size, const void *src, size_t have);
+
 /*
  * map.c: cmap__fail - record the detail that cmap_last_error() returns on
  * this thread (printf-style, cut at 255 bytes) and return st.  For the

@@ -172,6 +172,14 @@ cmap_last_error(void)
 	return last_error;
 }
 
+void
+cmap__copy_sized(void *dst, size_t size, const void *src, size_t have)
+{
+	memcpy(dst, src, size < have ? size : have);
+	if (size > have)
+		memset((char *)dst + have, 0, size - have);
+}
+
 /* ------------------------------------------------------------ batches */
 
 cmap_status_t

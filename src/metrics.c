@@ -464,22 +464,13 @@ map_sum(cmap_t *map, cmap_metrics_t *m)
 		    atomic_load_explicit(&r->owner, memory_order_relaxed) != 0;
 }
 
-/* Copy a filled struct into the caller's of `size` bytes (cmap.c's). */
-static void
-copy_out(void *dst, size_t size, const void *src, size_t have)
-{
-	memcpy(dst, src, size < have ? size : have);
-	if (size > have)
-		memset((char *)dst + have, 0, size - have);
-}
-
 cmap_status_t
 cmap__metrics_get(cmap_t *map, cmap_metrics_t *out, size_t size)
 {
 	cmap_metrics_t m;
 
 	map_sum(map, &m);
-	copy_out(out, size, &m, sizeof m);
+	cmap__copy_sized(out, size, &m, sizeof m);
 	return CMAP_OK;
 }
 
@@ -495,7 +486,7 @@ cmap__metrics_op_get(
 		op_sum(map->metrics, (unsigned)op, &o);
 	else
 		memset(&o, 0, sizeof o);
-	copy_out(out, size, &o, sizeof o);
+	cmap__copy_sized(out, size, &o, sizeof o);
 	return CMAP_OK;
 }
 

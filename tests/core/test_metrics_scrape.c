@@ -2,9 +2,10 @@
  * test_metrics_scrape.c - start examples/metrics_server.c, scrape GET
  * /metrics over a loopback socket, and check what it serves: the status
  * line, each family's HELP and TYPE, the labels, and counts that match
- * the example's fixed workload; then `promtool check metrics` on the
- * body when promtool is installed (exit 77, skipped, when it is not and
- * every other check passed).
+ * the example's fixed workload; GET /advice, a line of cmap_advise() per
+ * map; then `promtool check metrics` on the body when promtool is
+ * installed (exit 77, skipped, when it is not and every other check
+ * passed).
  *
  *   test_metrics_scrape PATH-OF-cmap_example_metrics_server
  */
@@ -153,7 +154,7 @@ main(int argc, char **argv)
 	    "map_bytes gauge", "map_threads gauge",
 	    "map_metrics_dropped_total counter"};
 	int out[2], port = 0, st;
-	char line[128], *resp, *body, tmpl[] = "/tmp/cmap-metrics.XXXXXX";
+	char line[128], *resp, *adv, *body, tmpl[] = "/tmp/cmap-metrics.XXXXXX";
 	FILE *f;
 	pid_t pid;
 
@@ -217,6 +218,27 @@ main(int argc, char **argv)
 		check_map(body,
 		    "impl_type=\"rwlock\",shard_count=\"1\",map=\"cache\"");
 	}
+	/* The advice of each map: both written by THREADS threads at once,
+	 * half their calls writes, so not plain. */
+	adv = get(port, "/advice");
+	CHECK(
+	    strncmp(adv, "HTTP/1.0 200 OK\r\n", 17) == 0, "advice: %.40s", adv);
+	for (int m = 0; m < 2; m++) {
+		char want[96];
+		const char *at;
+
+		snprintf(want, sizeof want, "\n%s: use ",
+		    m == 0 ? "sessions" : "cache");
+		at = strstr(adv, want);
+		CHECK(at != NULL, "no advice line '%s' in: %s", want + 1, adv);
+		if (at == NULL)
+			continue;
+		CHECK(strncmp(at + strlen(want), "plain", 5) != 0 &&
+		        strstr(at, "2 threads at once") != NULL &&
+		        strstr(at, "50.0% writes") != NULL,
+		    "advice: %.200s", at + 1);
+	}
+	free(adv);
 	free(get(port, "/quit"));
 	waitpid(pid, &st, 0);
 	CHECK(
