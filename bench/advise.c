@@ -22,8 +22,8 @@
 #include <string.h>
 
 struct group {
-	size_t cell;      /* one cell of the group (for its title) */
-	size_t tied;      /* bench_verdict's */
+	size_t cell; /* one cell of the group (for its title) */
+	size_t tied; /* bench_verdict's */
 	size_t order[BENCH_MAX_TARGETS];
 	size_t members[BENCH_MAX_TARGETS]; /* cell indices */
 	size_t n;
@@ -44,8 +44,8 @@ static bool
 in_group(const struct cell *c, size_t g, size_t j)
 {
 	return !c[j].rep[0]->target->peer &&
-	       same_workload(c[g].rep[0], c[j].rep[0]) &&
-	       c[g].rep[0]->threads == c[j].rep[0]->threads;
+	    same_workload(c[g].rep[0], c[j].rep[0]) &&
+	    c[g].rep[0]->threads == c[j].rep[0]->threads;
 }
 
 /* The groups (workload x thread count) of the libcmap cells; *out is
@@ -83,8 +83,8 @@ groups_build(const struct cell *c, size_t n, struct group **out)
 
 /* The advice of cell j's profile; NULL when it has none. */
 static const char *
-advice_of(const struct cell *c, size_t j, const char *calibration,
-    cmap_advice_t *a)
+advice_of(
+    const struct cell *c, size_t j, const char *calibration, cmap_advice_t *a)
 {
 	if (!c[j].rep[0]->profiled ||
 	    cmap_advise(&c[j].rep[0]->profile, calibration, a) != CMAP_OK)
@@ -171,8 +171,7 @@ group_advice(FILE *f, const struct cell *c, const struct group *g,
 {
 	for (size_t m = 0; m < g->n; m++) {
 		cmap_advice_t a;
-		const char *pick =
-		    advice_of(c, g->members[m], calibration, &a);
+		const char *pick = advice_of(c, g->members[m], calibration, &a);
 
 		if (pick == NULL)
 			continue;
@@ -239,8 +238,8 @@ static const double g_cd[] = {-1, 0.15, 0.3, 0.45};
 static const struct {
 	const double *v;
 	size_t n;
-} axes[NCAL] = {{g_solo_d, 4}, {g_solo_i, 3}, {KEYS, 0}, {g_rm, 6},
-    {g_rw, 4}, {KEYS, 0}, {g_cd, 4}, {KEYS, 0}};
+} axes[NCAL] = {{g_solo_d, 4}, {g_solo_i, 3}, {KEYS, 0}, {g_rm, 6}, {g_rw, 4},
+    {KEYS, 0}, {g_cd, 4}, {KEYS, 0}};
 
 static void
 cal_text(const double *v, char *buf, size_t cap)
@@ -271,7 +270,6 @@ fit_axes(const struct cell *c, const struct group *g, size_t ng,
 	for (;;) {
 		bool skip = false, more = false;
 
-
 		for (size_t i = lo; i < hi; i++) {
 			k[i] = axes[i].v ? axes[i].v[idx[i]] : ks[idx[i]];
 			skip |= !axes[i].v && idx[i] > 0 && k[i - 1] < 0;
@@ -289,7 +287,8 @@ fit_axes(const struct cell *c, const struct group *g, size_t ng,
 		}
 		/* The odometer: the last axis turns fastest. */
 		for (size_t i = hi; i > lo && !more; i--) {
-			more = ++idx[i - 1] < (axes[i - 1].v ? axes[i - 1].n : nks);
+			more = ++idx[i - 1] <
+			    (axes[i - 1].v ? axes[i - 1].n : nks);
 			if (!more)
 				idx[i - 1] = 0;
 		}
@@ -303,8 +302,7 @@ fit_axes(const struct cell *c, const struct group *g, size_t ng,
  * profiles (threads 1, threads above), so each block is fitted with the
  * other held: together, the best of the whole grid. */
 static void
-fit(FILE *f, const struct cell *c, size_t n, const struct group *g,
-    size_t ng)
+fit(FILE *f, const struct cell *c, size_t n, const struct group *g, size_t ng)
 {
 	double ks[8], v[NCAL] = {0};
 	size_t nks = key_steps(c, n, ks, 8);

@@ -169,8 +169,7 @@ struct calib {
  * "The advisor").  The churn rule is off: where a large map churns,
  * sharded won with uniform keys and lockfree with zipfian ones, which a
  * profile cannot tell apart, and lockfree's cells were the more. */
-static const struct calib builtin = {
-    0.15, 0.6, 32768, -1, 0, 32768, -1, 0};
+static const struct calib builtin = {0.15, 0.6, 32768, -1, 0, 32768, -1, 0};
 
 static const struct {
 	const char *name;
@@ -178,8 +177,7 @@ static const struct {
 	double min, max; /* -1 is also allowed where min is 0 and max 1 */
 } calib_names[] = {
     {"solo_churn_deletes", offsetof(struct calib, solo_churn_deletes), 0, 1},
-    {"solo_growth_inserts", offsetof(struct calib, solo_growth_inserts), 0,
-        1},
+    {"solo_growth_inserts", offsetof(struct calib, solo_growth_inserts), 0, 1},
     {"solo_growth_keys", offsetof(struct calib, solo_growth_keys), 0, 1e18},
     {"readmostly_writes", offsetof(struct calib, readmostly_writes), 0, 1},
     {"rwlock_writes", offsetof(struct calib, rwlock_writes), 0, 1},
@@ -265,25 +263,25 @@ pick(const cmap_profile_t *p, const struct calib *c, cmap_advice_t *a)
 		    a->delete_share >= c->solo_churn_deletes) {
 			a->rule = "one-thread churn";
 		} else if (c->solo_growth_inserts >= 0 &&
-		           ins >= c->solo_growth_inserts &&
-		           (double)p->entries >= c->solo_growth_keys) {
+		    ins >= c->solo_growth_inserts &&
+		    (double)p->entries >= c->solo_growth_keys) {
 			a->rule = "one-thread growth";
 		} else {
 			a->backend = "plain";
 			a->rule = "one thread";
 		}
 	} else if (c->readmostly_writes >= 0 &&
-	           a->write_share <= c->readmostly_writes) {
+	    a->write_share <= c->readmostly_writes) {
 		a->backend = "readmostly";
 		a->rule = "read-mostly";
 	} else if (c->rwlock_writes >= 0 &&
-	           a->write_share <= c->rwlock_writes &&
-	           (double)p->entries < c->rwlock_keys) {
+	    a->write_share <= c->rwlock_writes &&
+	    (double)p->entries < c->rwlock_keys) {
 		a->backend = "rwlock";
 		a->rule = "small read-only";
 	} else if (c->churn_deletes >= 0 &&
-	           a->delete_share >= c->churn_deletes &&
-	           (double)p->entries >= c->churn_keys) {
+	    a->delete_share >= c->churn_deletes &&
+	    (double)p->entries >= c->churn_keys) {
 		a->backend = "sharded";
 		a->rule = "churn";
 	} else {
@@ -313,7 +311,7 @@ findings(const cmap_profile_t *p, cmap_advice_t *a)
 {
 	const uint64_t got = cmap__backend_find(a->backend)->caps;
 	uint64_t aside = CMAP_CAP_THREAD_SAFE | CMAP_CAP_PERSISTENT |
-	                 CMAP_CAP_REMOTE | CMAP_CAP_MISUSE_CHECK;
+	    CMAP_CAP_REMOTE | CMAP_CAP_MISUSE_CHECK;
 
 	if (p->threads <= 1)
 		a->findings |= CMAP_FINDING_ONE_THREAD;
@@ -361,12 +359,14 @@ write_text(const cmap_profile_t *p, cmap_advice_t *a)
 	    p->cores, 100 * a->write_share, 100 * a->delete_share,
 	    (unsigned long long)p->entries, (unsigned long long)p->calls);
 	if (f & CMAP_FINDING_STORAGE)
-		say(a, "; for the same calls in memory: the %s map's disk or "
-		       "server is not weighed",
+		say(a,
+		    "; for the same calls in memory: the %s map's disk or "
+		    "server is not weighed",
 		    p->backend);
 	if (f & CMAP_FINDING_LOAD_OR_STORE_MISSES)
-		say(a, "; alarm: %.0f%% of load_or_store calls inserted "
-		       "(over 65%%)",
+		say(a,
+		    "; alarm: %.0f%% of load_or_store calls inserted "
+		    "(over 65%%)",
 		    100 * a->load_or_store_miss);
 	if (f & CMAP_FINDING_LOCK_WAITS)
 		say(a, "; %.1f%% of calls waited for a lock",
@@ -408,14 +408,12 @@ cmap_advise_sized(const cmap_profile_t *profile, const char *calibration,
 		return st;
 	memset(&a, 0, sizeof a);
 	a.write_share = profile->calls > profile->reads
-	                    ? share(profile->calls - profile->reads,
-	                          profile->calls)
-	                    : 0;
+	    ? share(profile->calls - profile->reads, profile->calls)
+	    : 0;
 	a.delete_share = share(profile->deletes, profile->calls);
-	a.load_or_store_miss =
-	    profile->load_or_store > 0
-	        ? share(profile->load_or_store_in, profile->load_or_store)
-	        : -1;
+	a.load_or_store_miss = profile->load_or_store > 0
+	    ? share(profile->load_or_store_in, profile->load_or_store)
+	    : -1;
 	pick(profile, &c, &a);
 	findings(profile, &a);
 	write_text(profile, &a);

@@ -4,7 +4,8 @@
  * LAYERS (each includes only what is below it)
  *
  *   cmap.c, config.c   the front end: argument checks, configuration and
- *                      options, the re-entrancy guard of update callbacks
+ *                      options, the re-entrancy guard of update callbacks;
+ *                      advise.c (the advisor, on the public metrics calls)
  *   registry.c         the one list of backends
  *   backend_<name>.c   one backend each: a const struct cmap__backend
  *                      (lockfree's table, migration and reclamation
@@ -16,7 +17,8 @@
  *                      metrics.c (per-thread metrics records, recorded
  *                      by the front end, with hooks for what the pieces
  *                      above see; it also holds the public metrics
- *                      calls' snapshot and exposition)
+ *                      calls' snapshot; metrics_expose.c writes it as
+ *                      Prometheus text)
  *
  * ADDING A BACKEND: write src/backend_<name>.c defining
  *   CMAP_HIDDEN const struct cmap__backend cmap__<name>_backend = { ... };

@@ -280,8 +280,18 @@ cmap__metrics_leave(struct cmap__mcall *c, cmap_status_t st)
 CMAP_HIDDEN void cmap__metrics_leave_batch(
     struct cmap__mcall *c, size_t n, const cmap_status_t *status);
 
+/* The kinds of call: the `op` label's name, the results each can return
+ * (bit i: index i of cmap__mop.res) and whether it is a batch. */
+struct cmap__op_info {
+	const char *name;
+	unsigned results;
+	bool batch;
+};
+CMAP_HIDDEN extern const struct cmap__op_info cmap__op_info[CMAP_OP_COUNT_];
+
 /* The bodies of cmap_metrics_sized and cmap_metrics_op_sized, for a map
- * and arguments the front end has checked (op is checked here). */
+ * and arguments the front end has checked (op is checked here); also the
+ * exposition's (metrics_expose.c) only way into the counters. */
 CMAP_HIDDEN cmap_status_t cmap__metrics_get(
     cmap_t *map, cmap_metrics_t *out, size_t size);
 CMAP_HIDDEN cmap_status_t cmap__metrics_op_get(

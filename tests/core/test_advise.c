@@ -277,7 +277,7 @@ pick(const cmap_profile_t *p, const char *calibration)
  * built-in calibration is; a name given again later overrides. */
 #define BASE                                                                   \
 	"solo_churn_deletes=0.3,solo_growth_inserts=0.9,"                      \
-	"solo_growth_keys=131072,readmostly_writes=-1,rwlock_writes=-1,"      \
+	"solo_growth_keys=131072,readmostly_writes=-1,rwlock_writes=-1,"       \
 	"rwlock_keys=0,churn_deletes=0.4,churn_keys=131072"
 
 static void
@@ -304,7 +304,8 @@ test_rules(void **state)
 	assert_string_equal(a.backend, "lockfree");
 	assert_string_equal(a.rule, "one-thread churn");
 	assert_true(a.findings & CMAP_FINDING_ONE_THREAD);
-	assert_string_equal(pick(&one, BASE ",solo_churn_deletes=0.31"), "plain");
+	assert_string_equal(
+	    pick(&one, BASE ",solo_churn_deletes=0.31"), "plain");
 	assert_string_equal(pick(&one, BASE ",solo_churn_deletes=-1"), "plain");
 	one = synth("rwlock", 1, 100000, 0, 0, 1000000);
 	one.inserts = 90000;
@@ -317,18 +318,22 @@ test_rules(void **state)
 	    pick(&one, BASE ",solo_growth_keys=1000001"), "plain");
 	one.entries = 1000;
 	assert_string_equal(pick(&one, BASE), "plain");
-	assert_string_equal(pick(&one, BASE ",solo_growth_keys=1000"), "lockfree");
+	assert_string_equal(
+	    pick(&one, BASE ",solo_growth_keys=1000"), "lockfree");
 
 	/* More threads: the read-mostly rule, then the small read-only one,
 	 * then churn, then lockfree. */
 	assert_string_equal(pick(&rm, BASE), "lockfree");
 	assert_string_equal(
 	    pick(&rm, BASE ",readmostly_writes=0.005"), "readmostly");
-	assert_string_equal(pick(&rm, BASE ",readmostly_writes=0.004"), "lockfree");
 	assert_string_equal(
-	    pick(&rm, BASE ",rwlock_writes=0.005,rwlock_keys=1000001"), "rwlock");
-	assert_int_equal(cmap_advise(&rm,
-	                     BASE ",rwlock_writes=0.005,rwlock_keys=1000001", &a),
+	    pick(&rm, BASE ",readmostly_writes=0.004"), "lockfree");
+	assert_string_equal(
+	    pick(&rm, BASE ",rwlock_writes=0.005,rwlock_keys=1000001"),
+	    "rwlock");
+	assert_int_equal(
+	    cmap_advise(
+	        &rm, BASE ",rwlock_writes=0.005,rwlock_keys=1000001", &a),
 	    CMAP_OK);
 	assert_string_equal(a.rule, "small read-only");
 	assert_string_equal(
@@ -352,7 +357,8 @@ test_rules(void **state)
 	assert_string_equal(pick(&small, BASE ",churn_keys=1000"), "sharded");
 	assert_string_equal(pick(&small, BASE ",churn_keys=1001"), "lockfree");
 	assert_string_equal(pick(&churn, BASE ",churn_deletes=-1"), "lockfree");
-	assert_string_equal(pick(&churn, BASE ",churn_deletes=0.51"), "lockfree");
+	assert_string_equal(
+	    pick(&churn, BASE ",churn_deletes=0.51"), "lockfree");
 
 	assert_int_equal(cmap_advise(&none, BASE, &a), CMAP_OK);
 	assert_string_equal(a.backend, "lockfree");
@@ -388,7 +394,8 @@ test_findings(void **state)
 	p.load_or_store_in = 651;
 	assert_int_equal(cmap_advise(&p, BASE, &a), CMAP_OK);
 	assert_true(a.findings & CMAP_FINDING_LOAD_OR_STORE_MISSES);
-	assert_true(a.load_or_store_miss > 0.650 && a.load_or_store_miss < 0.652);
+	assert_true(
+	    a.load_or_store_miss > 0.650 && a.load_or_store_miss < 0.652);
 	assert_non_null(strstr(a.text, "alarm: 65% of load_or_store"));
 
 	p.lock_contended = 999;
@@ -429,11 +436,11 @@ test_findings(void **state)
 static void
 test_calib(void **state)
 {
-	static const char *bad[] = {
-	    "churn", "churn_deletes", "churn_deletes=", "churn_deletes=1.5",
-	    "churn_deletes=-0.5", "churn_deletes=0.4x", "churn_keys=-1",
-	    "readmostly_writes=nan", "speed=1", "churn_keys=1,", ",",
-	    "churn_keys=1e19", " churn_deletes=0.5", "=1"};
+	static const char *bad[] = {"churn", "churn_deletes",
+	    "churn_deletes=", "churn_deletes=1.5", "churn_deletes=-0.5",
+	    "churn_deletes=0.4x", "churn_keys=-1", "readmostly_writes=nan",
+	    "speed=1", "churn_keys=1,", ",", "churn_keys=1e19",
+	    " churn_deletes=0.5", "=1"};
 	cmap_profile_t p = synth("rwlock", 2, 100000, 90000, 5000, 1000000);
 	cmap_advice_t a, keep;
 
@@ -445,9 +452,9 @@ test_calib(void **state)
 		assert_non_null(strstr(cmap_last_error(), "calibration"));
 		assert_memory_equal(&a, &keep, sizeof a);
 	}
-	assert_int_equal(cmap_advise(&p,
-	                     "churn_keys=5,readmostly_writes=-1,churn_deletes=1",
-	                     &a),
+	assert_int_equal(
+	    cmap_advise(
+	        &p, "churn_keys=5,readmostly_writes=-1,churn_deletes=1", &a),
 	    CMAP_OK);
 }
 
