@@ -9,11 +9,10 @@
  * the advice matches when it names it; where it is a tie, the report says
  * how often the pick was one of the tied.
  *
- * The fit: every calibration of a small grid (fit() below) is judged the
- * same way over the same profiles and the one with the most matches is
- * printed (the first in grid order among equals: rules off before on,
- * lower thresholds first).  It fits this run, so it is a claim to check
- * on another run (--advise=CALIBRATION --seed N), not a result.
+ * Then the calibration this run measured (measured() below): a row per
+ * workload and thread count, its profiles' mean features and its best
+ * backend.  It describes this run, so it is a claim to check on another
+ * run (--advise=CALIBRATION --seed N), not a result.
  */
 #include "bench.h"
 
@@ -176,11 +175,12 @@ group_advice(FILE *f, const struct cell *c, const struct group *g,
 		if (pick == NULL)
 			continue;
 		fprintf(f,
-		    "      from %-11s %-11s (%s rule; %u thr, %4.1f%% writes, "
-		    "%4.1f%% deletes) %s\n",
-		    name_of(c, g->members[m]), pick, a.rule,
+		    "      from %-11s %-11s (%u thr, %4.1f%% writes, %4.1f%% "
+		    "deletes, %4.1f%% inserts; distance %.2f) %s\n",
+		    name_of(c, g->members[m]), pick,
 		    c[g->members[m]].rep[0]->profile.threads,
 		    100 * a.write_share, 100 * a.delete_share,
+		    100 * a.insert_share, a.distance,
 		    g->tied == 1 ? (among_tied(c, g, pick) ? "match" : "MISS")
 		                 : (among_tied(c, g, pick) ? "among the tied"
 		                                           : "not among the "
@@ -188,141 +188,72 @@ group_advice(FILE *f, const struct cell *c, const struct group *g,
 	}
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* The values of a *_keys axis: 0, then, between each two entry counts
- * the profiles saw that differ by more than 4x, their geometric midpoint
- * rounded to a power of two.  Returns how many. */
-static size_t
-key_steps(const struct cell *c, size_t n, double *out, size_t cap)
-{
-	double *e = malloc((n + 1) * sizeof *e);
-	size_t ne = 0, k = 0;
-
-	if (e == NULL)
-		return 0;
-	for (size_t j = 0; j < n; j++)
-		if (c[j].rep[0]->profiled && c[j].rep[0]->profile.entries > 0)
-			e[ne++] = (double)c[j].rep[0]->profile.entries;
-	qsort(e, ne, sizeof *e, cmp_double);
-	out[k++] = 0;
-	for (size_t j = 1, lo = 0; j < ne && k < cap; j++)
-		if (e[j] > 4 * e[lo]) {
-			out[k++] = exp2(round(log2(sqrt(e[j] * e[lo]))));
-			lo = j;
-		}
-	free(e);
-	return k;
-}
-
-/* The calibration's thresholds by their cmap.h names, and the grid of
- * values the fit tries for each (-1, rule off, first; a *_keys axis,
- * KEYS, takes the entry counts of key_steps). */
-#define NCAL 8
-#define KEYS NULL
-
-static const char *const cal_names[NCAL] = {"solo_churn_deletes",
-    "solo_growth_inserts", "solo_growth_keys", "readmostly_writes",
-    "rwlock_writes", "rwlock_keys", "churn_deletes", "churn_keys"};
-static const double g_solo_d[] = {-1, 0.15, 0.3, 0.45};
-static const double g_solo_i[] = {-1, 0.6, 0.9};
-static const double g_rm[] = {-1, 0, 0.005, 0.02, 0.05, 0.15};
-static const double g_rw[] = {-1, 0, 0.005, 0.02};
-static const double g_cd[] = {-1, 0.15, 0.3, 0.45};
-static const struct {
-	const double *v;
-	size_t n;
-} axes[NCAL] = {{g_solo_d, 4}, {g_solo_i, 3}, {KEYS, 0}, {g_rm, 6}, {g_rw, 4},
-    {KEYS, 0}, {g_cd, 4}, {KEYS, 0}};
-
+/* Group g as a calibration row (cmap.h, ADVICE) onto buf at *len: the
+ * mean features of its profiles, and its winner (a tie: the best median,
+ * order[0]).  Nothing when no member was profiled. */
 static void
-cal_text(const double *v, char *buf, size_t cap)
+group_row(const struct cell *c, const struct group *g, char *buf, size_t cap,
+    size_t *len)
 {
-	size_t len = 0;
+	double w = 0, d = 0, i = 0, n = 0;
+	unsigned k = 0, threads = 0, cores = 1;
 
-	for (size_t i = 0; i < NCAL && len < cap; i++)
-		len += (size_t)snprintf(buf + len, cap - len, "%s%s=%.12g",
-		    i ? "," : "", cal_names[i], v[i]);
-}
+	for (size_t m = 0; m < g->n; m++) {
+		const struct result *r = c[g->members[m]].rep[0];
+		cmap_advice_t a;
 
-/* The grid over axes [lo, hi), the others held at v[]: v[] gets the
- * values with the most matches (the first such in grid order), *bj
- * their judgement.  A *_keys axis stays at its first value while the
- * share before it is -1 (its rule is off). */
-static void
-fit_axes(const struct cell *c, const struct group *g, size_t ng,
-    const double *ks, size_t nks, size_t lo, size_t hi, double *v,
-    struct judged *bj)
-{
-	size_t idx[NCAL] = {0};
-	double best[NCAL], k[NCAL];
-	char text[512];
-	bool any = false;
-
-	memcpy(k, v, sizeof k);
-	memcpy(best, v, sizeof best);
-	for (;;) {
-		bool skip = false, more = false;
-
-		for (size_t i = lo; i < hi; i++) {
-			k[i] = axes[i].v ? axes[i].v[idx[i]] : ks[idx[i]];
-			skip |= !axes[i].v && idx[i] > 0 && k[i - 1] < 0;
-		}
-		if (!skip) {
-			struct judged r;
-
-			cal_text(k, text, sizeof text);
-			r = judge(c, g, ng, text);
-			if (!any || r.matched > bj->matched) {
-				*bj = r;
-				memcpy(best, k, sizeof best);
-				any = true;
-			}
-		}
-		/* The odometer: the last axis turns fastest. */
-		for (size_t i = hi; i > lo && !more; i--) {
-			more = ++idx[i - 1] <
-			    (axes[i - 1].v ? axes[i - 1].n : nks);
-			if (!more)
-				idx[i - 1] = 0;
-		}
-		if (!more)
-			break;
+		if (advice_of(c, g->members[m], NULL, &a) == NULL)
+			continue;
+		w += a.write_share;
+		d += a.delete_share;
+		i += a.insert_share;
+		n += (double)r->profile.entries;
+		threads = r->profile.threads;
+		cores = r->profile.cores;
+		k++;
 	}
-	memcpy(v, best, sizeof best);
+	if (k == 0 || *len >= cap)
+		return;
+	/* The thread classes of cmap.h: 1, up to one per core, more. */
+	*len += (size_t)snprintf(buf + *len, cap - *len,
+	    "%s%c:%.4f:%.4f:%.4f:%.0f=%s", *len ? ";" : "",
+	    threads <= 1           ? '1'
+	        : threads <= cores ? 'c'
+	                           : 'o',
+	    w / k, d / k, i / k, n / k, name_of(c, g->members[g->order[0]]));
 }
 
-/* The one-thread rules (axes 0-2) and the others (3-7) decide disjoint
- * profiles (threads 1, threads above), so each block is fitted with the
- * other held: together, the best of the whole grid. */
+/* The calibration this run measured: the groups with a winner first, so
+ * that where two rows are as near (zipfian and uniform keys look alike
+ * to a profile) a winner is preferred to a tie. */
 static void
-fit(FILE *f, const struct cell *c, size_t n, const struct group *g, size_t ng)
+measured(FILE *f, const struct cell *c, const struct group *g, size_t ng)
 {
-	double ks[8], v[NCAL] = {0};
-	size_t nks = key_steps(c, n, ks, 8);
-	struct judged bj = {0, 0, 0, 0};
-	char text[512];
+	size_t cap = 64 * (ng + 1), len = 0;
+	char *buf = malloc(cap);
+	struct judged r;
 
-	if (nks == 0)
+	if (buf == NULL)
 		return;
-	for (size_t i = 0; i < NCAL; i++)
-		v[i] = axes[i].v ? axes[i].v[0] : ks[0];
-	fit_axes(c, g, ng, ks, nks, 0, 3, v, &bj);
-	fit_axes(c, g, ng, ks, nks, 3, NCAL, v, &bj);
-	cal_text(v, text, sizeof text);
+	buf[0] = '\0';
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t k = 0; k < ng; k++)
+			if ((g[k].tied == 1) == (pass == 0) && g[k].tied > 0)
+				group_row(c, &g[k], buf, cap, &len);
+	if (len == 0 || len >= cap) {
+		free(buf);
+		return;
+	}
+	r = judge(c, g, ng, buf);
 	fprintf(f,
-	    "\nThe calibration of the grid that fits this run best:\n"
-	    "  %s\n  named the winner in %u of %u (%.0f%%); in ties, one of "
-	    "the tied in %u of %u.\n  It fits this run: check it on another "
-	    "(--advise='%s' --seed 2)\n  before passing it to cmap_advise().\n",
-	    text, bj.matched, bj.winners, pct(bj.matched, bj.winners),
-	    bj.in_tie, bj.ties, text);
+	    "\nThe calibration this run measured (a row per workload and "
+	    "thread count):\n%s\n  From it the advice named the winner in "
+	    "%u of %u (%.0f%%), in ties one of\n  the tied in %u of %u: on "
+	    "the run it came from, so check it on another\n  (--advise=... "
+	    "--seed 2) before passing it to cmap_advise().\n",
+	    buf, r.matched, r.winners, pct(r.matched, r.winners), r.in_tie,
+	    r.ties);
+	free(buf);
 }
 
 void
@@ -351,6 +282,6 @@ output_advice(const struct output_opts *o, const struct cell *c, size_t n,
 	    "profiles of cells with a\nwinner; in tied cells it named one "
 	    "of the tied in %u of %u.\n",
 	    r.matched, r.winners, pct(r.matched, r.winners), r.in_tie, r.ties);
-	fit(f, c, n, g, ng);
+	measured(f, c, g, ng);
 	free(g);
 }

@@ -1152,36 +1152,30 @@ CMAP_API cmap_status_t cmap_metrics_text(const cmap_metrics_source_t *maps,
  * Which backend suits the workload a map has seen.  cmap_profile digests
  * the metrics of a map created with CMAP_FLAG_METRICS into the figures
  * the advice reads; cmap_profile_since keeps what happened between two
- * profiles; cmap_advise applies the decision tree to a profile, rule by
- * rule, first match (docs/design.md, "The advisor", has the measurements
- * behind each rule; shares are of the profile's calls):
+ * profiles; cmap_advise picks the backend for a profile from a
+ * calibration: cmap-bench's measurements on this machine, as a decision
+ * tree whose leaves are measured workloads.  It splits on the threads
+ * (one; up to one per core; more than the cores), then takes the measured
+ * workload nearest in its shares of writes, deletes and inserts and in its
+ * entries (a decade of entries weighs a third of a share; docs/design.md,
+ * "The advisor", says why and how well it does), and picks the backend
+ * that had the best score there (cmap-bench's: throughput, p99 latency
+ * and bytes per entry; docs/bench.md, Score; the best median where the
+ * measurement was a tie).
  *
- *   one thread at a time (threads <= 1):
- *     "one-thread churn"  deletes >= solo_churn_deletes       -> lockfree
- *     "one-thread growth" inserts >= solo_growth_inserts and
- *                         entries >= solo_growth_keys          -> lockfree
- *     "one thread"        otherwise                            -> plain
- *   more threads:
- *     "read-mostly"       writes <= readmostly_writes          -> readmostly
- *     "small read-only"   writes <= rwlock_writes and
- *                         entries < rwlock_keys                -> rwlock
- *     "churn"             deletes >= churn_deletes and
- *                         entries >= churn_keys                -> sharded
- *     "default"           otherwise                            -> lockfree
- *
- * The thresholds are the calibration.  The built-in one was fitted by
- * `cmap-bench --preset advise --advise` on the 2-core development
- * machine: "solo_churn_deletes=0.15,solo_growth_inserts=0.6,
- * solo_growth_keys=32768,readmostly_writes=-1,rwlock_writes=0,
- * rwlock_keys=32768,churn_deletes=-1,churn_keys=0" (readmostly had the
- * best score in no cell, and the churn rule cost more cells than it won:
- * both are off).  On another machine run the same command: it prints the
- * calibration of its grid that fits that machine's run best, a string
- * to pass as `calibration` (check it on a second run first): any subset
- * of the eight names, in any order, no spaces, numbers as strtod reads
- * them in the "C" locale; a share is in [0, 1], or -1 to turn its rule
- * off; a *_keys value is an entry count.  "Best" is by cmap-bench's score
- * (throughput, p99 latency and bytes per entry: docs/bench.md, Score).
+ * A calibration is one row per measured workload and thread count,
+ * separated by ';':
+ *   T:W:D:I:N=backend    e.g. "c:0.1:0.05:0.02:1000000=lockfree"
+ * T is the thread class (1, c: up to one per core, o: more), W, D and I
+ * the shares of writes, deletes and inserts, in [0, 1], N the entries;
+ * numbers as strtod reads them in the "C" locale, no spaces.  Rows of
+ * another thread class count only when there is none of the profile's;
+ * of two rows as near, the first wins.  Rows that name a backend this
+ * build lacks are skipped.  The built-in calibration
+ * was measured by `cmap-bench --preset advise --advise` on the 2-core
+ * development machine; on another machine run the same command: it prints
+ * the calibration its run measured, to pass as `calibration` (check it on
+ * a second run first, as the command says).
  *
  * The advice also reports findings that do not change the pick: the
  * article's alarm when more than 65% of cmap_load_or_store calls insert
@@ -1260,30 +1254,31 @@ cmap_profile(cmap_t *map, cmap_profile_t *out)
 
 /* An advice.  Grows only at its end (VERSIONS AND THE ABI). */
 typedef struct cmap_advice {
-	const char *backend; /* the pick (static) */
-	const char *rule;    /* the rule that picked it, as named
-	                        above (static) */
-	uint32_t findings;   /* CMAP_FINDING_* */
-	uint64_t lost_caps;  /* CMAP_CAP_* of the profile's backend
-	                        that the pick lacks (thread safety,
-	                        persistence and remoteness aside) */
-	double write_share;  /* (calls - reads) / calls; 0 without calls */
-	double delete_share; /* deletes / calls */
+	const char *backend;       /* the pick (static) */
+	uint32_t findings;         /* CMAP_FINDING_* */
+	uint64_t lost_caps;        /* CMAP_CAP_* of the profile's backend
+	                              that the pick lacks (thread safety,
+	                              persistence and remoteness aside) */
+	double write_share;        /* (calls - reads) / calls; 0 without
+	                              calls */
+	double delete_share;       /* deletes / calls */
+	double insert_share;       /* inserts / calls */
 	double load_or_store_miss; /* load_or_store_in / load_or_store; -1
 	                              without load_or_store calls */
-	char text[320];            /* the advice and its findings in one line,
-	                              NUL-terminated */
+	double distance;           /* to the nearest calibration row: 0 when
+	                              the profile is a measured workload */
+	char text[512];            /* the advice and its findings in one
+	                              line, NUL-terminated */
 } cmap_advice_t;
 
 /*
- * cmap_advise - the advice for the workload of *profile, with the built-in
- * calibration when calibration is NULL or "", else with the thresholds it
- * names (the others built in).
+ * cmap_advise - the advice for the workload of *profile, from the built-in
+ * calibration when calibration is NULL or "", else from the given one.
  *   Returns CMAP_OK; CMAP_EINVAL when profile or out is NULL, size is 0,
- *   or the calibration has an unknown name or a value out of range
- *   (cmap_last_error() names it; *out unchanged).
- * Thread safety: any thread.  Cost: O(length of the calibration); no
- *   allocation.
+ *   a row of the calibration is malformed, or none names a backend of
+ *   this build (cmap_last_error() says which; *out unchanged).
+ * Thread safety: any thread.  Cost: O(length of the calibration), one pass;
+ *   no allocation.
  */
 CMAP_API cmap_status_t cmap_advise_sized(const cmap_profile_t *profile,
     const char *calibration, cmap_advice_t *out, size_t size);

@@ -149,99 +149,204 @@ cmap_profile_since(cmap_profile_t *now, const cmap_profile_t *then)
 	return CMAP_OK;
 }
 
-/* ---------------------------------------------------------- calibration */
+/* ---------------------------------------------------------- calibration
+ *
+ * A calibration is cmap-bench's matrix, one row per measured workload and
+ * thread count: "T:W:D:I:N=backend", rows separated by ';' (cmap.h,
+ * ADVICE).  cmap_advise scans the rows once and keeps the nearest to the
+ * profile; nothing is stored, so a calibration costs no memory.
+ */
 
-/* The thresholds of the tree (cmap.h, ADVICE); a share of -1 turns its
- * rule off. */
-struct calib {
-	double solo_churn_deletes;
-	double solo_growth_inserts;
-	double solo_growth_keys;
-	double readmostly_writes;
-	double rwlock_writes;
-	double rwlock_keys;
-	double churn_deletes;
-	double churn_keys;
+/* What a profile and a row are compared on: the thread class ('1' one
+ * thread, 'c' up to one per core, 'o' more than the cores), the write,
+ * delete and insert shares of the calls, and the entries. */
+struct features {
+	char t;
+	double w, d, i, n;
 };
 
-/* Fitted by `cmap-bench --preset advise --advise --seed 3` on the 2-core
- * development machine and checked on a run with seed 4 (docs/design.md,
- * "The advisor").  The churn rule is off: where a large map churns,
- * sharded won with uniform keys and lockfree with zipfian ones, which a
- * profile cannot tell apart, and lockfree's cells were the more. */
-static const struct calib builtin = {0.15, 0.6, 32768, -1, 0, 32768, -1, 0};
-
-static const struct {
-	const char *name;
-	size_t off;
-	double min, max; /* -1 is also allowed where min is 0 and max 1 */
-} calib_names[] = {
-    {"solo_churn_deletes", offsetof(struct calib, solo_churn_deletes), 0, 1},
-    {"solo_growth_inserts", offsetof(struct calib, solo_growth_inserts), 0, 1},
-    {"solo_growth_keys", offsetof(struct calib, solo_growth_keys), 0, 1e18},
-    {"readmostly_writes", offsetof(struct calib, readmostly_writes), 0, 1},
-    {"rwlock_writes", offsetof(struct calib, rwlock_writes), 0, 1},
-    {"rwlock_keys", offsetof(struct calib, rwlock_keys), 0, 1e18},
-    {"churn_deletes", offsetof(struct calib, churn_deletes), 0, 1},
-    {"churn_keys", offsetof(struct calib, churn_keys), 0, 1e18},
-};
-
-/* One "name=value" of [s, end) into *c. */
-static cmap_status_t
-calib_one(struct calib *c, const char *s, const char *end)
+static char
+tclass_of(uint32_t threads, uint32_t cores)
 {
-	const char *eq = memchr(s, '=', (size_t)(end - s));
-	char num[64];
-	char *stop;
-	double v;
-
-	if (eq == NULL)
-		return cmap__fail(CMAP_EINVAL,
-		    "cmap_advise: calibration: '%.*s' is not name=value",
-		    (int)(end - s), s);
-	for (size_t i = 0; i < sizeof calib_names / sizeof calib_names[0];
-	     i++) {
-		if (strlen(calib_names[i].name) != (size_t)(eq - s) ||
-		    memcmp(calib_names[i].name, s, (size_t)(eq - s)) != 0)
-			continue;
-		if ((size_t)(end - eq - 1) >= sizeof num || end == eq + 1)
-			break;
-		memcpy(num, eq + 1, (size_t)(end - eq - 1));
-		num[end - eq - 1] = '\0';
-		errno = 0;
-		v = strtod(num, &stop);
-		if (*stop != '\0' || errno != 0 || !isfinite(v) ||
-		    ((v < calib_names[i].min || v > calib_names[i].max) &&
-		        !(v == -1 && calib_names[i].max == 1)))
-			break;
-		*(double *)(void *)((char *)c + calib_names[i].off) = v;
-		return CMAP_OK;
-	}
-	return cmap__fail(CMAP_EINVAL,
-	    "cmap_advise: calibration: '%.*s': unknown name or value out of "
-	    "range (shares: 0 to 1 or -1; *_keys: 0 to 1e18)",
-	    (int)(end - s), s);
+	return threads <= 1 ? '1' : threads <= cores ? 'c' : 'o';
 }
 
-/* "name=value,..." over the built-in calibration; NULL or "": as is. */
-static cmap_status_t
-calib_parse(struct calib *c, const char *text)
+static const char *
+tclass_words(char t)
 {
-	*c = builtin;
-	if (text == NULL || *text == '\0')
-		return CMAP_OK;
+	return t == '1' ? "1 thread"
+	    : t == 'c'  ? "up to a thread per core"
+	                : "more threads than cores";
+}
+
+/* log2(1 + n), to within 0.09: the top bit's place plus the linear
+ * interpolation below the next (no libm in the library). */
+static double
+bits_of(double n)
+{
+	uint64_t x = n >= 1.8e19 ? UINT64_MAX : (uint64_t)n + 1;
+	int top = 63 - __builtin_clzll(x);
+
+	return top + ((double)x / (double)(UINT64_C(1) << top) - 1);
+}
+
+/* Rows of another thread class count only when none of the profile's is
+ * left; within a class: the shares' distances plus a tenth of the
+ * distance in powers of two of entries, about a third of a share per
+ * decade (10K against 1M: 0.66, as far as churn's share of deletes is
+ * from read-mostly's, 0.5 against 0.05, plus their inserts). */
+static double
+distance(const struct features *r, const struct features *f)
+{
+	return (r->t != f->t ? 100 : 0) + fabs(r->w - f->w) +
+	    fabs(r->d - f->d) + fabs(r->i - f->i) +
+	    fabs(bits_of(r->n) - bits_of(f->n)) / 10;
+}
+
+static cmap_status_t
+bad_row(const char *s, const char *end, const char *why)
+{
+	int len = end - s > 48 ? 48 : (int)(end - s);
+
+	return cmap__fail(CMAP_EINVAL,
+	    "cmap_advise: calibration row '%.*s%s': %s (a row is "
+	    "T:W:D:I:N=backend: T 1, c or o; W, D, I shares in [0, 1]; N "
+	    "entries)",
+	    len, s, len < end - s ? "..." : "", why);
+}
+
+/* The row [s, end) into *r and its backend's name into name. */
+static cmap_status_t
+row_parse(const char *s, const char *end, struct features *r, char *name)
+{
+	char buf[160];
+	int used = -1;
+
+	if ((size_t)(end - s) >= sizeof buf)
+		return bad_row(s, end, "too long");
+	memcpy(buf, s, (size_t)(end - s));
+	buf[end - s] = '\0';
+	if (sscanf(buf, "%c:%lf:%lf:%lf:%lf=%31[a-z_]%n", &r->t, &r->w, &r->d,
+	        &r->i, &r->n, name, &used) != 6 ||
+	    used != end - s)
+		return bad_row(s, end, "not T:W:D:I:N=backend");
+	if ((r->t != '1' && r->t != 'c' && r->t != 'o') ||
+	    !(r->w >= 0 && r->w <= 1 && r->d >= 0 && r->d <= 1 && r->i >= 0 &&
+	        r->i <= 1 && r->n >= 0 && r->n <= 1e18))
+		return bad_row(s, end, "a value out of range");
+	return CMAP_OK;
+}
+
+/* The nearest row of `text` to *f whose backend this build has: its
+ * features in *best, its backend (the registry's static name) in *pick,
+ * its distance in *dist.  EINVAL for a malformed row, or when no row names
+ * a backend of this build (rows that name another are skipped: a
+ * calibration measured where lmdb was built still serves a build
+ * without it). */
+static cmap_status_t
+nearest(const char *text, const struct features *f, struct features *best,
+    const char **pick, double *dist)
+{
+	*pick = NULL;
 	for (;;) {
-		const char *end = strchr(text, ',');
+		const char *end = strchr(text, ';');
+		const struct cmap__backend *be;
+		struct features r;
+		char name[32];
 		cmap_status_t st;
 
 		if (end == NULL)
 			end = text + strlen(text);
-		st = calib_one(c, text, end);
-		if (st != CMAP_OK || *end == '\0')
+		st = row_parse(text, end, &r, name);
+		if (st != CMAP_OK)
 			return st;
+		be = cmap__backend_find(name);
+		if (be != NULL && (*pick == NULL || distance(&r, f) < *dist)) {
+			*best = r;
+			*pick = be->name;
+			*dist = distance(&r, f);
+		}
+		if (*end == '\0')
+			break;
 		text = end + 1;
 	}
+	if (*pick == NULL)
+		return cmap__fail(CMAP_EINVAL,
+		    "cmap_advise: no calibration row names a backend of this "
+		    "build");
+	return CMAP_OK;
 }
+
+/* Measured by `cmap-bench --preset advise --advise --seed 5` on the
+ * 2-core development machine, as that run printed it (docs/design.md,
+ * "The advisor"): a row per workload and thread count, those with a
+ * winner first. */
+static const char builtin[] = "1:0.0000:0.0000:0.0000:10000=plain;"
+                              "o:0.0000:0.0000:0.0000:10000=rwlock;"
+                              "1:0.0000:0.0000:0.0000:1000000=plain;"
+                              "c:0.0000:0.0000:0.0000:1000000=lockfree;"
+                              "o:0.0000:0.0000:0.0000:1000000=lockfree;"
+                              "1:0.0000:0.0000:0.0000:10000=plain;"
+                              "c:0.0000:0.0000:0.0000:10000=rwlock;"
+                              "o:0.0000:0.0000:0.0000:10000=rwlock;"
+                              "c:0.0000:0.0000:0.0000:1000000=lockfree;"
+                              "o:0.0000:0.0000:0.0000:1000000=lockfree;"
+                              "c:0.0996:0.0492:0.0115:7616=lockfree;"
+                              "o:0.1002:0.0500:0.0044:7598=lockfree;"
+                              "c:0.1000:0.0499:0.0021:922450=lockfree;"
+                              "o:0.0996:0.0497:0.0019:928671=lockfree;"
+                              "c:0.1003:0.0500:0.0193:8893=lockfree;"
+                              "o:0.1000:0.0497:0.0160:8952=lockfree;"
+                              "c:0.1002:0.0501:0.0167:967974=lockfree;"
+                              "o:0.1000:0.0500:0.0165:969245=lockfree;"
+                              "1:0.4974:0.2496:0.1172:5173=plain;"
+                              "c:0.5007:0.2502:0.1158:5146=lockfree;"
+                              "o:0.5027:0.2520:0.0865:5190=lockfree;"
+                              "c:0.4997:0.2505:0.0283:796009=lockfree;"
+                              "o:0.5004:0.2502:0.0285:798282=lockfree;"
+                              "c:0.4966:0.2462:0.1131:7146=lockfree;"
+                              "o:0.5006:0.2512:0.1025:7132=lockfree;"
+                              "c:0.5004:0.2506:0.0933:916608=lockfree;"
+                              "o:0.5002:0.2502:0.0934:916375=lockfree;"
+                              "1:1.0000:0.5000:0.5000:10000=lockfree;"
+                              "c:1.0000:0.5000:0.5000:10000=lockfree;"
+                              "o:1.0000:0.5000:0.5000:10000=lockfree;"
+                              "c:1.0000:0.5000:0.5000:1000000=sharded;"
+                              "o:1.0000:0.5000:0.5000:1000000=sharded;"
+                              "1:1.0000:0.5000:0.5000:10000=lockfree;"
+                              "c:1.0000:0.5000:0.5000:10000=lockfree;"
+                              "o:1.0000:0.5000:0.5000:10000=lockfree;"
+                              "1:1.0000:0.5000:0.5000:1000000=lockfree;"
+                              "c:1.0000:0.5000:0.5000:1000000=lockfree;"
+                              "o:1.0000:0.5000:0.5000:1000000=lockfree;"
+                              "c:1.0000:0.0000:1.0000:10000=sharded;"
+                              "1:1.0000:0.0000:1.0000:709171=lockfree;"
+                              "c:1.0000:0.0000:1.0000:694560=lockfree;"
+                              "o:1.0000:0.0000:1.0000:704600=lockfree;"
+                              "1:1.0000:0.0000:0.0000:10000=plain;"
+                              "c:1.0000:0.0000:0.0000:10000=lockfree;"
+                              "o:1.0000:0.0000:0.0000:10000=lockfree;"
+                              "1:1.0000:0.0000:0.0000:10000=plain;"
+                              "c:1.0000:0.0000:0.0000:10000=lockfree;"
+                              "o:1.0000:0.0000:0.0000:10000=lockfree;"
+                              "c:1.0000:0.0000:0.0000:1000000=lockfree;"
+                              "o:1.0000:0.0000:0.0000:1000000=lockfree;"
+                              "c:0.0000:0.0000:0.0000:10000=rwlock;"
+                              "1:0.0000:0.0000:0.0000:1000000=sharded;"
+                              "1:0.1005:0.0507:0.0122:7557=plain;"
+                              "1:0.1000:0.0499:0.0012:954597=lockfree;"
+                              "1:0.1020:0.0520:0.0198:8848=plain;"
+                              "1:0.0996:0.0499:0.0157:974923=plain;"
+                              "1:0.4993:0.2501:0.0199:850069=plain;"
+                              "1:0.4999:0.2470:0.1142:7187=lockfree;"
+                              "1:0.5006:0.2502:0.0918:924778=plain;"
+                              "1:1.0000:0.5000:0.5000:1000000=plain;"
+                              "1:1.0000:0.0000:1.0000:10000=plain;"
+                              "c:1.0000:0.0000:1.0000:10000=sharded;"
+                              "1:1.0000:0.0000:0.0000:1000000=lockfree;"
+                              "c:1.0000:0.0000:0.0000:1000000=lockfree;"
+                              "o:1.0000:0.0000:0.0000:1000000=lockfree;"
+                              "1:1.0000:0.0000:0.0000:1000000=lockfree";
 
 /* --------------------------------------------------------------- advice */
 
@@ -249,47 +354,6 @@ static double
 share(uint64_t part, uint64_t whole)
 {
 	return whole > 0 ? (double)part / (double)whole : 0;
-}
-
-/* Rule and pick (cmap.h, ADVICE, the tree). */
-static void
-pick(const cmap_profile_t *p, const struct calib *c, cmap_advice_t *a)
-{
-	double ins = share(p->inserts, p->calls);
-
-	if (p->threads <= 1) {
-		a->backend = "lockfree";
-		if (c->solo_churn_deletes >= 0 &&
-		    a->delete_share >= c->solo_churn_deletes) {
-			a->rule = "one-thread churn";
-		} else if (c->solo_growth_inserts >= 0 &&
-		    ins >= c->solo_growth_inserts &&
-		    (double)p->entries >= c->solo_growth_keys) {
-			a->rule = "one-thread growth";
-		} else {
-			a->backend = "plain";
-			a->rule = "one thread";
-		}
-	} else if (c->readmostly_writes >= 0 &&
-	    a->write_share <= c->readmostly_writes) {
-		a->backend = "readmostly";
-		a->rule = "read-mostly";
-	} else if (c->rwlock_writes >= 0 &&
-	    a->write_share <= c->rwlock_writes &&
-	    (double)p->entries < c->rwlock_keys) {
-		a->backend = "rwlock";
-		a->rule = "small read-only";
-	} else if (c->churn_deletes >= 0 &&
-	    a->delete_share >= c->churn_deletes &&
-	    (double)p->entries >= c->churn_keys) {
-		a->backend = "sharded";
-		a->rule = "churn";
-	} else {
-		a->backend = "lockfree";
-		a->rule = "default";
-	}
-	if (cmap__backend_find(a->backend) == NULL)
-		a->backend = "sharded"; /* built without lockfree */
 }
 
 /* printf onto the end of a->text (cut to fit). */
@@ -348,16 +412,21 @@ static const struct {
 };
 
 static void
-write_text(const cmap_profile_t *p, cmap_advice_t *a)
+write_text(
+    const cmap_profile_t *p, const struct features *row, cmap_advice_t *a)
 {
 	uint32_t f = a->findings;
 
 	say(a,
-	    "use %s (%s rule: %u thread%s at once on %u cores, %.1f%% "
-	    "writes, %.1f%% deletes, %llu entries, %llu calls seen)",
-	    a->backend, a->rule, p->threads, p->threads == 1 ? "" : "s",
-	    p->cores, 100 * a->write_share, 100 * a->delete_share,
-	    (unsigned long long)p->entries, (unsigned long long)p->calls);
+	    "use %s (%u thread%s at once on %u cores, %.1f%% writes, %.1f%% "
+	    "deletes, %.1f%% inserts, %llu entries, %llu calls; nearest "
+	    "measured workload: %s, %.1f%%, %.1f%%, %.1f%%, %.0f entries, "
+	    "distance %.2f)",
+	    a->backend, p->threads, p->threads == 1 ? "" : "s", p->cores,
+	    100 * a->write_share, 100 * a->delete_share, 100 * a->insert_share,
+	    (unsigned long long)p->entries, (unsigned long long)p->calls,
+	    tclass_words(row->t), 100 * row->w, 100 * row->d, 100 * row->i,
+	    row->n, a->distance);
 	if (f & CMAP_FINDING_STORAGE)
 		say(a,
 		    "; for the same calls in memory: the %s map's disk or "
@@ -397,26 +466,30 @@ cmap_status_t
 cmap_advise_sized(const cmap_profile_t *profile, const char *calibration,
     cmap_advice_t *out, size_t size)
 {
-	struct calib c;
+	const cmap_profile_t *p = profile;
+	struct features f, row = {0, 0, 0, 0, 0};
 	cmap_advice_t a;
 	cmap_status_t st;
 
-	if (profile == NULL || out == NULL || size == 0)
+	if (p == NULL || out == NULL || size == 0)
 		return CMAP_EINVAL;
-	st = calib_parse(&c, calibration);
+	memset(&a, 0, sizeof a);
+	a.write_share =
+	    p->calls > p->reads ? share(p->calls - p->reads, p->calls) : 0;
+	a.delete_share = share(p->deletes, p->calls);
+	a.insert_share = share(p->inserts, p->calls);
+	a.load_or_store_miss = p->load_or_store > 0
+	    ? share(p->load_or_store_in, p->load_or_store)
+	    : -1;
+	f = (struct features){tclass_of(p->threads, p->cores), a.write_share,
+	    a.delete_share, a.insert_share, (double)p->entries};
+	st = nearest(
+	    calibration != NULL && *calibration != '\0' ? calibration : builtin,
+	    &f, &row, &a.backend, &a.distance);
 	if (st != CMAP_OK)
 		return st;
-	memset(&a, 0, sizeof a);
-	a.write_share = profile->calls > profile->reads
-	    ? share(profile->calls - profile->reads, profile->calls)
-	    : 0;
-	a.delete_share = share(profile->deletes, profile->calls);
-	a.load_or_store_miss = profile->load_or_store > 0
-	    ? share(profile->load_or_store_in, profile->load_or_store)
-	    : -1;
-	pick(profile, &c, &a);
-	findings(profile, &a);
-	write_text(profile, &a);
+	findings(p, &a);
+	write_text(p, &row, &a);
 	cmap__copy_sized(out, size, &a, sizeof a);
 	return CMAP_OK;
 }

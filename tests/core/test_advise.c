@@ -9,10 +9,11 @@
  *   errors     NULL pointers, size 0, a map without metrics (with
  *              cmap_last_error saying so), a call from inside an update
  *              callback;
- *   rules      each rule of the tree on synthetic profiles, with the
- *              built-in calibration and with given ones;
+ *   rules      the nearest measured workload of a given calibration, on
+ *              synthetic profiles: by thread class, shares and entries;
+ *              rows of backends this build lacks; the built-in one;
  *   findings   each finding, on and just off its threshold, and the text;
- *   calib      calibrations cmap_advise refuses, *out unchanged;
+ *   calib      calibration rows cmap_advise refuses, *out unchanged;
  *   abi        the _sized calls with smaller and bigger structs.
  */
 #include <pthread.h>
@@ -273,103 +274,79 @@ pick(const cmap_profile_t *p, const char *calibration)
 	return a.backend;
 }
 
-/* Every threshold named, so that the rules are tested whatever the
- * built-in calibration is; a name given again later overrides. */
-#define BASE                                                                   \
-	"solo_churn_deletes=0.3,solo_growth_inserts=0.9,"                      \
-	"solo_growth_keys=131072,readmostly_writes=-1,rwlock_writes=-1,"       \
-	"rwlock_keys=0,churn_deletes=0.4,churn_keys=131072"
+/* A calibration of four measured workloads (cmap.h, ADVICE). */
+#define CAL                                                                    \
+	"1:0.1:0.05:0.01:1000000=plain;1:1:0.5:0.5:10000=lockfree;"            \
+	"c:0.1:0.05:0.01:1000000=lockfree;c:1:0.5:0.5:1000000=sharded;"        \
+	"o:0:0:0:10000=rwlock"
 
 static void
 test_rules(void **state)
 {
-	cmap_profile_t one = synth("rwlock", 1, 100000, 90000, 5000, 1000000);
-	cmap_profile_t rm = synth("rwlock", 4, 100000, 99500, 250, 1000000);
-	cmap_profile_t churn = synth("rwlock", 2, 100000, 0, 50000, 1000000);
-	cmap_profile_t small = synth("rwlock", 2, 100000, 0, 50000, 1000);
-	cmap_profile_t none = synth("rwlock", 2, 0, 0, 0, 0);
+	cmap_profile_t p = synth("rwlock", 1, 100000, 90000, 5000, 1000000);
 	cmap_advice_t a, b;
 
 	(void)state;
-	assert_int_equal(cmap_advise(&one, BASE, &a), CMAP_OK);
+	p.inserts = 1000;
+	assert_int_equal(cmap_advise(&p, CAL, &a), CMAP_OK);
 	assert_string_equal(a.backend, "plain");
-	assert_string_equal(a.rule, "one thread");
+	assert_true(a.distance < 1e-9);
 	assert_true(a.findings & CMAP_FINDING_ONE_THREAD);
 	assert_true(a.write_share > 0.0999 && a.write_share < 0.1001);
 	assert_true(a.delete_share > 0.0499 && a.delete_share < 0.0501);
+	assert_true(a.insert_share > 0.0099 && a.insert_share < 0.0101);
+	assert_non_null(strstr(a.text, "use plain"));
+	assert_non_null(strstr(a.text, "nearest measured workload: 1 thread"));
 
-	/* One thread: churn and the growth of a large map go to lockfree. */
-	one.deletes = 30000;
-	assert_int_equal(cmap_advise(&one, BASE, &a), CMAP_OK);
-	assert_string_equal(a.backend, "lockfree");
-	assert_string_equal(a.rule, "one-thread churn");
-	assert_true(a.findings & CMAP_FINDING_ONE_THREAD);
-	assert_string_equal(
-	    pick(&one, BASE ",solo_churn_deletes=0.31"), "plain");
-	assert_string_equal(pick(&one, BASE ",solo_churn_deletes=-1"), "plain");
-	one = synth("rwlock", 1, 100000, 0, 0, 1000000);
-	one.inserts = 90000;
-	assert_int_equal(cmap_advise(&one, BASE, &a), CMAP_OK);
-	assert_string_equal(a.rule, "one-thread growth");
-	assert_string_equal(a.backend, "lockfree");
-	assert_string_equal(
-	    pick(&one, BASE ",solo_growth_inserts=0.91"), "plain");
-	assert_string_equal(
-	    pick(&one, BASE ",solo_growth_keys=1000001"), "plain");
-	one.entries = 1000;
-	assert_string_equal(pick(&one, BASE), "plain");
-	assert_string_equal(
-	    pick(&one, BASE ",solo_growth_keys=1000"), "lockfree");
+	/* Same thread class: the nearest row by shares and entries. */
+	p.deletes = 45000; /* nearer churn by shares than read-mostly */
+	p.reads = 10000;
+	p.inserts = 45000;
+	assert_string_equal(pick(&p, CAL), "lockfree");
+	p.threads = 2;
+	assert_string_equal(pick(&p, CAL), "sharded");
+	/* Entries weigh about a third of a share per decade: 20K entries are
+	 * nearer the 1M read-mostly row than the 10K churn row, until the
+	 * shares move toward churn's. */
+	p = synth("sharded", 1, 100000, 90000, 5000, 20000);
+	p.inserts = 1000;
+	assert_string_equal(pick(&p, CAL), "plain");
+	p.deletes = 30000;
+	p.reads = 40000;
+	p.inserts = 30000;
+	assert_string_equal(pick(&p, CAL), "lockfree");
 
-	/* More threads: the read-mostly rule, then the small read-only one,
-	 * then churn, then lockfree. */
-	assert_string_equal(pick(&rm, BASE), "lockfree");
-	assert_string_equal(
-	    pick(&rm, BASE ",readmostly_writes=0.005"), "readmostly");
-	assert_string_equal(
-	    pick(&rm, BASE ",readmostly_writes=0.004"), "lockfree");
-	assert_string_equal(
-	    pick(&rm, BASE ",rwlock_writes=0.005,rwlock_keys=1000001"),
-	    "rwlock");
-	assert_int_equal(
-	    cmap_advise(
-	        &rm, BASE ",rwlock_writes=0.005,rwlock_keys=1000001", &a),
-	    CMAP_OK);
-	assert_string_equal(a.rule, "small read-only");
-	assert_string_equal(
-	    pick(&rm, BASE ",rwlock_writes=0.005,rwlock_keys=1000000"),
-	    "lockfree");
-	assert_string_equal(
-	    pick(&rm, BASE ",rwlock_writes=0.004,rwlock_keys=1000001"),
-	    "lockfree");
-	assert_string_equal(pick(&rm,
-	                        BASE ",readmostly_writes=0.005,rwlock_writes=0."
-	                             "005,rwlock_keys=1000001"),
-	    "readmostly");
-	assert_string_equal(
-	    pick(&churn, BASE ",readmostly_writes=1,churn_deletes=0"),
-	    "readmostly");
-
-	assert_int_equal(cmap_advise(&churn, BASE, &a), CMAP_OK);
+	/* More threads than cores: its own class, however far. */
+	p = synth("sharded", 8, 100000, 50000, 20000, 1000000);
+	assert_int_equal(cmap_advise(&p, CAL, &a), CMAP_OK);
+	assert_string_equal(a.backend, "rwlock");
+	assert_true(a.distance > 0.5 && a.distance < 100);
+	/* No row of the class: the nearest of another, at distance >= 100. */
+	assert_int_equal(cmap_advise(&p, "c:0:0:0:10=sharded", &a), CMAP_OK);
 	assert_string_equal(a.backend, "sharded");
-	assert_string_equal(a.rule, "churn");
-	assert_string_equal(pick(&small, BASE), "lockfree");
-	assert_string_equal(pick(&small, BASE ",churn_keys=1000"), "sharded");
-	assert_string_equal(pick(&small, BASE ",churn_keys=1001"), "lockfree");
-	assert_string_equal(pick(&churn, BASE ",churn_deletes=-1"), "lockfree");
-	assert_string_equal(
-	    pick(&churn, BASE ",churn_deletes=0.51"), "lockfree");
+	assert_true(a.distance >= 100);
+	/* Rows of backends this build lacks are skipped. */
+	assert_string_equal(pick(&p,
+	                        "o:0.5:0.2:0:1000000=nosuch;c:0:0:0:10="
+	                        "plain"),
+	    "plain");
+	assert_int_equal(cmap_advise(&p, "o:0:0:0:1=nosuch", &a), CMAP_EINVAL);
+	assert_non_null(strstr(cmap_last_error(), "no calibration row"));
 
-	assert_int_equal(cmap_advise(&none, BASE, &a), CMAP_OK);
-	assert_string_equal(a.backend, "lockfree");
+	/* A profile of no calls: shares 0; still an advice. */
+	p = synth("rwlock", 2, 0, 0, 0, 0);
+	assert_int_equal(cmap_advise(&p, CAL, &a), CMAP_OK);
 	assert_true(a.write_share == 0 && a.delete_share == 0);
 	assert_true(a.load_or_store_miss == -1);
 	assert_true(a.findings & CMAP_FINDING_FEW_CALLS);
 
-	/* NULL and "" are the built-in calibration. */
-	assert_int_equal(cmap_advise(&churn, NULL, &a), CMAP_OK);
-	assert_int_equal(cmap_advise(&churn, "", &b), CMAP_OK);
+	/* NULL and "" are the built-in calibration, and it names backends
+	 * of this build. */
+	p = synth("rwlock", 2, 100000, 90000, 5000, 1000000);
+	assert_int_equal(cmap_advise(&p, NULL, &a), CMAP_OK);
+	assert_int_equal(cmap_advise(&p, "", &b), CMAP_OK);
 	assert_string_equal(a.text, b.text);
+	assert_true(cmap_backend_available(a.backend));
 }
 
 static void
@@ -379,7 +356,7 @@ test_findings(void **state)
 	cmap_advice_t a;
 
 	(void)state;
-	assert_int_equal(cmap_advise(&p, BASE, &a), CMAP_OK);
+	assert_int_equal(cmap_advise(&p, CAL, &a), CMAP_OK);
 	/* lockfree lacks rwlock's update-once and exact len, nothing else. */
 	assert_int_equal(a.findings, CMAP_FINDING_LOSES_CAPS);
 	assert_true(a.lost_caps == (CMAP_CAP_UPDATE_ONCE | CMAP_CAP_LEN_EXACT));
@@ -389,45 +366,45 @@ test_findings(void **state)
 
 	p.load_or_store = 1000;
 	p.load_or_store_in = 650;
-	assert_int_equal(cmap_advise(&p, BASE, &a), CMAP_OK);
+	assert_int_equal(cmap_advise(&p, CAL, &a), CMAP_OK);
 	assert_false(a.findings & CMAP_FINDING_LOAD_OR_STORE_MISSES);
 	p.load_or_store_in = 651;
-	assert_int_equal(cmap_advise(&p, BASE, &a), CMAP_OK);
+	assert_int_equal(cmap_advise(&p, CAL, &a), CMAP_OK);
 	assert_true(a.findings & CMAP_FINDING_LOAD_OR_STORE_MISSES);
 	assert_true(
 	    a.load_or_store_miss > 0.650 && a.load_or_store_miss < 0.652);
 	assert_non_null(strstr(a.text, "alarm: 65% of load_or_store"));
 
 	p.lock_contended = 999;
-	assert_int_equal(cmap_advise(&p, BASE, &a), CMAP_OK);
+	assert_int_equal(cmap_advise(&p, CAL, &a), CMAP_OK);
 	assert_false(a.findings & CMAP_FINDING_LOCK_WAITS);
 	p.lock_contended = 1000;
-	assert_int_equal(cmap_advise(&p, BASE, &a), CMAP_OK);
+	assert_int_equal(cmap_advise(&p, CAL, &a), CMAP_OK);
 	assert_true(a.findings & CMAP_FINDING_LOCK_WAITS);
 
 	p.resizes = 3;
 	p.retries = 2;
-	assert_int_equal(cmap_advise(&p, BASE, &a), CMAP_OK);
+	assert_int_equal(cmap_advise(&p, CAL, &a), CMAP_OK);
 	assert_true(a.findings & CMAP_FINDING_RESIZES);
 	assert_true(a.findings & CMAP_FINDING_RETRIES);
 	assert_non_null(strstr(a.text, "3 resizes"));
 
 	p = synth("sharded", 2, 9999, 9000, 0, 10);
-	assert_int_equal(cmap_advise(&p, BASE, &a), CMAP_OK);
+	assert_int_equal(cmap_advise(&p, CAL, &a), CMAP_OK);
 	assert_true(a.findings & CMAP_FINDING_FEW_CALLS);
 	p.calls = 10000;
-	assert_int_equal(cmap_advise(&p, BASE, &a), CMAP_OK);
+	assert_int_equal(cmap_advise(&p, CAL, &a), CMAP_OK);
 	assert_false(a.findings & CMAP_FINDING_FEW_CALLS);
 
 	/* A map on disk: the pick is the in-memory one, said so. */
 	p.caps |= CMAP_CAP_PERSISTENT;
-	assert_int_equal(cmap_advise(&p, BASE, &a), CMAP_OK);
+	assert_int_equal(cmap_advise(&p, CAL, &a), CMAP_OK);
 	assert_true(a.findings & CMAP_FINDING_STORAGE);
 	assert_false(a.lost_caps & CMAP_CAP_PERSISTENT);
 
 	/* plain for one thread: no linearizability "lost". */
 	p = synth("lockfree", 1, 100000, 90000, 5000, 1000);
-	assert_int_equal(cmap_advise(&p, BASE, &a), CMAP_OK);
+	assert_int_equal(cmap_advise(&p, CAL, &a), CMAP_OK);
 	assert_string_equal(a.backend, "plain");
 	assert_false(a.findings & CMAP_FINDING_LOSES_CAPS);
 	assert_true(strlen(a.text) < sizeof a.text);
@@ -436,26 +413,32 @@ test_findings(void **state)
 static void
 test_calib(void **state)
 {
-	static const char *bad[] = {"churn", "churn_deletes",
-	    "churn_deletes=", "churn_deletes=1.5", "churn_deletes=-0.5",
-	    "churn_deletes=0.4x", "churn_keys=-1", "readmostly_writes=nan",
-	    "speed=1", "churn_keys=1,", ",", "churn_keys=1e19",
-	    " churn_deletes=0.5", "=1"};
+	static const char *bad[] = {"x", "c:0.1:0.05:0.01:1000000",
+	    "c:0.1:0.05:0.01:1000000=", "c:0.1:0.05:0.01=lockfree",
+	    "x:0.1:0.05:0.01:1000000=lockfree", "c:1.5:0:0:10=lockfree",
+	    "c:-0.1:0:0:10=lockfree", "c:0:0:0:-1=lockfree",
+	    "c:nan:0:0:10=lockfree", "c:0:0:0:10=lockfree;",
+	    ";c:0:0:0:10=lockfree", "c:0:0:0:10=lockfree x",
+	    " c:0:0:0:10=lockfree", "c:0:0:0:10=Lockfree",
+	    "c:0:0:0:1e19=lockfree"};
 	cmap_profile_t p = synth("rwlock", 2, 100000, 90000, 5000, 1000000);
 	cmap_advice_t a, keep;
+	char longrow[300];
 
 	(void)state;
 	memset(&a, 0x5e, sizeof a);
 	keep = a;
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		assert_int_equal(cmap_advise(&p, bad[i], &a), CMAP_EINVAL);
-		assert_non_null(strstr(cmap_last_error(), "calibration"));
+		assert_non_null(strstr(cmap_last_error(), "calibration row"));
 		assert_memory_equal(&a, &keep, sizeof a);
 	}
-	assert_int_equal(
-	    cmap_advise(
-	        &p, "churn_keys=5,readmostly_writes=-1,churn_deletes=1", &a),
-	    CMAP_OK);
+	memset(longrow, '0', sizeof longrow - 1);
+	longrow[sizeof longrow - 1] = '\0';
+	memcpy(longrow, "c:0.", 4);
+	assert_int_equal(cmap_advise(&p, longrow, &a), CMAP_EINVAL);
+	assert_non_null(strstr(cmap_last_error(), "too long"));
+	assert_int_equal(cmap_advise(&p, CAL, &a), CMAP_OK);
 }
 
 static void
