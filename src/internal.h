@@ -226,6 +226,24 @@ CMAP_HIDDEN void cmap__discard(
     void *block, size_t size, size_t off, size_t len);
 
 /*
+ * map.c: stepwise release of a large block that nobody reads any more
+ * (a retired table after its grace period), shared by the lockfree and
+ * readmostly backends.  A block of at least CMAP_RELEASE_MIN bytes is not
+ * freed in one call (the free of a touched 201 MiB table took about 18 ms
+ * with malloc-based hooks): its owner sets its `released` counter to
+ * CMAP_RELEASE_KEEP (the first page, holding the block's header, stays)
+ * and calls cmap__release_step once per operation; each call gives back
+ * the next CMAP_RELEASE_STEP bytes (cmap__discard, about 0.1 ms) and
+ * returns false, until nothing but the header is left: then it does
+ * nothing and returns true, and the owner frees the block, which now
+ * costs little.  One caller at a time per block.
+ */
+#define CMAP_RELEASE_MIN ((size_t)4 << 20)
+#define CMAP_RELEASE_STEP ((size_t)1 << 20)
+#define CMAP_RELEASE_KEEP ((size_t)4096)
+CMAP_HIDDEN bool cmap__release_step(void *block, size_t size, size_t *released);
+
+/*
  * map.c: true when every block of `size` bytes that allocator a hands out
  * is zero-filled (the default allocator's blocks from mmap), so that a
  * caller may skip clearing it, and leave its pages to be faulted in on

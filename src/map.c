@@ -83,6 +83,20 @@ cmap__discard(void *block, size_t size, size_t off, size_t len)
 		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+bool
+cmap__release_step(void *block, size_t size, size_t *released)
+{
+	size_t n;
+
+	if (*released >= size)
+		return true;
+	n = size - *released < CMAP_RELEASE_STEP ? size - *released
+	                                         : CMAP_RELEASE_STEP;
+	cmap__discard(block, size, *released, n);
+	*released += n;
+	return false;
+}
+
 /* ---------------------------------------------------------- membarrier */
 
 int
