@@ -222,7 +222,11 @@ cmap__free(const cmap_allocator_t *a, void *ptr, size_t size)
  * 5 ms per 64 MiB here) and the resident set follows the map's bytes.
  */
 CMAP_HIDDEN extern const cmap_allocator_t cmap__default_allocator;
-CMAP_HIDDEN void cmap__discard(
+/* Returns where the pages given back end (off + len rounded down to a page
+ * boundary; off when no whole page lay inside; off + len in a block too
+ * small to discard), so that a caller going through a block in chunks
+ * resumes there and leaves no page behind between two chunks. */
+CMAP_HIDDEN size_t cmap__discard(
     void *block, size_t size, size_t off, size_t len);
 
 /*
