@@ -118,8 +118,8 @@ top_add(struct worst *top, unsigned k, struct worst w)
 }
 
 static int
-one_run(const char *backend, bool hooks, bool reader, uint64_t n,
-    unsigned k, struct run *out)
+one_run(const char *backend, bool hooks, bool reader, uint64_t n, unsigned k,
+    struct run *out)
 {
 	cmap_config_t cfg;
 	cmap_t *m;
@@ -134,8 +134,8 @@ one_run(const char *backend, bool hooks, bool reader, uint64_t n,
 		cfg.allocator.free = hook_free;
 	}
 	if (cmap_create(&cfg, &m) != CMAP_OK) {
-		fprintf(stderr, "cmap-stall: %s: %s\n", backend,
-		    cmap_last_error());
+		fprintf(
+		    stderr, "cmap-stall: %s: %s\n", backend, cmap_last_error());
 		return -1;
 	}
 	memset(out, 0, sizeof *out);
@@ -305,19 +305,21 @@ main(int argc, char **argv)
 					       "at=%llu\n",
 					    t + 1, x->top[t].cpu_ns / 1e6,
 					    x->top[t].wall_ns / 1e6,
-					    (unsigned long long)x->top[t].index);
+					    (unsigned long long)x->top[t]
+					        .index);
 				fflush(stdout);
 			}
 			printf("median %-10s hooks=%-3s store_cpu=%.3f "
 			       "store_wall=%.3f load_wall=%s\n",
 			    b, hooks ? "on" : "off",
-			    median_ms(runs, reps, offsetof(struct run, store_cpu)),
 			    median_ms(
-				runs, reps, offsetof(struct run, store_wall)),
+			        runs, reps, offsetof(struct run, store_cpu)),
+			    median_ms(
+			        runs, reps, offsetof(struct run, store_wall)),
 			    ms_or_na(reader,
-				median_ms(
-				    runs, reps, offsetof(struct run, load_wall)),
-				buf));
+			        median_ms(runs, reps,
+			            offsetof(struct run, load_wall)),
+			        buf));
 			fflush(stdout);
 		}
 	}
