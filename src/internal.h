@@ -224,8 +224,30 @@ cmap__free(const cmap_allocator_t *a, void *ptr, size_t size)
  * 5 ms per 64 MiB here) and the resident set follows the map's bytes.
  */
 CMAP_HIDDEN extern const cmap_allocator_t cmap__default_allocator;
-CMAP_HIDDEN void cmap__discard(
+/* Returns where the pages given back end (off + len rounded down to a page
+ * boundary; off when no whole page lay inside; off + len in a block too
+ * small to discard), so that a caller going through a block in chunks
+ * resumes there and leaves no page behind between two chunks. */
+CMAP_HIDDEN size_t cmap__discard(
     void *block, size_t size, size_t off, size_t len);
+
+/*
+ * map.c: stepwise release of a large block that nobody reads any more
+ * (a retired table after its grace period), shared by the lockfree and
+ * readmostly backends.  A block of at least CMAP_RELEASE_MIN bytes is not
+ * freed in one call (the free of a touched 201 MiB table took about 18 ms
+ * with malloc-based hooks): its owner sets its `released` counter to
+ * CMAP_RELEASE_KEEP (the first page, holding the block's header, stays)
+ * and calls cmap__release_step once per operation; each call gives back
+ * the next CMAP_RELEASE_STEP bytes (cmap__discard, about 0.1 ms) and
+ * returns false, until nothing but the header is left: then it does
+ * nothing and returns true, and the owner frees the block, which now
+ * costs little.  One caller at a time per block.
+ */
+#define CMAP_RELEASE_MIN ((size_t)4 << 20)
+#define CMAP_RELEASE_STEP ((size_t)1 << 20)
+#define CMAP_RELEASE_KEEP ((size_t)4096)
+CMAP_HIDDEN bool cmap__release_step(void *block, size_t size, size_t *released);
 
 /*
  * map.c: true when every block of `size` bytes that allocator a hands out

@@ -88,11 +88,6 @@ void __tsan_release(void *addr);
 #define LF_POLL_EVERY 64u    /* ops between ck_epoch_poll when pending */
 #define LF_SHRINK_EVERY 256u /* deletes between shrink checks (a thread) */
 #define LF_SPARE_CAP 64u     /* the spare drop table of cmap_clear */
-/* A freed table of at least LF_RELEASE_MIN bytes from mmap gives its pages
- * back LF_RELEASE_STEP bytes per operation before its free (munmap of a
- * resident 50 MiB table takes 5 ms in one call). */
-#define LF_RELEASE_MIN ((size_t)4 << 20)
-#define LF_RELEASE_STEP ((size_t)1 << 20)
 /* A successor table that does not come zeroed is cleared in steps of this
  * many bytes, claimed by the writers that meet its predecessor, before it
  * is published (lf_migrate.c, PREPARATION). */

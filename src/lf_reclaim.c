@@ -95,26 +95,25 @@ lf_recycle(struct lf_map *m, struct lf_table *t)
 
 /*
  * Free t, whose grace period is over.  A large table first gives its
- * pages back a step per operation (lf_release_step, cmap__discard: with
- * any allocator), so that no one call pays for unmapping all of it (the
- * hooks' free of a touched 201 MiB table took about 18 ms).
+ * pages back a step per operation (lf_release_step, cmap__release_step in
+ * map.c: with any allocator), so that no one call pays for unmapping all
+ * of it (the hooks' free of a touched 201 MiB table took about 18 ms).
  */
 static void
 lf_table_drop(struct lf_map *m, struct lf_table *t)
 {
-	if (t->bytes < LF_RELEASE_MIN) {
+	if (t->bytes < CMAP_RELEASE_MIN) {
 		lf_table_free(m, t);
 		return;
 	}
-	/* The first page (the header) stays until the free. */
-	t->released = 4096;
+	t->released = CMAP_RELEASE_KEEP;
 	lf_list_push(&m->release, t);
 }
 
 /*
  * One step: take the whole list (the exchange makes this thread its only
  * user until it pushes the tables back, so no two threads give back the
- * same pages), give back LF_RELEASE_STEP bytes of the first table, free it
+ * same pages), give back CMAP_RELEASE_STEP bytes of the first table, free it
  * once nothing is left but its header, and push the rest back.
  */
 static void
@@ -125,16 +124,10 @@ lf_release_step(struct lf_map *m)
 	if (t == NULL)
 		return;
 	rest = t->orphan_next;
-	if (t->released < t->bytes) {
-		size_t n = t->bytes - t->released;
-
-		n = n < LF_RELEASE_STEP ? n : LF_RELEASE_STEP;
-		cmap__discard(t, t->bytes, t->released, n);
-		t->released += n;
+	if (!cmap__release_step(t, t->bytes, &t->released))
 		lf_list_push(&m->release, t);
-	} else {
+	else
 		lf_table_free(m, t);
-	}
 	while (rest != NULL) {
 		struct lf_table *n = rest->orphan_next;
 

@@ -65,7 +65,7 @@ cmap__alloc_zeroes(const cmap_allocator_t *a, size_t size)
 	return a->alloc == default_alloc && size >= DEFAULT_MAP_MIN;
 }
 
-void
+size_t
 cmap__discard(void *block, size_t size, size_t off, size_t len)
 {
 	const uintptr_t page = 4096; /* a multiple of every page size */
@@ -76,11 +76,29 @@ cmap__discard(void *block, size_t size, size_t off, size_t len)
 	 * (the allocator's own headers) alone.  On a shared or locked
 	 * mapping it keeps the contents or fails: either way harmless. */
 	if (size < DEFAULT_MAP_MIN)
-		return;
+		return off + len;
 	lo = (lo + page - 1) & ~(page - 1);
 	hi &= ~(page - 1);
-	if (hi > lo)
-		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	if (hi <= lo)
+		return off;
+	(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	return (size_t)(hi - (uintptr_t)block);
+}
+
+bool
+cmap__release_step(void *block, size_t size, size_t *released)
+{
+	size_t n, off;
+
+	if (*released >= size)
+		return true;
+	n = size - *released < CMAP_RELEASE_STEP ? size - *released
+	                                         : CMAP_RELEASE_STEP;
+	/* The next step starts at the page the discard stopped short of,
+	 * so no page is left resident between two steps. */
+	off = cmap__discard(block, size, *released, n);
+	*released = off > *released ? off : *released + n;
+	return false;
 }
 
 /* ---------------------------------------------------------- membarrier */

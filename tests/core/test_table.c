@@ -12,7 +12,9 @@
  * drains (backward shifts there), inserts while zeroing, shrinks started
  * by deletes, reserve and clear in the middle of a resize, the side slot
  * (key 0), and allocation refusals while growing (the insert retries, and
- * only fails at 7/8 full).
+ * only fails at 7/8 full).  Also the stepwise release of a large freed
+ * block that the lockfree and readmostly backends share (map.c,
+ * cmap__release_step).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -286,6 +288,39 @@ test_reserve_clear_refusals(void **state)
 	tt_fini(&x);
 }
 
+/* cmap__release_step gives a block back CMAP_RELEASE_STEP bytes a call,
+ * keeps its header page, and says done only once all the rest is given
+ * back (pages of the default allocator's mmapped block then read zero). */
+static void
+test_release_step(void **state)
+{
+	const cmap_allocator_t *a = &cmap__default_allocator;
+	size_t size = CMAP_RELEASE_MIN + CMAP_RELEASE_STEP / 2, released;
+	size_t steps = 0, want;
+	unsigned char *b = cmap__alloc(a, size, CMAP_CACHE_LINE);
+
+	(void)state;
+	assert_non_null(b);
+	memset(b, 0xab, size);
+	released = CMAP_RELEASE_KEEP;
+	while (!cmap__release_step(b, size, &released)) {
+		steps++;
+		assert_true(steps <= size / CMAP_RELEASE_STEP + 1);
+	}
+	want = (size - CMAP_RELEASE_KEEP + CMAP_RELEASE_STEP - 1) /
+	    CMAP_RELEASE_STEP;
+	assert_int_equal(steps, want);
+	assert_int_equal(released, size);
+	assert_true(cmap__release_step(b, size, &released)); /* stays done */
+	assert_int_equal(b[0], 0xab); /* the header page is kept */
+	assert_int_equal(b[CMAP_RELEASE_KEEP - 1], 0xab);
+	if (cmap__alloc_zeroes(a, size)) { /* mmapped: discarded pages */
+		assert_int_equal(b[CMAP_RELEASE_KEEP], 0);
+		assert_int_equal(b[size / 2], 0);
+	}
+	cmap__free(a, b, size);
+}
+
 int
 main(void)
 {
@@ -293,6 +328,7 @@ main(void)
 	    cmocka_unit_test(test_grow_shrink),
 	    cmocka_unit_test(test_old_array_writes),
 	    cmocka_unit_test(test_reserve_clear_refusals),
+	    cmocka_unit_test(test_release_step),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
