@@ -16,7 +16,6 @@
  */
 #include "bench.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -188,15 +187,35 @@ group_advice(FILE *f, const struct cell *c, const struct group *g,
 	}
 }
 
+/* True when buf[0..len) already has a row of the features of `row` (the
+ * text before its '='): a later row as near is never picked, so a
+ * zipfian twin of a uniform workload adds nothing. */
+static bool
+has_row(const char *buf, size_t len, const char *row)
+{
+	size_t k = (size_t)(strchr(row, '=') + 1 - row);
+
+	for (const char *p = buf; p < buf + len; p++) {
+		if (strncmp(p, row, k) == 0)
+			return true;
+		p = strchr(p, ';');
+		if (p == NULL)
+			break;
+	}
+	return false;
+}
+
 /* Group g as a calibration row (cmap.h, ADVICE) onto buf at *len: the
  * mean features of its profiles, and its winner (a tie: the best median,
- * order[0]).  Nothing when no member was profiled. */
+ * order[0]).  Nothing when no member was profiled or the features have a
+ * row already. */
 static void
 group_row(const struct cell *c, const struct group *g, char *buf, size_t cap,
     size_t *len)
 {
 	double w = 0, d = 0, i = 0, n = 0;
 	unsigned k = 0, threads = 0, cores = 1;
+	char row[96];
 
 	for (size_t m = 0; m < g->n; m++) {
 		const struct result *r = c[g->members[m]].rep[0];
@@ -212,15 +231,17 @@ group_row(const struct cell *c, const struct group *g, char *buf, size_t cap,
 		cores = r->profile.cores;
 		k++;
 	}
-	if (k == 0 || *len >= cap)
+	if (k == 0)
 		return;
 	/* The thread classes of cmap.h: 1, up to one per core, more. */
-	*len += (size_t)snprintf(buf + *len, cap - *len,
-	    "%s%c:%.4f:%.4f:%.4f:%.0f=%s", *len ? ";" : "",
+	snprintf(row, sizeof row, "%c:%.4f:%.4f:%.4f:%.0f=%s",
 	    threads <= 1           ? '1'
 	        : threads <= cores ? 'c'
 	                           : 'o',
 	    w / k, d / k, i / k, n / k, name_of(c, g->members[g->order[0]]));
+	if (*len < cap && !has_row(buf, *len, row))
+		*len += (size_t)snprintf(
+		    buf + *len, cap - *len, "%s%s", *len ? ";" : "", row);
 }
 
 /* The calibration this run measured: the groups with a winner first, so
