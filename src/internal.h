@@ -32,6 +32,7 @@
 #include "req.h"
 
 #include <stdatomic.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -267,6 +268,35 @@ CMAP_HIDDEN bool cmap__alloc_zeroes(const cmap_allocator_t *a, size_t size);
  */
 CMAP_HIDDEN int cmap__membarrier_setup(void);
 CMAP_HIDDEN void cmap__membarrier(void);
+
+/*
+ * map.c: a process-wide list of live objects under its own mutex, for the
+ * thread-exit hooks that must find every object a thread has a record in
+ * (the lockfree backend's maps, the metrics of maps).  The object embeds
+ * a struct cmap__link; add and remove take the lock; cmap__registry_each
+ * calls fn on every link under it (fn must not add or remove).  The
+ * registries are static in their files: the global state those hooks need.
+ */
+struct cmap__link {
+	struct cmap__link *prev, *next;
+};
+struct cmap__registry {
+	pthread_mutex_t lock;
+	struct cmap__link *head;
+};
+#define CMAP__REGISTRY_INIT                                                    \
+	{                                                                      \
+		PTHREAD_MUTEX_INITIALIZER, NULL                                \
+	}
+/* The object of type `type` whose member `member` is at ptr. */
+#define CMAP__CONTAINER(ptr, type, member)                                     \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+CMAP_HIDDEN void cmap__registry_add(
+    struct cmap__registry *r, struct cmap__link *l);
+CMAP_HIDDEN void cmap__registry_remove(
+    struct cmap__registry *r, struct cmap__link *l);
+CMAP_HIDDEN void cmap__registry_each(struct cmap__registry *r,
+    void (*fn)(struct cmap__link *l, void *arg), void *arg);
 
 /*
  * map.c: cmap__map_new - allocate a backend's map struct of `size` bytes

@@ -185,10 +185,10 @@ struct lf_map {
 	struct cmap base;
 	cmap_allocator_t alloc;
 	uint64_t seed;
-	uint64_t min_cap; /* from the capacity hint and cmap_reserve */
-	uint64_t id;      /* unique in the process, never reused */
-	struct lf_map *reg_prev, *reg_next; /* live maps, under lf_reg_lock */
-	int memb; /* readers pin without a fence (membarrier) */
+	uint64_t min_cap;      /* from the capacity hint and cmap_reserve */
+	uint64_t id;           /* unique in the process, never reused */
+	struct cmap__link reg; /* in lf_reclaim.c's registry of live maps */
+	int memb;              /* readers pin without a fence (membarrier) */
 
 	struct lf_table *cur __attribute__((aligned(CMAP_CACHE_LINE)));
 	uint64_t cur_cap; /* cur's capacity, for lf_recycle */

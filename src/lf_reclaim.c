@@ -39,8 +39,8 @@
  * back every record the thread owns in every live lockfree map: its
  * pending frees go to the map's orphans, and the record becomes free for
  * recycling.  That walk, cmap_create and cmap_destroy of this backend hold
- * lf_reg_lock, which guards the list of live maps, so a map is never freed
- * under a walk; no operation on a map ever takes it.  These few variables
+ * the lock of lf_reg, the registry of live maps (map.c), so a map is never
+ * freed under a walk; no operation on a map ever takes it.  These few variables
  * are the backend's only process-wide state.
  *
  * len is the sum of the records' counters (each written only by its
@@ -247,10 +247,9 @@ cmap__lf_retire(struct lf_map *m, struct lf_rec *r, struct lf_table *t)
  * Thread records and the registry of live maps
  * ------------------------------------------------------------------- */
 CMAP_HIDDEN _Thread_local struct lf_tls cmap__lf_tls LF_TLS_MODEL;
-static pthread_mutex_t lf_reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct lf_map *lf_reg_head; /* live maps, under lf_reg_lock */
-static uint64_t lf_next_map_id;    /* atomic */
-static uint64_t lf_next_tid;       /* atomic */
+static struct cmap__registry lf_reg = CMAP__REGISTRY_INIT; /* live maps */
+static uint64_t lf_next_map_id;                            /* atomic */
+static uint64_t lf_next_tid;                               /* atomic */
 static pthread_once_t lf_key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t lf_exit_key;
 static int lf_key_ok;
@@ -290,19 +289,27 @@ lf_rec_release(struct lf_rec *r)
 	ck_epoch_unregister(&r->er);
 }
 
+/* Hand back the records of one live map that the exiting thread *arg
+ * (its id) owns. */
+static void
+lf_hand_back(struct cmap__link *l, void *arg)
+{
+	struct lf_map *m = CMAP__CONTAINER(l, struct lf_map, reg);
+	uint64_t tid = *(const uint64_t *)arg;
+
+	for (struct lf_rec *r = lf_load_acq_ptr((void **)&m->recs); r != NULL;
+	     r = r->next_all)
+		if (lf_load_rlx_64(&r->owner) == tid)
+			lf_rec_release(r);
+}
+
 /* The process-wide key's destructor: the thread `arg` (its id) exits. */
 static void
 lf_thread_exit(void *arg)
 {
 	uint64_t tid = (uint64_t)(uintptr_t)arg;
 
-	pthread_mutex_lock(&lf_reg_lock);
-	for (struct lf_map *m = lf_reg_head; m != NULL; m = m->reg_next)
-		for (struct lf_rec *r = lf_load_acq_ptr((void **)&m->recs);
-		     r != NULL; r = r->next_all)
-			if (lf_load_rlx_64(&r->owner) == tid)
-				lf_rec_release(r);
-	pthread_mutex_unlock(&lf_reg_lock);
+	cmap__registry_each(&lf_reg, lf_hand_back, &tid);
 	/* A later destructor of this thread that uses a map starts afresh
 	 * (and re-arms the key: its destructors run again). */
 	memset(&cmap__lf_tls, 0, sizeof cmap__lf_tls);
@@ -336,26 +343,13 @@ CMAP_HIDDEN void
 cmap__lf_register_map(struct lf_map *m)
 {
 	m->id = lf_faa_64(&lf_next_map_id, 1) + 1;
-	pthread_mutex_lock(&lf_reg_lock);
-	m->reg_next = lf_reg_head;
-	if (lf_reg_head != NULL)
-		lf_reg_head->reg_prev = m;
-	lf_reg_head = m;
-	pthread_mutex_unlock(&lf_reg_lock);
+	cmap__registry_add(&lf_reg, &m->reg);
 }
 
 CMAP_HIDDEN void
 cmap__lf_unregister_map(struct lf_map *m)
 {
-	pthread_mutex_lock(&lf_reg_lock);
-	if (m->reg_prev != NULL)
-		m->reg_prev->reg_next = m->reg_next;
-	else if (lf_reg_head == m)
-		lf_reg_head = m->reg_next;
-	if (m->reg_next != NULL)
-		m->reg_next->reg_prev = m->reg_prev;
-	m->reg_prev = m->reg_next = NULL;
-	pthread_mutex_unlock(&lf_reg_lock);
+	cmap__registry_remove(&lf_reg, &m->reg);
 }
 
 CMAP_HIDDEN struct lf_rec *

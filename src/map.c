@@ -126,6 +126,44 @@ cmap__membarrier(void)
 #endif
 }
 
+/* ------------------------------------------------------------ registry */
+
+void
+cmap__registry_add(struct cmap__registry *r, struct cmap__link *l)
+{
+	pthread_mutex_lock(&r->lock);
+	l->prev = NULL;
+	l->next = r->head;
+	if (r->head != NULL)
+		r->head->prev = l;
+	r->head = l;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void
+cmap__registry_remove(struct cmap__registry *r, struct cmap__link *l)
+{
+	pthread_mutex_lock(&r->lock);
+	if (l->prev != NULL)
+		l->prev->next = l->next;
+	else if (r->head == l)
+		r->head = l->next;
+	if (l->next != NULL)
+		l->next->prev = l->prev;
+	l->prev = l->next = NULL;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void
+cmap__registry_each(struct cmap__registry *r,
+    void (*fn)(struct cmap__link *l, void *arg), void *arg)
+{
+	pthread_mutex_lock(&r->lock);
+	for (struct cmap__link *l = r->head; l != NULL; l = l->next)
+		fn(l, arg);
+	pthread_mutex_unlock(&r->lock);
+}
+
 void *
 cmap__map_new(const struct cmap__create_args *args, size_t size)
 {

@@ -42,8 +42,7 @@
 CMAP_HIDDEN _Thread_local struct cmap__mtls cmap__mtls CMAP__MTLS_MODEL;
 static _Thread_local uint64_t m_tid CMAP__MTLS_MODEL;
 
-static pthread_mutex_t m_reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct cmap__metrics *m_reg_head; /* under m_reg_lock */
+static struct cmap__registry m_reg = CMAP__REGISTRY_INIT;
 static _Atomic uint64_t m_next_id;
 static _Atomic uint64_t m_next_tid;
 static pthread_once_t m_key_once = PTHREAD_ONCE_INIT;
@@ -183,12 +182,7 @@ cmap__metrics_new(const cmap_allocator_t *inner, uint32_t sample_every,
 void
 cmap__metrics_attach(struct cmap__metrics *mx)
 {
-	pthread_mutex_lock(&m_reg_lock);
-	mx->reg_next = m_reg_head;
-	if (m_reg_head != NULL)
-		m_reg_head->reg_prev = mx;
-	m_reg_head = mx;
-	pthread_mutex_unlock(&m_reg_lock);
+	cmap__registry_add(&m_reg, &mx->reg);
 }
 
 void
@@ -199,14 +193,7 @@ cmap__metrics_free(struct cmap__metrics *mx)
 
 	if (mx == NULL)
 		return;
-	pthread_mutex_lock(&m_reg_lock);
-	if (mx->reg_prev != NULL)
-		mx->reg_prev->reg_next = mx->reg_next;
-	else if (m_reg_head == mx)
-		m_reg_head = mx->reg_next;
-	if (mx->reg_next != NULL)
-		mx->reg_next->reg_prev = mx->reg_prev;
-	pthread_mutex_unlock(&m_reg_lock);
+	cmap__registry_remove(&m_reg, &mx->reg);
 	a = mx->inner;
 	for (r = atomic_load(&mx->recs); r != NULL; r = rn) {
 		rn = atomic_load_explicit(&r->next, memory_order_relaxed);
@@ -220,25 +207,33 @@ cmap__metrics_free(struct cmap__metrics *mx)
 	cmap__free(&a, mx, sizeof *mx);
 }
 
+/* Hand back the records of one map's metrics that the exiting thread
+ * *arg (its id) owns. */
+static void
+m_hand_back(struct cmap__link *l, void *arg)
+{
+	struct cmap__metrics *mx =
+	    CMAP__CONTAINER(l, struct cmap__metrics, reg);
+	uint64_t tid = *(const uint64_t *)arg;
+
+	for (struct cmap__mrec *r =
+	         atomic_load_explicit(&mx->recs, memory_order_acquire);
+	     r != NULL;
+	     r = atomic_load_explicit(&r->next, memory_order_relaxed))
+		if (atomic_load_explicit(&r->owner, memory_order_relaxed) ==
+		    tid)
+			/* Release: pairs with the next owner's CAS. */
+			atomic_store_explicit(
+			    &r->owner, 0, memory_order_release);
+}
+
 /* The key's destructor: the thread `arg` (its id) exits. */
 static void
 m_thread_exit(void *arg)
 {
 	uint64_t tid = (uint64_t)(uintptr_t)arg;
 
-	pthread_mutex_lock(&m_reg_lock);
-	for (struct cmap__metrics *mx = m_reg_head; mx != NULL;
-	     mx = mx->reg_next)
-		for (struct cmap__mrec *r =
-		         atomic_load_explicit(&mx->recs, memory_order_acquire);
-		     r != NULL;
-		     r = atomic_load_explicit(&r->next, memory_order_relaxed))
-			if (atomic_load_explicit(
-			        &r->owner, memory_order_relaxed) == tid)
-				/* Release: pairs with the next owner's CAS. */
-				atomic_store_explicit(
-				    &r->owner, 0, memory_order_release);
-	pthread_mutex_unlock(&m_reg_lock);
+	cmap__registry_each(&m_reg, m_hand_back, &tid);
 	/* A later destructor of this thread that uses a map starts afresh
 	 * (and re-arms the key). */
 	memset(cmap__mcache, 0, sizeof cmap__mcache);

@@ -164,7 +164,7 @@ struct cmap__metrics {
 	_Atomic uint64_t nrecs;
 	_Atomic uint64_t dropped;
 	_Atomic int64_t bytes; /* through the counting allocator */
-	struct cmap__metrics *reg_prev, *reg_next; /* under the registry lock */
+	struct cmap__link reg; /* in metrics.c's registry */
 };
 
 /*
