@@ -134,19 +134,41 @@ lf_load_after(struct lf_map *m, struct lf_rec *r, int found)
 	return found ? CMAP_OK : CMAP_NOT_FOUND;
 }
 
+/* The rest of lf_load when the key's home slot did not decide: the whole
+ * probe of t (pinned by lf_pin_fast in r), the unpin, and the general
+ * path when the probe met a migration. */
+static __attribute__((noinline)) cmap_status_t
+lf_load_probe(struct lf_map *m, struct lf_rec *r, const struct lf_table *t,
+    uint64_t key, uint64_t h, uint64_t *value)
+{
+	int found = lf_find_fast(t, h, value);
+
+	lf_unpin_fast(m, r);
+	if (CMAP_UNLIKELY(found < 0))
+		return lf_load_slow(m, key, value);
+	if (CMAP_UNLIKELY(lf_after_op_due(m, r)))
+		return lf_load_after(m, r, found);
+	return found ? CMAP_OK : CMAP_NOT_FOUND;
+}
+
 /*
  * A load in the common case (the thread's record cached, no read section
- * open, membarrier, no migration on the key's path, nothing to reclaim)
- * without a call: every other case leaves by a tail call, so the compiler
- * needs no saved registers here.  A probe that met a migration changed
- * nothing, so the general path simply does the whole load again.
+ * open, membarrier, the key LIVE in its home slot or that slot EMPTY,
+ * nothing to reclaim) without a call and without saved registers: the
+ * first slot is lf_find_fast's first step, and every other case leaves by
+ * a tail call (lf_load_probe, which probes on from the home slot, or
+ * lf_load_slow, which does the whole load again: a probe that met a
+ * migration changed nothing).
  */
 static cmap_status_t
 lf_load(cmap_t *map, uint64_t key, uint64_t *value)
 {
 	struct lf_map *m = (struct lf_map *)map;
 	const struct lf_tls_ent *c = lf_tls_ent(m);
+	const struct lf_table *t;
 	struct lf_rec *r;
+	struct lf_pair *home;
+	uint64_t h, w;
 	int found;
 
 	if (CMAP_UNLIKELY(c->map_id != m->id))
@@ -154,11 +176,20 @@ lf_load(cmap_t *map, uint64_t key, uint64_t *value)
 	r = c->rec;
 	if (CMAP_UNLIKELY(!lf_pin_fast(m, r)))
 		return lf_load_slow(m, key, value);
-	found = lf_find_fast(
-	    lf_load_acq_ptr((void **)&m->cur), cmap__hash(key, m->seed), value);
-	lf_unpin(m, r);
-	if (CMAP_UNLIKELY(found < 0))
-		return lf_load_slow(m, key, value);
+	t = lf_load_acq_ptr((void **)&m->cur);
+	h = cmap__hash(key, m->seed);
+	home = &t->slots[lf_home(h, t->cap)];
+	/* Acquire: as in lf_find_fast. */
+	w = lf_load_acq_64(&home->w);
+	if (CMAP_LIKELY(w == (h << 3 | LF_LIVE))) {
+		*value = lf_load_rlx_64(&home->v);
+		found = 1;
+	} else if (w == LF_EMPTY) {
+		found = 0;
+	} else {
+		return lf_load_probe(m, r, t, key, h, value);
+	}
+	lf_unpin_fast(m, r);
 	if (CMAP_UNLIKELY(lf_after_op_due(m, r)))
 		return lf_load_after(m, r, found);
 	return found ? CMAP_OK : CMAP_NOT_FOUND;

@@ -480,6 +480,21 @@ lf_unpin(struct lf_map *m, struct lf_rec *r)
 	ck_epoch_end(&r->er, NULL);
 }
 
+/* lf_unpin after lf_pin_fast returned true: the section is not nested,
+ * so the count goes back to 0 without reading it. */
+static inline void
+lf_unpin_fast(struct lf_map *m, struct lf_rec *r)
+{
+#if defined(CMAP_TSAN)
+	lf_unpin(m, r);
+#else
+	(void)m;
+	/* ck_epoch_end's order: a release fence, then the store. */
+	ck_pr_fence_release();
+	ck_pr_store_uint(&r->er.active, 0);
+#endif
+}
+
 /* Is there reclamation work for lf_after_op?  Two loads: the record's
  * pending count, and the map's two lists (orphans, release), which share a
  * cache line that only changes when a table is retired or freed. */
