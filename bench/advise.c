@@ -214,8 +214,8 @@ group_row(const struct cell *c, const struct group *g, char *buf, size_t cap,
     size_t *len)
 {
 	double w = 0, d = 0, i = 0, n = 0;
-	unsigned k = 0, threads = 0, cores = 1;
-	char row[96];
+	unsigned k = 0;
+	char row[96], t = '1';
 
 	for (size_t m = 0; m < g->n; m++) {
 		const struct result *r = c[g->members[m]].rep[0];
@@ -227,18 +227,13 @@ group_row(const struct cell *c, const struct group *g, char *buf, size_t cap,
 		d += a.delete_share;
 		i += a.insert_share;
 		n += (double)r->profile.entries;
-		threads = r->profile.threads;
-		cores = r->profile.cores;
+		t = a.thread_class; /* one per group: its thread count */
 		k++;
 	}
 	if (k == 0)
 		return;
-	/* The thread classes of cmap.h: 1, up to one per core, more. */
-	snprintf(row, sizeof row, "%c:%.4f:%.4f:%.4f:%.0f=%s",
-	    threads <= 1           ? '1'
-	        : threads <= cores ? 'c'
-	                           : 'o',
-	    w / k, d / k, i / k, n / k, name_of(c, g->members[g->order[0]]));
+	snprintf(row, sizeof row, "%c:%.4f:%.4f:%.4f:%.0f=%s", t, w / k, d / k,
+	    i / k, n / k, name_of(c, g->members[g->order[0]]));
 	if (*len < cap && !has_row(buf, *len, row))
 		*len += (size_t)snprintf(
 		    buf + *len, cap - *len, "%s%s", *len ? ";" : "", row);

@@ -1269,6 +1269,8 @@ typedef struct cmap_advice {
 	                              the profile is a measured workload */
 	char text[512];            /* the advice and its findings in one
 	                              line, NUL-terminated */
+	char thread_class;         /* the profile's thread class, as in a
+	                              calibration row: '1', 'c' or 'o' */
 } cmap_advice_t;
 
 /*

@@ -463,8 +463,9 @@ cmap_advise_sized(const cmap_profile_t *profile, const char *calibration,
 	a.load_or_store_miss = p->load_or_store > 0
 	    ? share(p->load_or_store_in, p->load_or_store)
 	    : -1;
-	f = (struct features){tclass_of(p->threads, p->cores), a.write_share,
-	    a.delete_share, a.insert_share, (double)p->entries};
+	a.thread_class = tclass_of(p->threads, p->cores);
+	f = (struct features){a.thread_class, a.write_share, a.delete_share,
+	    a.insert_share, (double)p->entries};
 	st = nearest(
 	    calibration != NULL && *calibration != '\0' ? calibration : builtin,
 	    &f, &row, &a.backend, &a.distance);

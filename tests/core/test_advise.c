@@ -295,6 +295,7 @@ test_rules(void **state)
 	assert_true(a.write_share > 0.0999 && a.write_share < 0.1001);
 	assert_true(a.delete_share > 0.0499 && a.delete_share < 0.0501);
 	assert_true(a.insert_share > 0.0099 && a.insert_share < 0.0101);
+	assert_int_equal(a.thread_class, '1');
 	assert_non_null(strstr(a.text, "use plain"));
 	assert_non_null(strstr(a.text, "nearest measured workload: 1 thread"));
 
@@ -305,6 +306,8 @@ test_rules(void **state)
 	assert_string_equal(pick(&p, CAL), "lockfree");
 	p.threads = 2;
 	assert_string_equal(pick(&p, CAL), "sharded");
+	assert_int_equal(cmap_advise(&p, CAL, &a), CMAP_OK);
+	assert_int_equal(a.thread_class, 'c');
 	/* Entries weigh about a third of a share per decade: 20K entries are
 	 * nearer the 1M read-mostly row than the 10K churn row, until the
 	 * shares move toward churn's. */
@@ -320,6 +323,7 @@ test_rules(void **state)
 	p = synth("sharded", 8, 100000, 50000, 20000, 1000000);
 	assert_int_equal(cmap_advise(&p, CAL, &a), CMAP_OK);
 	assert_string_equal(a.backend, "rwlock");
+	assert_int_equal(a.thread_class, 'o');
 	assert_true(a.distance > 0.5 && a.distance < 100);
 	/* No row of the class: the nearest of another, at distance >= 100. */
 	assert_int_equal(cmap_advise(&p, "c:0:0:0:10=sharded", &a), CMAP_OK);
