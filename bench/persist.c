@@ -46,8 +46,15 @@ struct pb_opts {
 	double seconds;
 	int reps;
 	char dir[3072];
-	const char *part;
+	const char *part; /* all, reads or writes */
 };
+
+/* Does the run measure part ("reads" or "writes")? */
+static bool
+pb_part(const struct pb_opts *o, const char *part)
+{
+	return strcmp(o->part, "all") == 0 || strcmp(o->part, part) == 0;
+}
 
 static uint64_t
 pb_key(uint64_t i)
@@ -594,7 +601,6 @@ pb_engine(
 	char dir[3200];
 	uint64_t v;
 	double t0 = bench_now_s();
-	bool all = strcmp(o->part, "all") == 0;
 
 	snprintf(dir, sizeof dir, "%s/%s", o->dir, k->name);
 	(void)nftw(dir, pb_rm, 16, FTW_DEPTH | FTW_PHYS);
@@ -608,7 +614,7 @@ pb_engine(
 	res->bytes_per_entry = (double)pb_bytes / (double)o->keys;
 	fprintf(stderr, "  %s: filled %ld keys in %.1f s\n", k->name, o->keys,
 	    bench_now_s() - t0);
-	if (all || strcmp(o->part, "reads") == 0) {
+	if (pb_part(o, "reads")) {
 		void *th;
 
 		r.db = k->open(dir, k->fast);
@@ -659,33 +665,52 @@ pb_writes(const struct pb_opts *o, struct pb_result *res)
 		}
 }
 
+/* A figure of the report, or "-" for a part the run did not measure. */
+static void
+pb_cell(int width, const char *fmt, double v, bool measured)
+{
+	if (measured)
+		printf(fmt, width, v);
+	else
+		printf("%*s", width, "-");
+}
+
 static void
 pb_report(const struct pb_opts *o, const struct pb_result *res)
 {
 	const struct pb_result *l = &res[0];
+	bool rd = pb_part(o, "reads"), wr = pb_part(o, "writes");
 
 	printf("== persistent: %ld keys, median of %d runs of %.2f s, in %s "
 	       "==\n",
 	    o->keys, o->reps, o->seconds, o->dir);
 	printf("%-26s %12s %12s %9s\n", "engine", "reads 1 thr", "reads 2 thr",
 	    "B/entry");
-	for (size_t i = 0; i < PB_NKINDS; i++)
-		printf("%-26s %12.0f %12.0f %9.1f\n", pb_kinds[i].name,
-		    res[i].reads[0], res[i].reads[1], res[i].bytes_per_entry);
-	printf("%-26s %12s\n", "durable writes", "8 thr ops/s");
-	for (size_t i = 0; i < PB_NKINDS; i++)
-		for (int d = 0; d < 2 && pb_kinds[i].durable[d] != NULL; d++)
-			printf("%-26s %12.0f\n", pb_kinds[i].labels[d],
-			    res[i].writes[d]);
-	for (size_t i = 1; i < PB_NKINDS; i++) {
-		printf("ratio lmdb/%s: reads 1 thr %.2f, 2 thr %.2f",
-		    pb_kinds[i].name, l->reads[0] / res[i].reads[0],
-		    l->reads[1] / res[i].reads[1]);
-		printf("; durable writes (lmdb group) %.2f\n",
-		    l->writes[0] / res[i].writes[0]);
+	for (size_t i = 0; i < PB_NKINDS; i++) {
+		printf("%-26s ", pb_kinds[i].name);
+		pb_cell(12, "%*.0f", res[i].reads[0], rd);
+		pb_cell(13, "%*.0f", res[i].reads[1], rd);
+		printf(" %9.1f\n", res[i].bytes_per_entry);
 	}
-	printf("ratio lmdb group/lmdb sync, 8 writers: %.2f\n",
-	    l->writes[0] / l->writes[1]);
+	if (wr) {
+		printf("%-26s %12s\n", "durable writes", "8 thr ops/s");
+		for (size_t i = 0; i < PB_NKINDS; i++)
+			for (int d = 0; d < 2 && pb_kinds[i].durable[d]; d++)
+				printf("%-26s %12.0f\n", pb_kinds[i].labels[d],
+				    res[i].writes[d]);
+	}
+	for (size_t i = 1; i < PB_NKINDS; i++) {
+		printf("ratio lmdb/%s: reads 1 thr ", pb_kinds[i].name);
+		pb_cell(0, "%*.2f", l->reads[0] / res[i].reads[0], rd);
+		printf(", 2 thr ");
+		pb_cell(0, "%*.2f", l->reads[1] / res[i].reads[1], rd);
+		printf("; durable writes (lmdb group) ");
+		pb_cell(0, "%*.2f", l->writes[0] / res[i].writes[0], wr);
+		printf("\n");
+	}
+	if (wr)
+		printf("ratio lmdb group/lmdb sync, 8 writers: %.2f\n",
+		    l->writes[0] / l->writes[1]);
 }
 
 static const char *
@@ -737,7 +762,8 @@ bench_persist_main(int argc, char **argv)
 			    "--reps --dir --part)");
 	}
 	if ((argc - 3) % 2 != 0 || o.keys < 1 || o.seconds <= 0 || o.reps < 1 ||
-	    o.reps > PB_MAX_REPS)
+	    o.reps > PB_MAX_REPS ||
+	    (!pb_part(&o, "reads") && !pb_part(&o, "writes")))
 		pb_die("usage",
 		    "cmap-bench --suite persistent [--keys N] "
 		    "[--seconds S] [--reps R<=15] [--dir D] "
@@ -752,7 +778,7 @@ bench_persist_main(int argc, char **argv)
 	for (size_t i = 0; i < PB_NKINDS; i++)
 		pb_engine(&pb_kinds[i], &o, &res[i]);
 	free(pb_fill_order);
-	if (strcmp(o.part, "all") == 0 || strcmp(o.part, "writes") == 0)
+	if (pb_part(&o, "writes"))
 		pb_writes(&o, res);
 	for (size_t i = 0; i < PB_NKINDS; i++) {
 		char dir[3200];

@@ -263,10 +263,11 @@ output_recommendation(
 			fprintf(f,
 			    "    readmostly against lockfree and sharded: on "
 			    "the quiet 2-core development machine\n    it "
-			    "was behind both at 2 threads at every write "
-			    "share from 1%% to 50%%\n    (6-21%% at 1-5%%; "
-			    "bench/readmostly-table.sh); rerun with "
-			    "--write-pct P\n    to see whether it "
+			    "was behind lockfree at 2 threads at every write "
+			    "share from 1%% to 50%%\n    (11-21%% at 1-5%%) "
+			    "and level with sharded up to 5%%\n    "
+			    "(bench/readmostly-table.sh); rerun with "
+			    "--write-pct P to see whether it\n    "
 			    "pays on this machine.\n");
 		single_thread_rows(f, c, n, i);
 	}

@@ -14,7 +14,10 @@
  * and in wall time (CLOCK_MONOTONIC: what the caller waited, preemption
  * included).
  * Meanwhile, on a thread-safe backend, a second thread loads keys stored
- * early in a loop and records its worst load in wall time.  One line per
+ * early in a loop and records its worst load in wall time.  After each
+ * store the same clocks time an empty interval; the worst of those
+ * (idle_cpu) is what the machine alone took from an interval with no work
+ * in it, the floor of the store figures.  One line per
  * run, then one line of medians per backend and hooks setting; with
  * --top K, the K stores of the run with the most CPU time, each with its
  * index (the map's length before it), to find which resize step it was.
@@ -45,6 +48,7 @@ struct worst {
 
 struct run {
 	uint64_t store_cpu, store_wall, store_at, load_wall, over_1ms;
+	uint64_t idle_cpu; /* the worst empty interval */
 	struct worst top[MAX_TOP];
 };
 
@@ -99,6 +103,18 @@ reader_main(void *arg)
 	}
 	r->loads = i;
 	return NULL;
+}
+
+/* The CPU time since the read `start`, of an interval that took `wall`
+ * ns of wall time.  A call's CPU time is at most its wall time, but this
+ * machine's thread CPU clock jumps now and then (a store of 2 us wall
+ * once read 1.48 ms of CPU): capped. */
+static uint64_t
+cpu_of(uint64_t start, uint64_t wall)
+{
+	uint64_t c = now(CLOCK_THREAD_CPUTIME_ID) - start;
+
+	return c < wall ? c : wall;
 }
 
 /* Keep the k stores with the most CPU time, most first. */
@@ -156,12 +172,19 @@ one_run(const char *backend, bool hooks, bool reader, uint64_t n, unsigned k,
 		cmap_status_t st = cmap_store(m, i * GOLDEN, i);
 
 		w = now(CLOCK_MONOTONIC) - w;
-		c = now(CLOCK_THREAD_CPUTIME_ID) - c;
-		/* A call's CPU time is at most its wall time, but this
-		 * machine's thread CPU clock jumps now and then (a store of
-		 * 2 us wall once read 1.48 ms of CPU): cap it. */
-		if (c > w)
-			c = w;
+		c = cpu_of(c, w);
+		/* The same clocks around nothing, after each store: the worst
+		 * of these is what the machine alone (the kernel, the
+		 * hypervisor) took from an interval with no work in it. */
+		{
+			uint64_t ic = now(CLOCK_THREAD_CPUTIME_ID);
+			uint64_t iw = now(CLOCK_MONOTONIC);
+
+			iw = now(CLOCK_MONOTONIC) - iw;
+			ic = cpu_of(ic, iw);
+			if (ic > out->idle_cpu)
+				out->idle_cpu = ic;
+		}
 		if (st < 0) {
 			fprintf(stderr, "cmap-stall: %s: store %llu: %s\n",
 			    backend, (unsigned long long)i,
@@ -294,12 +317,14 @@ main(int argc, char **argv)
 					return 1;
 				printf("run %-10s hooks=%-3s rep=%u "
 				       "store_cpu=%.3f store_wall=%.3f "
-				       "at=%llu over_1ms=%llu load_wall=%s\n",
+				       "at=%llu over_1ms=%llu load_wall=%s "
+				       "idle_cpu=%.3f\n",
 				    b, hooks ? "on" : "off", r + 1,
 				    x->store_cpu / 1e6, x->store_wall / 1e6,
 				    (unsigned long long)x->store_at,
 				    (unsigned long long)x->over_1ms,
-				    ms_or_na(reader, x->load_wall / 1e6, buf));
+				    ms_or_na(reader, x->load_wall / 1e6, buf),
+				    x->idle_cpu / 1e6);
 				for (unsigned t = 0; t < top; t++)
 					printf("  top%-2u cpu=%.3f wall=%.3f "
 					       "at=%llu\n",
@@ -310,7 +335,7 @@ main(int argc, char **argv)
 				fflush(stdout);
 			}
 			printf("median %-10s hooks=%-3s store_cpu=%.3f "
-			       "store_wall=%.3f load_wall=%s\n",
+			       "store_wall=%.3f load_wall=%s idle_cpu=%.3f\n",
 			    b, hooks ? "on" : "off",
 			    median_ms(
 			        runs, reps, offsetof(struct run, store_cpu)),
@@ -319,7 +344,9 @@ main(int argc, char **argv)
 			    ms_or_na(reader,
 			        median_ms(runs, reps,
 			            offsetof(struct run, load_wall)),
-			        buf));
+			        buf),
+			    median_ms(
+			        runs, reps, offsetof(struct run, idle_cpu)));
 			fflush(stdout);
 		}
 	}
