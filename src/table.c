@@ -65,7 +65,8 @@
  *             pages of old[] that draining has emptied go back to the
  *             system as it goes (cmap__discard, with any allocator), so
  *             the free of old[] at the end is cheap too (munmap of
- *             touched pages costs about 5 ms per 64 MiB here).
+ *             touched pages costs about 4 ms per 64 MiB here, by
+ *             bench/pagecost.c).
  * A resize to at most CMAP_TABLE_SYNC_SLOTS slots is done at once by the
  * write that starts it (about 0.1 ms), so small tables and the shards of
  * a sharded map are never left half moved.
