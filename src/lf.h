@@ -92,6 +92,10 @@ void __tsan_release(void *addr);
  * many bytes, claimed by the writers that meet its predecessor, before it
  * is published (lf_migrate.c, PREPARATION). */
 #define LF_PREP_STEP ((size_t)8 << 10)
+/* Times a writer that finds a full table whose successor another thread
+ * is preparing yields before it makes one of its own (lf_migrate.c,
+ * lf_late). */
+#define LF_LATE_YIELDS 64u
 /*
  * Most bytes of retired tables that may wait for their grace period before
  * a new migration is refused: 4 times the table being replaced plus

@@ -38,6 +38,7 @@
 #include "lf.h"
 #include "metrics.h"
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -184,7 +185,8 @@ lf_publish(struct lf_map *m, struct lf_table *t, struct lf_table *n)
  * Give t a successor of at least want_cap slots now: allocated, cleared
  * in this call (O(its size) when its block does not come zeroed) and
  * published.  For cmap_reserve, and for a writer that needs room in a
- * full t whose successor in preparation is not finished (PREPARATION).
+ * full t whose successor in preparation is still not finished after
+ * lf_late's wait (PREPARATION).
  */
 static int
 lf_migrate_now(struct lf_map *m, struct lf_table *t, uint64_t want_cap)
@@ -233,10 +235,11 @@ lf_migrate_now(struct lf_map *m, struct lf_table *t, uint64_t want_cap)
  *
  * Late: a writer that needs room in a full t (hard limit, or a probe out
  * of reach) while n is not published claims and clears every remaining
- * step itself; if a step claimed by another thread is still not done, it
- * does not wait: it allocates and clears a successor of its own
- * (lf_migrate_now, O(the table) as before PREPARATION), and n is
- * abandoned, as it is when a clear or a reserve sets next first.  An
+ * step itself; if a step claimed by another thread is still not done (or
+ * n is still being allocated), it yields a bounded number of times for
+ * that thread to finish (lf_late), then allocates and clears a successor
+ * of its own (lf_migrate_now, O(the table) as before PREPARATION), and n
+ * is abandoned, as it is when a clear or a reserve sets next first.  An
  * abandoned n may still be written by a stepper that read t->prep, which
  * t's grace period covers, so it is freed with t (lf_prep_unpublished).
  * Both late cases need inserts to outrun the steps (a stepper preempted
@@ -262,13 +265,12 @@ lf_prep_quota(struct lf_table *t)
 
 /*
  * Claim and clear up to k steps of n, t's successor in preparation, then
- * publish n if every step is done.  Returns LF_MIG_OK when t has a
- * successor afterwards; else, when late (t is full), a successor of its
- * own from lf_migrate_now (want_cap slots at least); else LF_MIG_ROOM.
+ * publish n if every step is done.  True when t has a successor
+ * afterwards.
  */
-static int
-lf_prep_work(struct lf_map *m, struct lf_table *t, struct lf_table *n,
-    uint64_t k, bool late, uint64_t want_cap)
+static bool
+lf_prep_steps(
+    struct lf_map *m, struct lf_table *t, struct lf_table *n, uint64_t k)
 {
 	const uint64_t steps = lf_load_rlx_64(&t->prep_steps);
 
@@ -288,9 +290,54 @@ lf_prep_work(struct lf_map *m, struct lf_table *t, struct lf_table *n,
 	/* Acquire: pairs with the steps' fetch-and-adds, as above. */
 	if (lf_load_acq_64(&t->prep_done) == steps)
 		(void)lf_publish(m, t, n);
-	if (lf_load_acq_ptr((void **)&t->next) != NULL)
+	return lf_load_acq_ptr((void **)&t->next) != NULL;
+}
+
+/*
+ * A writer needs room in t, which is full, and t's successor is not
+ * published: another thread is allocating it, or clearing a step it
+ * claimed, and may be descheduled (threads outnumber cores).  Making a
+ * successor of its own costs this writer O(the table) (lf_migrate_now),
+ * and every late writer did so: growing to 1M keys with 16 threads on 2
+ * cores, 25 of 27 such tables were cleared and thrown away.  So first
+ * give the processor away, at most LF_LATE_YIELDS times (a step is 8 KiB,
+ * microseconds of work for its thread once it runs), taking any steps
+ * that become free, until t has a successor.  Bounded: the wait never
+ * depends on another thread beyond that, and the writer then goes on
+ * alone.  A successor in preparation smaller than want_cap (a reserve's)
+ * is not waited for.
+ */
+static int
+lf_late(struct lf_map *m, struct lf_table *t, uint64_t want_cap)
+{
+	for (unsigned i = 0; i < LF_LATE_YIELDS; i++) {
+		struct lf_table *n;
+
+		if (lf_load_acq_ptr((void **)&t->next) != NULL)
+			return LF_MIG_OK;
+		/* Acquire: pairs with the release store in lf_prep_begin. */
+		n = lf_load_acq_ptr((void **)&t->prep);
+		if (n != NULL && n->cap < want_cap)
+			break;
+		if (n != NULL && lf_prep_steps(m, t, n, UINT64_MAX))
+			return LF_MIG_OK;
+		sched_yield();
+	}
+	return lf_migrate_now(m, t, want_cap);
+}
+
+/*
+ * lf_prep_steps, then, when t still has no successor: LF_MIG_ROOM, or
+ * when late (t is full) lf_late's successor (want_cap slots at least).
+ * LF_MIG_OK when t has a successor.
+ */
+static int
+lf_prep_work(struct lf_map *m, struct lf_table *t, struct lf_table *n,
+    uint64_t k, bool late, uint64_t want_cap)
+{
+	if (lf_prep_steps(m, t, n, k))
 		return LF_MIG_OK;
-	return late ? lf_migrate_now(m, t, want_cap) : LF_MIG_ROOM;
+	return late ? lf_late(m, t, want_cap) : LF_MIG_ROOM;
 }
 
 /*
@@ -375,7 +422,7 @@ cmap__lf_start_migration(
 	 * full, do not wait for it. */
 	if (lf_cas_64(&t->claim_new, &zero, 1))
 		return lf_prep_begin(m, t, late);
-	return late ? lf_migrate_now(m, t, 0) : LF_MIG_ROOM;
+	return late ? lf_late(m, t, 0) : LF_MIG_ROOM;
 }
 
 static cmap_status_t lf_copy(struct lf_map *m, struct lf_rec *r,
