@@ -134,21 +134,28 @@ lf_load_after(struct lf_map *m, struct lf_rec *r, int found)
 	return found ? CMAP_OK : CMAP_NOT_FOUND;
 }
 
-/* The rest of lf_load when the key's home slot did not decide: the whole
- * probe of t (pinned by lf_pin_fast in r), the unpin, and the general
- * path when the probe met a migration. */
-static __attribute__((noinline)) cmap_status_t
-lf_load_probe(struct lf_map *m, struct lf_rec *r, const struct lf_table *t,
-    uint64_t key, uint64_t h, uint64_t *value)
+/* The end of a load pinned by lf_pin_fast in r whose probe returned
+ * found (lf_find_fast's result): the unpin, then the general path when
+ * the probe met a migration (found < 0), the reclamation work when due. */
+static inline cmap_status_t
+lf_load_end(struct lf_map *m, struct lf_rec *r, uint64_t key, uint64_t *value,
+    int found)
 {
-	int found = lf_find_fast(t, h, value);
-
 	lf_unpin_fast(m, r);
 	if (CMAP_UNLIKELY(found < 0))
 		return lf_load_slow(m, key, value);
 	if (CMAP_UNLIKELY(lf_after_op_due(m, r)))
 		return lf_load_after(m, r, found);
 	return found ? CMAP_OK : CMAP_NOT_FOUND;
+}
+
+/* The rest of lf_load when the key's home slot did not decide: the whole
+ * probe of t, then lf_load_end. */
+static __attribute__((noinline)) cmap_status_t
+lf_load_probe(struct lf_map *m, struct lf_rec *r, const struct lf_table *t,
+    uint64_t key, uint64_t h, uint64_t *value)
+{
+	return lf_load_end(m, r, key, value, lf_find_fast(t, h, value));
 }
 
 /*
@@ -189,10 +196,7 @@ lf_load(cmap_t *map, uint64_t key, uint64_t *value)
 	} else {
 		return lf_load_probe(m, r, t, key, h, value);
 	}
-	lf_unpin_fast(m, r);
-	if (CMAP_UNLIKELY(lf_after_op_due(m, r)))
-		return lf_load_after(m, r, found);
-	return found ? CMAP_OK : CMAP_NOT_FOUND;
+	return lf_load_end(m, r, key, value, found);
 }
 
 static cmap_status_t

@@ -304,8 +304,8 @@ lf_prep_steps(
  * microseconds of work for its thread once it runs), taking any steps
  * that become free, until t has a successor.  Bounded: the wait never
  * depends on another thread beyond that, and the writer then goes on
- * alone.  A successor in preparation smaller than want_cap (a reserve's)
- * is not waited for.
+ * alone.  t->prep is set once, and a reserve (want_cap) comes here only
+ * when it is large enough (cmap__lf_start_migration).
  */
 static int
 lf_late(struct lf_map *m, struct lf_table *t, uint64_t want_cap)
@@ -317,8 +317,6 @@ lf_late(struct lf_map *m, struct lf_table *t, uint64_t want_cap)
 			return LF_MIG_OK;
 		/* Acquire: pairs with the release store in lf_prep_begin. */
 		n = lf_load_acq_ptr((void **)&t->prep);
-		if (n != NULL && n->cap < want_cap)
-			break;
 		if (n != NULL && lf_prep_steps(m, t, n, UINT64_MAX))
 			return LF_MIG_OK;
 		sched_yield();
