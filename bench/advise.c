@@ -41,7 +41,7 @@ name_of(const struct cell *c, size_t j)
 static bool
 in_group(const struct cell *c, size_t g, size_t j)
 {
-	return !c[j].rep[0]->target->peer &&
+	return !c[j].rep[0]->target->peer && !c[j].rep[0]->target->variant &&
 	    same_workload(c[g].rep[0], c[j].rep[0]) &&
 	    c[g].rep[0]->threads == c[j].rep[0]->threads;
 }
@@ -60,7 +60,8 @@ groups_build(const struct cell *c, size_t n, struct group **out)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct spread s[BENCH_MAX_TARGETS];
-		bool seen = c[i].rep[0]->target->peer;
+		bool seen =
+		    c[i].rep[0]->target->peer || c[i].rep[0]->target->variant;
 
 		for (size_t k = 0; k < ng && !seen; k++)
 			seen = in_group(c, g[k].cell, i);

@@ -45,7 +45,7 @@
 
 #define BENCH_CACHE_LINE 64
 #define BENCH_MAX_THREADS 64
-#define BENCH_MAX_TARGETS 16
+#define BENCH_MAX_TARGETS 32
 #define BENCH_MAX_LIST 16
 /* --batch N: at most this many operations per batch call. */
 #define BENCH_MAX_BATCH 1024
@@ -203,6 +203,10 @@ struct target_ops {
 	bool baseline;          /* the ratios' baseline: the first libcmap
 	                           backend without CMAP_CAP_THREAD_SAFE */
 	bool floor;             /* the floor peer: yardstick of xfloor */
+	bool variant;           /* BACKEND+metrics: chosen by name only,
+	                           never recommended */
+	const char *backend;    /* libcmap: the backend's name */
+	uint32_t cmap_flags;    /* libcmap: flags every map of it gets */
 	const char *mem_source; /* "allocator" or "process" (rss/heap) */
 	const char *note;       /* one line for --list and the docs */
 	uint64_t caps;          /* libcmap: CMAP_CAP_*; peers: 0 */
@@ -242,6 +246,10 @@ size_t targets_all(const struct target_ops **out, size_t cap);
 size_t targets_libcmap(const struct target_ops **out, size_t cap);
 size_t peers_all(const struct target_ops **out, size_t cap);
 extern const struct target_ops floor_target; /* floor.c */
+/* base (a libcmap backend) with CMAP_FLAG_METRICS on every map, named
+ * "BACKEND+metrics": one per backend, made on first use; NULL for a peer
+ * or when the table of them is full. */
+const struct target_ops *target_metrics_variant(const struct target_ops *base);
 
 /* True when t is a libcmap backend that declares an option `name`. */
 bool target_takes_option(const struct target_ops *t, const char *name);

@@ -253,6 +253,35 @@ has_target(const struct options *o, const struct target_ops *t)
 	return false;
 }
 
+/* NAME+metrics, NAME a libcmap backend: its variant joins o->all (once),
+ * after every other target. */
+static void
+add_variant(struct options *o, const char *name)
+{
+	const char *plus = strrchr(name, '+');
+	const struct target_ops *v;
+
+	if (plus == NULL || strcmp(plus, "+metrics") != 0)
+		return;
+	for (size_t k = 0; k < o->nall; k++) {
+		const struct target_ops *t = o->all[k];
+
+		if (t->peer || t->variant ||
+		    strlen(t->name) != (size_t)(plus - name) ||
+		    strncmp(t->name, name, (size_t)(plus - name)) != 0)
+			continue;
+		v = target_metrics_variant(t);
+		if (v == NULL || o->nall == BENCH_MAX_TARGETS)
+			usage_error(
+			    "--backend: too many targets at '%s'", name);
+		for (size_t j = 0; j < o->nall; j++)
+			if (o->all[j] == v)
+				return;
+		o->all[o->nall++] = v;
+		return;
+	}
+}
+
 static void
 set_backends(struct options *o, const char *s)
 {
@@ -263,12 +292,15 @@ set_backends(struct options *o, const char *s)
 	for (size_t i = 0; i < n; i++) {
 		bool any = false;
 
+		add_variant(o, it[i]);
 		for (size_t k = 0; k < o->nall; k++) {
 			const struct target_ops *t = o->all[k];
-			bool hit = strcmp(it[i], "all") == 0 ||
-			    strcmp(it[i], t->name) == 0 ||
-			    (strcmp(it[i], "libcmap") == 0 && !t->peer) ||
-			    (strcmp(it[i], "peers") == 0 && t->peer);
+			bool hit = strcmp(it[i], t->name) == 0 ||
+			    (!t->variant &&
+			        (strcmp(it[i], "all") == 0 ||
+			            (strcmp(it[i], "libcmap") == 0 &&
+			                !t->peer) ||
+			            (strcmp(it[i], "peers") == 0 && t->peer)));
 
 			if (hit) {
 				any = true;
@@ -467,7 +499,11 @@ help(const struct options *o)
 	    "Selection\n"
 	    "  --backend LIST     comma list of targets (default: all).  Also "
 	    "'all',\n"
-	    "                     'libcmap' (every libcmap backend), 'peers'.\n"
+	    "                     'libcmap' (every libcmap backend), 'peers';\n"
+	    "                     NAME+metrics: libcmap backend NAME with\n"
+	    "                     CMAP_FLAG_METRICS (what metrics cost, in "
+	    "the\n"
+	    "                     same run).\n"
 	    "  --mix LIST         read-only, read-mostly (90%% load/5%% "
 	    "store/5%% delete),\n"
 	    "                     balanced (50/25/25), churn (delete+insert, "

@@ -53,7 +53,7 @@ collect(const struct cell *c, size_t n, size_t g, bool peers, struct cand *k,
 		bool seen = false;
 
 		if (!same_workload(c[g].rep[0], c[j].rep[0]) ||
-		    t->peer != peers || t->single_thread)
+		    t->peer != peers || t->single_thread || t->variant)
 			continue;
 		for (size_t i = 0; i < nk; i++)
 			seen |= k[i].t == t;

@@ -137,10 +137,10 @@ lib_create(const struct target_ops *self, const struct target_config *cfg)
 	cmap_status_t st;
 
 	cmap_config_init(&c);
-	c.backend = self->name;
+	c.backend = self->backend;
 	c.capacity = cfg->presize ? (size_t)cfg->keys : 0;
 	c.seed = cfg->seed;
-	c.flags = cfg->flags;
+	c.flags = cfg->flags | self->cmap_flags;
 	c.allocator.alloc = counting_alloc;
 	c.allocator.free = counting_free;
 	c.allocator.ctx = NULL;
@@ -286,10 +286,10 @@ target_takes_option(const struct target_ops *t, const char *name)
 	cmap_backend_info_t info;
 	cmap_option_info_t opt;
 
-	if (t->peer || cmap_is_error(cmap_backend_info(t->name, &info)))
+	if (t->peer || cmap_is_error(cmap_backend_info(t->backend, &info)))
 		return false;
 	for (size_t i = 0; i < info.n_options; i++)
-		if (!cmap_is_error(cmap_backend_option(t->name, i, &opt)) &&
+		if (!cmap_is_error(cmap_backend_option(t->backend, i, &opt)) &&
 		    strcmp(opt.name, name) == 0)
 			return true;
 	return false;
@@ -333,10 +333,10 @@ target_declared_options(
 	cmap_option_info_t opt;
 
 	buf[0] = '\0';
-	if (t->peer || cmap_is_error(cmap_backend_info(t->name, &info)))
+	if (t->peer || cmap_is_error(cmap_backend_info(t->backend, &info)))
 		return buf;
 	for (size_t i = 0; i < info.n_options; i++) {
-		if (cmap_is_error(cmap_backend_option(t->name, i, &opt)))
+		if (cmap_is_error(cmap_backend_option(t->backend, i, &opt)))
 			continue;
 		if (!full) {
 			append(buf, cap, "%s%s", buf[0] ? ", " : "", opt.name);
@@ -403,6 +403,7 @@ targets_libcmap(const struct target_ops **out, size_t cap)
 			continue;
 		memset(t, 0, sizeof *t);
 		t->name = name;
+		t->backend = name;
 		t->peer = false;
 		t->caps = info.caps;
 		t->single_thread = !(info.caps & CMAP_CAP_THREAD_SAFE);
@@ -434,6 +435,32 @@ targets_libcmap(const struct target_ops **out, size_t cap)
 		out[n++] = t;
 	}
 	return n;
+}
+
+static struct target_ops variants[BENCH_MAX_TARGETS];
+static char variant_names[BENCH_MAX_TARGETS][64];
+static size_t nvariants;
+
+const struct target_ops *
+target_metrics_variant(const struct target_ops *base)
+{
+	struct target_ops *v;
+
+	if (base->peer || nvariants == BENCH_MAX_TARGETS)
+		return NULL;
+	for (size_t i = 0; i < nvariants; i++)
+		if (strcmp(variants[i].backend, base->backend) == 0)
+			return &variants[i];
+	v = &variants[nvariants];
+	*v = *base;
+	snprintf(variant_names[nvariants], sizeof variant_names[0],
+	    "%s+metrics", base->backend);
+	v->name = variant_names[nvariants++];
+	v->variant = true;
+	v->baseline = false;
+	v->cmap_flags |= CMAP_FLAG_METRICS;
+	v->note = "the backend with CMAP_FLAG_METRICS";
+	return v;
 }
 
 size_t

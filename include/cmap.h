@@ -943,11 +943,12 @@ cmap_stats(cmap_t *map, cmap_stats_t *stats)
  * structs (cmap_metrics, cmap_metrics_op: what an advisor reads) or as
  * Prometheus text for any number of maps at once (cmap_metrics_expose).
  *
- * Off by default: on, a single-key call runs some 40 more instructions
- * (+20% to +60% on the in-memory backends' calls, by callgrind; nothing
- * that shows beside lmdb's and redis's own costs); off, it pays one
- * predictable branch on the map (docs/design.md, "Metrics", has the
- * figures).
+ * Off by default: on, a load or store runs some 28 more instructions (30
+ * for store, 42 for the other single-key calls; +20% to +40% of the
+ * in-memory backends' calls, by callgrind), which costs 7% to 35% of
+ * their throughput on a read-mostly mix (nothing that shows beside lmdb's
+ * and redis's own costs); off, a call pays one predictable branch on the
+ * map (docs/design.md, "Metrics", has the figures).
  *
  * Recording writes no shared cache line: each thread records into its own
  * record in the map (allocated through the map's allocator at its first

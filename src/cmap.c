@@ -171,6 +171,7 @@ cmap_create(const cmap_config_t *config, cmap_t **out)
 	}
 	map->be = be;
 	map->metrics = mx;
+	map->metrics_id = mx != NULL ? mx->id : 0;
 	map->shards = shards_of(be, vals);
 	if (mx != NULL)
 		cmap__metrics_attach(mx);
@@ -244,29 +245,29 @@ in_update(const cmap_t *map)
 /*
  * A call on a map with metrics (metrics.h): counted, sometimes timed, and
  * with cmap__mcur pointing at its counters while it runs.  The hot calls
- * branch here, out of line, on the header's `metrics` only.  The common
- * case (record cached, call not timed) is a handful of instructions; the
- * rest goes through cmap__metrics_enter and cmap__metrics_leave.
+ * branch on the header's `metrics` only, to an out-of-line metered copy
+ * of themselves (inlined, it would make clang set up a frame for every
+ * call, metrics or not: without them a call ends in a jump to the
+ * backend); its common case (cmap__metrics_fast: the thread's last record, call
+ * not timed) is METERED, the rest METERED_SLOW, out of line.
  */
 #define METERED(o, call)                                                       \
 	do {                                                                   \
-		struct cmap__mop *p_ = cmap__mcur;                             \
 		cmap_status_t st_;                                             \
                                                                                \
 		cmap__mcur = (o);                                              \
 		st_ = (call);                                                  \
-		cmap__mcur = p_;                                               \
-		cmap__mbump(&(o)->res[cmap__metrics_res(st_)], 1);             \
+		cmap__mcur = NULL;                                             \
+		cmap__metrics_count((o), st_);                                 \
 		return st_;                                                    \
 	} while (0)
 
-/* Every case: a record to find or allocate, a call to time. */
 #define METERED_SLOW(map, op, call)                                            \
 	do {                                                                   \
 		struct cmap__mcall mc_;                                        \
 		cmap_status_t st_;                                             \
                                                                                \
-		cmap__metrics_enter((map)->metrics, (op), &mc_);               \
+		cmap__metrics_enter((map), (op), &mc_);                        \
 		st_ = (call);                                                  \
 		cmap__metrics_leave(&mc_, st_);                                \
 		return st_;                                                    \
@@ -279,11 +280,13 @@ load_slow(cmap_t *map, uint64_t key, uint64_t *value)
 }
 
 static CMAP_NOINLINE cmap_status_t
-load_metered(cmap_t *map, uint64_t key, uint64_t *value, struct cmap__mop *o)
+load_metered(cmap_t *map, uint64_t key, uint64_t *value)
 {
-	cmap_status_t (*load)(cmap_t *, uint64_t, uint64_t *) = map->be->load;
+	struct cmap__mop *o = cmap__metrics_fast(map, CMAP_OP_LOAD);
 
-	METERED(o, load(map, key, value));
+	if (CMAP_UNLIKELY(o == NULL))
+		return load_slow(map, key, value);
+	METERED(o, map->be->load(map, key, value));
 }
 
 static CMAP_NOINLINE cmap_status_t
@@ -293,11 +296,13 @@ store_slow(cmap_t *map, uint64_t key, uint64_t value)
 }
 
 static CMAP_NOINLINE cmap_status_t
-store_metered(cmap_t *map, uint64_t key, uint64_t value, struct cmap__mop *o)
+store_metered(cmap_t *map, uint64_t key, uint64_t value)
 {
-	cmap_status_t (*store)(cmap_t *, uint64_t, uint64_t) = map->be->store;
+	struct cmap__mop *o = cmap__metrics_fast(map, CMAP_OP_STORE);
 
-	METERED(o, store(map, key, value));
+	if (CMAP_UNLIKELY(o == NULL))
+		return store_slow(map, key, value);
+	METERED(o, map->be->store(map, key, value));
 }
 
 static const cmap_op_t req_op[CMAP_REQ_KIND_COUNT_] = {
@@ -314,20 +319,26 @@ static const cmap_op_t req_op[CMAP_REQ_KIND_COUNT_] = {
 };
 
 /* An update callback that counts its runs: every backend that runs it
- * again after a lost race (lockfree, redis) shows in the retries. */
+ * again after a lost race (lockfree, redis) shows in the retries.  It
+ * puts cmap__mcur back after the caller's callback, which may have made
+ * recorded calls on other maps (METERED leaves NULL behind). */
 struct counted_update {
 	cmap_update_fn fn;
 	void *ctx;
 	uint64_t runs;
+	struct cmap__mop *op;
 };
 
 static cmap_update_action_t
 counted_update_fn(uint64_t key, uint64_t *value, bool present, void *ctx)
 {
 	struct counted_update *c = ctx;
+	cmap_update_action_t act;
 
 	c->runs++;
-	return c->fn(key, value, present, c->ctx);
+	act = c->fn(key, value, present, c->ctx);
+	cmap__mcur = c->op;
+	return act;
 }
 
 static CMAP_NOINLINE cmap_status_t
@@ -337,11 +348,12 @@ exec_slow(cmap_t *map, struct cmap_req *req)
 	struct cmap__mcall mc;
 	cmap_status_t st;
 
-	cmap__metrics_enter(map->metrics, req_op[req->kind], &mc);
+	cmap__metrics_enter(map, req_op[req->kind], &mc);
 	if (req->kind == CMAP_REQ_UPDATE) {
 		cu.fn = req->fn;
 		cu.ctx = req->ctx;
 		cu.runs = 0;
+		cu.op = mc.op;
 		req->fn = counted_update_fn;
 		req->ctx = &cu;
 	}
@@ -353,8 +365,13 @@ exec_slow(cmap_t *map, struct cmap_req *req)
 }
 
 static CMAP_NOINLINE cmap_status_t
-exec_metered(cmap_t *map, struct cmap_req *req, struct cmap__mop *o)
+exec_metered(cmap_t *map, struct cmap_req *req, cmap_op_t op)
 {
+	struct cmap__mop *o =
+	    op != CMAP_OP_UPDATE ? cmap__metrics_fast(map, op) : NULL;
+
+	if (CMAP_UNLIKELY(o == NULL))
+		return exec_slow(map, req);
 	METERED(o, map->be->exec(map, req));
 }
 
@@ -365,14 +382,8 @@ exec_metered(cmap_t *map, struct cmap_req *req, struct cmap__mop *o)
 static inline cmap_status_t
 exec(cmap_t *map, struct cmap_req *req, cmap_op_t op)
 {
-	if (CMAP_UNLIKELY(map->metrics != NULL)) {
-		struct cmap__mop *o = op != CMAP_OP_UPDATE
-		    ? cmap__metrics_fast(map->metrics, op)
-		    : NULL;
-
-		return o != NULL ? exec_metered(map, req, o)
-		                 : exec_slow(map, req);
-	}
+	if (CMAP_UNLIKELY(map->metrics != NULL))
+		return exec_metered(map, req, op);
 	return map->be->exec(map, req);
 }
 
@@ -382,13 +393,8 @@ cmap_load(cmap_t *map, uint64_t key, uint64_t *value)
 	CHECK_MAP(map);
 	if (CMAP_UNLIKELY(value == NULL))
 		return CMAP_EINVAL;
-	if (CMAP_UNLIKELY(map->metrics != NULL)) {
-		struct cmap__mop *o =
-		    cmap__metrics_fast(map->metrics, CMAP_OP_LOAD);
-
-		return o != NULL ? load_metered(map, key, value, o)
-		                 : load_slow(map, key, value);
-	}
+	if (CMAP_UNLIKELY(map->metrics != NULL))
+		return load_metered(map, key, value);
 	return map->be->load(map, key, value);
 }
 
@@ -396,13 +402,8 @@ cmap_status_t
 cmap_store(cmap_t *map, uint64_t key, uint64_t value)
 {
 	CHECK_MAP(map);
-	if (CMAP_UNLIKELY(map->metrics != NULL)) {
-		struct cmap__mop *o =
-		    cmap__metrics_fast(map->metrics, CMAP_OP_STORE);
-
-		return o != NULL ? store_metered(map, key, value, o)
-		                 : store_slow(map, key, value);
-	}
+	if (CMAP_UNLIKELY(map->metrics != NULL))
+		return store_metered(map, key, value);
 	return map->be->store(map, key, value);
 }
 
@@ -516,6 +517,38 @@ cmap_update(cmap_t *map, uint64_t key, cmap_update_fn fn, void *ctx,
 
 /* ---------------------------------------------------- whole-map ops */
 
+/* A range callback that puts cmap__mcur back after the caller's, which
+ * may have made recorded calls (METERED leaves NULL behind). */
+struct metered_range {
+	cmap_range_fn fn;
+	void *ctx;
+	struct cmap__mop *op;
+};
+
+static bool
+metered_range_fn(uint64_t key, uint64_t value, void *ctx)
+{
+	struct metered_range *m = ctx;
+	bool more = m->fn(key, value, m->ctx);
+
+	cmap__mcur = m->op;
+	return more;
+}
+
+static CMAP_NOINLINE cmap_status_t
+range_metered(cmap_t *map, cmap_range_fn fn, void *ctx)
+{
+	struct metered_range m = {fn, ctx, NULL};
+	struct cmap__mcall mc;
+	cmap_status_t st;
+
+	cmap__metrics_enter(map, CMAP_OP_RANGE, &mc);
+	m.op = mc.op;
+	st = map->be->range(map, metered_range_fn, &m);
+	cmap__metrics_leave(&mc, st);
+	return st;
+}
+
 cmap_status_t
 cmap_range(cmap_t *map, cmap_range_fn fn, void *ctx)
 {
@@ -523,7 +556,7 @@ cmap_range(cmap_t *map, cmap_range_fn fn, void *ctx)
 	if (fn == NULL)
 		return CMAP_EINVAL;
 	if (map->metrics != NULL)
-		METERED_SLOW(map, CMAP_OP_RANGE, map->be->range(map, fn, ctx));
+		return range_metered(map, fn, ctx);
 	return map->be->range(map, fn, ctx);
 }
 
@@ -645,7 +678,7 @@ batch(cmap_t *map, const struct cmap__batch *b, size_t n)
 		return CMAP_EINVAL;
 	if (CMAP_LIKELY(map->metrics == NULL))
 		return batch_run(map, b, n);
-	cmap__metrics_enter(map->metrics, batch_op[b->kind], &mc);
+	cmap__metrics_enter(map, batch_op[b->kind], &mc);
 	st = batch_run(map, b, n);
 	cmap__metrics_leave_batch(&mc, n, b->status);
 	return st;

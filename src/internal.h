@@ -191,9 +191,12 @@ struct cmap {
 	size_t self_size;           /* bytes of the backend's map struct */
 	/* Set by the front end after create, read-only afterwards: the
 	 * map's metrics (metrics.h), NULL when off, which is the one branch
-	 * an operation pays for them; and its shard count (the option
-	 * "shards", else 1), a label of the metrics. */
+	 * an operation pays for them, and their id (0 when off: what a
+	 * thread's last-used record is keyed by, read from this line rather
+	 * than the metrics' own); and its shard count (the option "shards",
+	 * else 1), a label of the metrics. */
 	struct cmap__metrics *metrics;
+	uint64_t metrics_id;
 	uint32_t shards;
 };
 

@@ -2,17 +2,19 @@
  * metrics.c - per-thread metrics records and their snapshot (cmap.h,
  * METRICS); the Prometheus text is metrics_expose.c's.
  *
- * RECORDS.  A thread's record in a map is found through a direct-mapped
- * cache of CMAP__MCACHE entries in thread-local storage, keyed by the
- * metrics' id (a process-wide counter: never reused, so an entry left by
- * a destroyed map, or one whose memory a new map got, never matches).
- * On a miss the thread walks the map's list of records: one it owns (the
- * cache lost it), else one whose owner exited (claimed by a CAS of its
- * owner word from 0), else a new one, allocated through the map's
- * allocator and pushed on the list by CAS; records are freed only with
- * the map.  The list thus holds at most as many records as threads used
- * the map at once, whatever number of threads come and go.  A reused
- * record keeps its counts: a map's figures are the sums over its records.
+ * RECORDS.  A thread's record in a map is the one it used last when the
+ * map is the one it recorded into last (one thread-local word holds that
+ * map's metrics id, compared with the map header's copy), else found
+ * through a direct-mapped cache of CMAP__MCACHE entries in thread-local
+ * storage, keyed by the id too (a process-wide counter: never reused, so
+ * an entry left by a destroyed map, or one whose memory a new map got,
+ * never matches).  On a miss the thread walks the map's list of records: one it
+ * owns (the cache lost it), else one whose owner exited (claimed by a CAS of
+ * its owner word from 0), else a new one, allocated through the map's allocator
+ * and pushed on the list by CAS; records are freed only with the map.  The list
+ * thus holds at most as many records as threads used the map at once, whatever
+ * number of threads come and go.  A reused record keeps its counts: a map's
+ * figures are the sums over its records.
  *
  * THREAD EXIT.  A thread's first record arms one process-wide pthread
  * key; its destructor walks the registry of live maps with metrics and
@@ -236,8 +238,7 @@ m_thread_exit(void *arg)
 	cmap__registry_each(&m_reg, m_hand_back, &tid);
 	/* A later destructor of this thread that uses a map starts afresh
 	 * (and re-arms the key). */
-	memset(cmap__mcache, 0, sizeof cmap__mcache);
-	cmap__mcur = NULL;
+	memset(&cmap__mtls, 0, sizeof cmap__mtls);
 	m_tid = 0;
 }
 
@@ -264,22 +265,21 @@ m_thread_id(void)
 	return tid;
 }
 
-struct cmap__mrec *
-cmap__metrics_rec_slow(struct cmap__metrics *mx)
+/* A record for this thread (id tid) in mx: one it owns, else one whose
+ * owner exited, else a new one pushed on the list; NULL when none can be
+ * allocated. */
+static struct cmap__mrec *
+m_rec_find(struct cmap__metrics *mx, uint64_t tid)
 {
-	struct cmap__mcache_ent *c = &cmap__mcache[mx->id & (CMAP__MCACHE - 1)];
-	uint64_t tid = m_thread_id();
 	struct cmap__mrec *r, *head;
 	cmap_allocator_t a;
 
-	if (tid == 0)
-		return NULL;
 	head = atomic_load_explicit(&mx->recs, memory_order_acquire);
 	for (r = head; r != NULL;
 	     r = atomic_load_explicit(&r->next, memory_order_relaxed))
 		if (atomic_load_explicit(&r->owner, memory_order_relaxed) ==
 		    tid)
-			goto found;
+			return r;
 	for (r = head; r != NULL;
 	     r = atomic_load_explicit(&r->next, memory_order_relaxed)) {
 		uint64_t zero = 0;
@@ -289,7 +289,7 @@ cmap__metrics_rec_slow(struct cmap__metrics *mx)
 		        0 &&
 		    atomic_compare_exchange_strong_explicit(&r->owner, &zero,
 		        tid, memory_order_acquire, memory_order_relaxed))
-			goto found;
+			return r;
 	}
 	a.alloc = m_alloc;
 	a.free = m_free;
@@ -308,9 +308,28 @@ cmap__metrics_rec_slow(struct cmap__metrics *mx)
 		atomic_store_explicit(&r->next, head, memory_order_relaxed);
 	} while (!atomic_compare_exchange_weak_explicit(
 	    &mx->recs, &head, r, memory_order_release, memory_order_acquire));
-found:
-	c->id = mx->id;
-	c->rec = r;
+	return r;
+}
+
+struct cmap__mrec *
+cmap__metrics_rec_slow(struct cmap__metrics *mx)
+{
+	struct cmap__mcache_ent *c =
+	    &cmap__mtls.cache[mx->id & (CMAP__MCACHE - 1)];
+	struct cmap__mrec *r;
+
+	if (c->id == mx->id) {
+		r = c->rec;
+	} else {
+		uint64_t tid = m_thread_id();
+
+		if (tid == 0 || (r = m_rec_find(mx, tid)) == NULL)
+			return NULL;
+		c->id = mx->id;
+		c->rec = r;
+	}
+	cmap__mtls.last_id = mx->id;
+	cmap__mtls.last_rec = r;
 	return r;
 }
 

@@ -57,9 +57,11 @@ struct cmap__mop {
 };
 
 /* A thread's metrics state: where the counters of the call in progress
- * go (NULL between calls), and its cache of records (struct cmap__mrec)
- * keyed by the metrics' id.  One block, so that one thread-pointer
- * offset reaches both. */
+ * go (NULL between calls), the record of the map it recorded into last
+ * (keyed by that map's metrics id, struct cmap's metrics_id: the one
+ * compare a recorded call makes to find its record), and a cache of its
+ * records in the maps it used before (struct cmap__mrec), keyed by id
+ * too.  One block, so that one thread-pointer offset reaches all. */
 #define CMAP__MCACHE 8u
 struct cmap__mrec;
 struct cmap__mcache_ent {
@@ -68,6 +70,8 @@ struct cmap__mcache_ent {
 };
 struct cmap__mtls {
 	struct cmap__mop *cur;
+	uint64_t last_id; /* 0: none (ids start at 1) */
+	struct cmap__mrec *last_rec;
 	struct cmap__mcache_ent cache[CMAP__MCACHE];
 };
 /* initial-exec: one %fs-relative access, no __tls_get_addr call, in the
@@ -81,7 +85,6 @@ struct cmap__mtls {
 #endif
 CMAP_HIDDEN extern _Thread_local struct cmap__mtls cmap__mtls CMAP__MTLS_MODEL;
 #define cmap__mcur (cmap__mtls.cur)
-#define cmap__mcache (cmap__mtls.cache)
 
 /* Owner-only increment: a relaxed load and store, no atomic RMW. */
 static inline void
@@ -186,14 +189,27 @@ CMAP_HIDDEN void cmap__metrics_free(struct cmap__metrics *mx);
 CMAP_HIDDEN const cmap_allocator_t *cmap__metrics_inner(
     const cmap_allocator_t *a);
 
-/* This thread's record in mx, found or allocated; NULL when none can be. */
+/* This thread's record in mx, from the cache or the map's list, or
+ * allocated; NULL when none can be.  It becomes the thread's last. */
 CMAP_HIDDEN struct cmap__mrec *cmap__metrics_rec_slow(struct cmap__metrics *mx);
+
+/* This thread's record in map (which has metrics): its last one when map
+ * is the map it recorded into last, else through cmap__metrics_rec_slow. */
+static inline struct cmap__mrec *
+cmap__metrics_rec(const cmap_t *map)
+{
+	return CMAP_LIKELY(cmap__mtls.last_id == map->metrics_id)
+	    ? cmap__mtls.last_rec
+	    : cmap__metrics_rec_slow(map->metrics);
+}
 
 /*
  * One recorded call: cmap__metrics_enter before it (finds the record,
- * picks whether to time it, points cmap__mcur at its counters), then
- * cmap__metrics_leave with its status (which counts it).  A thread
- * without a record counts the call as dropped and runs it anyway.
+ * picks whether to time it, points cmap__mcur at its counters, saving
+ * the value it had), then cmap__metrics_leave with its status (which
+ * counts it and restores cmap__mcur).  A thread without a record counts
+ * the call as dropped and runs it anyway.  The calls that run the
+ * caller's code (range, update: it may call other maps) come this way.
  */
 struct cmap__mcall {
 	struct cmap__mop *op;   /* NULL: dropped */
@@ -204,23 +220,19 @@ struct cmap__mcall {
 };
 
 static inline void
-cmap__metrics_enter(
-    struct cmap__metrics *mx, cmap_op_t op, struct cmap__mcall *c)
+cmap__metrics_enter(cmap_t *map, cmap_op_t op, struct cmap__mcall *c)
 {
-	const struct cmap__mcache_ent *e =
-	    &cmap__mcache[mx->id & (CMAP__MCACHE - 1)];
-	struct cmap__mrec *r =
-	    CMAP_LIKELY(e->id == mx->id) ? e->rec : cmap__metrics_rec_slow(mx);
+	struct cmap__mrec *r = cmap__metrics_rec(map);
 	struct cmap__mop *o;
 
-	c->mx = mx;
+	c->mx = map->metrics;
 	c->rec = r;
 	c->prev = cmap__mcur;
 	c->t0 = 0;
 	if (CMAP_UNLIKELY(r == NULL)) {
 		c->op = NULL;
 		atomic_fetch_add_explicit(
-		    &mx->dropped, 1, memory_order_relaxed);
+		    &c->mx->dropped, 1, memory_order_relaxed);
 		return;
 	}
 	o = &r->op[op];
@@ -231,24 +243,29 @@ cmap__metrics_enter(
 }
 
 /*
- * The common case, for the hot calls: this thread's counters of kind op
- * when its record is in the cache and this call is not to be timed (the
- * countdown then moves on); NULL otherwise, and the caller goes through
- * cmap__metrics_enter and cmap__metrics_leave, which do the rest.
+ * The common case, for the calls that run no caller's code (load, store
+ * and the other single-key calls but update): this thread's counters of
+ * kind op when map is the map it recorded into last and this call is not
+ * to be timed (the countdown then moves on); NULL otherwise, and the
+ * caller goes through cmap__metrics_enter and cmap__metrics_leave.  The
+ * caller then sets cmap__mcur to them for the call, to NULL after it
+ * (no save: such a call does not nest in another of this thread, but for
+ * one from a range or update callback, and those put cmap__mcur back
+ * when the callback returns), and counts the status (cmap__metrics_res).
  */
 static inline struct cmap__mop *
-cmap__metrics_fast(struct cmap__metrics *mx, cmap_op_t op)
+cmap__metrics_fast(const cmap_t *map, cmap_op_t op)
 {
-	const struct cmap__mcache_ent *e =
-	    &cmap__mcache[mx->id & (CMAP__MCACHE - 1)];
 	struct cmap__mop *o;
+	uint32_t left;
 
-	if (CMAP_UNLIKELY(e->id != mx->id))
+	if (CMAP_UNLIKELY(cmap__mtls.last_id != map->metrics_id))
 		return NULL;
-	o = &e->rec->op[op];
-	if (CMAP_UNLIKELY(o->countdown <= 1))
+	o = &cmap__mtls.last_rec->op[op];
+	left = o->countdown - 1;
+	if (CMAP_UNLIKELY(left == 0))
 		return NULL;
-	o->countdown--;
+	o->countdown = left;
 	return o;
 }
 
@@ -263,6 +280,17 @@ cmap__metrics_res(cmap_status_t st)
 	return (unsigned)st <= 4u ? (unsigned)st : 2u;
 }
 
+/* Count a call of status st in o (the error case apart, so that the
+ * common one indexes by the status itself). */
+static inline void
+cmap__metrics_count(struct cmap__mop *o, cmap_status_t st)
+{
+	if (CMAP_UNLIKELY((unsigned)st > 4u))
+		cmap__mbump(&o->res[2], 1);
+	else
+		cmap__mbump(&o->res[(unsigned)st], 1);
+}
+
 static inline void
 cmap__metrics_leave(struct cmap__mcall *c, cmap_status_t st)
 {
@@ -271,7 +299,7 @@ cmap__metrics_leave(struct cmap__mcall *c, cmap_status_t st)
 	if (CMAP_UNLIKELY(o == NULL))
 		return;
 	cmap__mcur = c->prev;
-	cmap__mbump(&o->res[cmap__metrics_res(st)], 1);
+	cmap__metrics_count(o, st);
 	if (CMAP_UNLIKELY(c->t0 != 0))
 		cmap__metrics_sampled(c);
 }

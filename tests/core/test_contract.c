@@ -2375,6 +2375,65 @@ test_metrics_resizes(void **state)
 	cmap_destroy(m);
 }
 
+/* An update whose callback makes recorded calls on another map still
+ * counts the resizes its inserts start (after the callback returned) as
+ * its own; the other map's loads count as loads of that map; and the
+ * two maps, used in turn, keep their counts apart.  The callback's
+ * second load takes the common path (the other map is then the thread's
+ * last, and it samples 1 call in 65536), which leaves no counters
+ * current behind it: the update must put its own back. */
+struct nested_upd {
+	cmap_t *other;
+	uint64_t loads;
+};
+
+static cmap_update_action_t
+nested_upd_cb(uint64_t key, uint64_t *value, bool present, void *ctx)
+{
+	struct nested_upd *n = ctx;
+	uint64_t v;
+
+	(void)present;
+	assert_true(cmap_load(n->other, key, &v) >= 0);
+	assert_true(cmap_load(n->other, key + 1, &v) >= 0);
+	n->loads += 2;
+	*value = key;
+	return CMAP_UPDATE_STORE;
+}
+
+static void
+test_metrics_nested(void **state)
+{
+	(void)state;
+	cmap_t *m, *other;
+	struct nested_upd n = {NULL, 0};
+	cmap_metrics_op_t o;
+
+	if (!local_table() || tu_has(g_v.backend, CMAP_CAP_PERSISTENT))
+		skip();
+	m = mk_metrics(NULL);
+	other = mk_metrics("65536");
+	n.other = other;
+	for (uint64_t k = 1; k <= 20000; k++) {
+		assert_int_equal(
+		    cmap_update(m, k, nested_upd_cb, &n, NULL), CMAP_INSERTED);
+		assert_int_equal(cmap_store(other, k, k), CMAP_INSERTED);
+	}
+	o = mop(m, CMAP_OP_UPDATE);
+	assert_int_equal(o.inserted, 20000);
+	assert_true(o.resizes >= 1);
+	assert_true(o.migrate_ns > 0);
+	assert_int_equal(mop(m, CMAP_OP_LOAD).ops, 0);
+	assert_int_equal(mop(m, CMAP_OP_STORE).ops, 0);
+	o = mop(other, CMAP_OP_LOAD);
+	assert_int_equal(o.ops, n.loads);
+	assert_int_equal(o.ok + o.not_found, n.loads);
+	assert_int_equal(mop(other, CMAP_OP_STORE).inserted, 20000);
+	assert_int_equal(mop(other, CMAP_OP_UPDATE).ops, 0);
+	cmap_destroy(other);
+	cmap_destroy(m);
+}
+
 /* Threads that come and go reuse the records of those that exited. */
 static void *
 one_store(void *arg)
@@ -2546,6 +2605,7 @@ static const struct CMUnitTest backend_tests[] = {
     T(test_differential_small),
     T(test_differential_large),
     T(test_metrics_counts),
+    T(test_metrics_nested),
     T(test_metrics_resizes),
     T(test_metrics_thread_reuse),
     T(test_metrics_off),
