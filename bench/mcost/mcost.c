@@ -136,8 +136,8 @@ make(const char *backend, uint32_t flags)
 	c.backend = backend;
 	c.flags = flags;
 	if (cmap_create(&c, &m) != CMAP_OK) {
-		fprintf(stderr, "cmap-mcost: %s: %s\n", backend,
-		    cmap_last_error());
+		fprintf(
+		    stderr, "cmap-mcost: %s: %s\n", backend, cmap_last_error());
 		exit(1);
 	}
 	for (uint64_t i = 0; i < g_keys; i++)
@@ -261,8 +261,8 @@ main(int argc, char **argv)
 			for (char *t = strtok_r(buf, ",", &save);
 			     t != NULL && nthreads < 8;
 			     t = strtok_r(NULL, ",", &save))
-				threads[nthreads++] = (unsigned)count_arg(
-				    a, t, 1, MAX_THREADS);
+				threads[nthreads++] =
+				    (unsigned)count_arg(a, t, 1, MAX_THREADS);
 			i++;
 		} else if (a[0] == '-') {
 			fprintf(stderr,

@@ -28,7 +28,8 @@ mk(const char *sample)
 
 	tu_config_init(&c, g_backend);
 	c.flags |= CMAP_FLAG_METRICS;
-	assert_int_equal(cmap_config_set(&c, "metrics_sample", sample), CMAP_OK);
+	assert_int_equal(
+	    cmap_config_set(&c, "metrics_sample", sample), CMAP_OK);
 	return tu_create_cfg(&c);
 }
 
@@ -124,7 +125,8 @@ main(void)
 		    tu_has(names[i], CMAP_CAP_REMOTE))
 			continue;
 		g_backend = names[i];
-		fails += cmocka_run_group_tests_name(names[i], tests, NULL, NULL);
+		fails +=
+		    cmocka_run_group_tests_name(names[i], tests, NULL, NULL);
 	}
 	return fails != 0;
 }
