@@ -246,9 +246,9 @@ size_t targets_all(const struct target_ops **out, size_t cap);
 size_t targets_libcmap(const struct target_ops **out, size_t cap);
 size_t peers_all(const struct target_ops **out, size_t cap);
 extern const struct target_ops floor_target; /* floor.c */
-/* base (a libcmap backend) with CMAP_FLAG_METRICS on every map, named
- * "BACKEND+metrics": one per backend, made on first use; NULL for a peer
- * or when the table of them is full. */
+/* A new target: base (a libcmap backend) with CMAP_FLAG_METRICS on every
+ * map, named "BACKEND+metrics" (main.c makes one per name given); NULL
+ * for a peer or when the table of them is full. */
 const struct target_ops *target_metrics_variant(const struct target_ops *base);
 
 /* True when t is a libcmap backend that declares an option `name`. */

@@ -259,24 +259,23 @@ static void
 add_variant(struct options *o, const char *name)
 {
 	const char *plus = strrchr(name, '+');
-	const struct target_ops *v;
+	size_t len = plus != NULL ? (size_t)(plus - name) : 0;
 
 	if (plus == NULL || strcmp(plus, "+metrics") != 0)
 		return;
+	for (size_t k = 0; k < o->nall; k++)
+		if (strcmp(o->all[k]->name, name) == 0)
+			return; /* named before */
 	for (size_t k = 0; k < o->nall; k++) {
-		const struct target_ops *t = o->all[k];
+		const struct target_ops *t = o->all[k], *v;
 
-		if (t->peer || t->variant ||
-		    strlen(t->name) != (size_t)(plus - name) ||
-		    strncmp(t->name, name, (size_t)(plus - name)) != 0)
+		if (t->peer || t->variant || strlen(t->name) != len ||
+		    strncmp(t->name, name, len) != 0)
 			continue;
 		v = target_metrics_variant(t);
 		if (v == NULL || o->nall == BENCH_MAX_TARGETS)
 			usage_error(
 			    "--backend: too many targets at '%s'", name);
-		for (size_t j = 0; j < o->nall; j++)
-			if (o->all[j] == v)
-				return;
 		o->all[o->nall++] = v;
 		return;
 	}

@@ -448,9 +448,6 @@ target_metrics_variant(const struct target_ops *base)
 
 	if (base->peer || nvariants == BENCH_MAX_TARGETS)
 		return NULL;
-	for (size_t i = 0; i < nvariants; i++)
-		if (strcmp(variants[i].backend, base->backend) == 0)
-			return &variants[i];
 	v = &variants[nvariants];
 	*v = *base;
 	snprintf(variant_names[nvariants], sizeof variant_names[0],

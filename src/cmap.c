@@ -248,8 +248,8 @@ in_update(const cmap_t *map)
  * branch on the header's `metrics` only, to an out-of-line metered copy
  * of themselves (inlined, it would make clang set up a frame for every
  * call, metrics or not: without them a call ends in a jump to the
- * backend); its common case (cmap__metrics_fast: the thread's last record, call
- * not timed) is METERED, the rest METERED_SLOW, out of line.
+ * backend); its common case (cmap__metrics_fast: the thread's last
+ * record, call not timed) is METERED, the rest METERED_SLOW, out of line.
  */
 #define METERED(o, call)                                                       \
 	do {                                                                   \

@@ -417,7 +417,7 @@ cmap__lf_start_migration(
 		return LF_MIG_ROOM;
 	/* One writer allocates (seq_cst CAS; claim_new is only ever compared
 	 * with itself); the others keep filling t meanwhile, or, when t is
-	 * full, do not wait for it. */
+	 * full, wait for it a bounded while (lf_late). */
 	if (lf_cas_64(&t->claim_new, &zero, 1))
 		return lf_prep_begin(m, t, late);
 	return late ? lf_late(m, t, 0) : LF_MIG_ROOM;

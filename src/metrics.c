@@ -8,13 +8,14 @@
  * through a direct-mapped cache of CMAP__MCACHE entries in thread-local
  * storage, keyed by the id too (a process-wide counter: never reused, so
  * an entry left by a destroyed map, or one whose memory a new map got,
- * never matches).  On a miss the thread walks the map's list of records: one it
- * owns (the cache lost it), else one whose owner exited (claimed by a CAS of
- * its owner word from 0), else a new one, allocated through the map's allocator
- * and pushed on the list by CAS; records are freed only with the map.  The list
- * thus holds at most as many records as threads used the map at once, whatever
- * number of threads come and go.  A reused record keeps its counts: a map's
- * figures are the sums over its records.
+ * never matches).  On a miss the thread walks the map's list of records:
+ * one it owns (the cache lost it), else one whose owner exited (claimed
+ * by a CAS of its owner word from 0), else a new one, allocated through
+ * the map's allocator and pushed on the list by CAS; records are freed
+ * only with the map.  The list thus holds at most as many records as
+ * threads used the map at once, whatever number of threads come and go.
+ * A reused record keeps its counts: a map's figures are the sums over its
+ * records.
  *
  * THREAD EXIT.  A thread's first record arms one process-wide pthread
  * key; its destructor walks the registry of live maps with metrics and

@@ -251,7 +251,8 @@ cmap__metrics_enter(cmap_t *map, cmap_op_t op, struct cmap__mcall *c)
  * caller then sets cmap__mcur to them for the call, to NULL after it
  * (no save: such a call does not nest in another of this thread, but for
  * one from a range or update callback, and those put cmap__mcur back
- * when the callback returns), and counts the status (cmap__metrics_res).
+ * when the callback returns), and counts the status
+ * (cmap__metrics_count).
  */
 static inline struct cmap__mop *
 cmap__metrics_fast(const cmap_t *map, cmap_op_t op)
