@@ -10,9 +10,11 @@
  * Each is the median of 9 trials, min and max beside it; wall time
  * (CLOCK_MONOTONIC), so run it on a quiet machine.  No libcmap code runs.
  *
- *   cc -O2 bench/pagecost.c -o /tmp/pagecost && /tmp/pagecost
+ *   BUILD/bench/cmap-pagecost    (or: cc -O2 bench/pagecost.c -o /tmp/pagecost)
  */
+#ifndef _GNU_SOURCE /* the build may define it */
 #define _GNU_SOURCE
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>

@@ -257,18 +257,15 @@ output_recommendation(
 				lib_max = lib[k].s.max;
 		recommend_peers(f, c, n, i, lib_max);
 		if (c[i].rep[0]->w.mix == MIX_READ_MOSTLY)
-			/* The crossover of docs/design.md ("The readmostly
-			 * backend"), measured with bench/readmostly-table.sh.
-			 */
+			/* No figure here: the crossover depends on the
+			 * machine (docs/design.md, "The readmostly backend",
+			 * has the development machine's, from
+			 * bench/readmostly-table.sh). */
 			fprintf(f,
-			    "    readmostly against lockfree and sharded: on "
-			    "the quiet 2-core development machine\n    it "
-			    "was behind lockfree at 2 threads at every write "
-			    "share from 1%% to 50%%\n    (11-21%% at 1-5%%) "
-			    "and level with sharded up to 5%%\n    "
-			    "(bench/readmostly-table.sh); rerun with "
-			    "--write-pct P to see whether it\n    "
-			    "pays on this machine.\n");
+			    "    readmostly pays only below some write share: "
+			    "rerun with --write-pct P\n    (1, 5, 10, ...) "
+			    "to find where it stops beating lockfree and "
+			    "sharded here.\n");
 		single_thread_rows(f, c, n, i);
 	}
 }

@@ -132,10 +132,10 @@
  * occupied slots it stops in, short on average), while a load reads the
  * table its key is in (both for a miss, or a key inserted during the
  * resize).  On lockfree every writer moves at most one chunk of 256 slots
- * of a migration, besides its own key.  A new table's pages come zeroed
- * from the default allocator and fault in as they are first written;
- * otherwise (allocator hooks, or the table reused under churn) it is
- * cleared before use by the writes that insert a new key (or delete)
+ * of a migration, besides its own key.  A new table is cleared before
+ * use (when its pages come zeroed from the default allocator, a byte per
+ * page is written instead, so that each page is faulted in once, by a
+ * write) by the writes that insert a new key (or delete)
  * while the old table fills from 3/4 to 15/16 of its slots: each clears
  * ceil(steps left / (inserts left + 1)) steps of 8 KiB, one step per
  * insert when the clearing starts at 3/4, so it ends within the first
@@ -149,24 +149,24 @@
  * finished resize goes back to the system (drained pages are released as a
  * resize goes, whatever the allocator; the default one's large blocks come
  * from mmap).  On readmostly no call resizes at once: while a
- * resize runs, every write zeroes 64 buckets (4 KiB) of the new table (none
- * with the default allocator, whose large blocks come zeroed; more after a
- * cmap_reserve far beyond the map's size, enough to finish before the old table
- * fills), then moves at most 9 buckets (27 entries: its own key's and 8
- * more) into it, besides its own operation; only cmap_reserve drives a
- * resize to its end, releasing the lock between those steps.  A load takes no
- * lock (it spins only while a writer rewrites the one bucket it reads), except
- * a thread's first load on the map, which takes the writers' mutex once to find
- * or allocate its record, and every load of a thread whose record could not be
- * allocated.  lmdb is a B+tree: every operation is O(log entries) page visits;
- * a write is one transaction and, in modes sync and group, a flush of the file
- * (two fdatasync calls: the pages, then the header page that makes them
- * current), which costs from microseconds (tmpfs) to milliseconds (a disk); a
- * write that finds the map size short first doubles it (remapping the file:
- * O(1), but it waits for the loads in progress).  On redis every operation is
- * one network round trip (cmap_update: two or more, one per lost race), a batch
- * one round trip per node per 1,024 keys, and range, len and clear O(buckets)
- * on the server.
+ * resize runs, every write zeroes 64 buckets (4 KiB) of the new table (a
+ * byte per page with the default allocator, whose large blocks come zeroed;
+ * more after a cmap_reserve far beyond the map's size, enough to finish
+ * before the old table fills), then moves at most 9 buckets (27 entries: its
+ * own key's and 8 more) into it, besides its own operation; only cmap_reserve
+ * drives a resize to its end, releasing the lock between those steps.  A load
+ * takes no lock (it spins only while a writer rewrites the one bucket it
+ * reads), except a thread's first load on the map, which takes the writers'
+ * mutex once to find or allocate its record, and every load of a thread whose
+ * record could not be allocated.  lmdb is a B+tree: every operation is O(log
+ * entries) page visits; a write is one transaction and, in modes sync and
+ * group, a flush of the file (two fdatasync calls: the pages, then the header
+ * page that makes them current), which costs from microseconds (tmpfs) to
+ * milliseconds (a disk); a write that finds the map size short first doubles it
+ * (remapping the file: O(1), but it waits for the loads in progress).  On redis
+ * every operation is one network round trip (cmap_update: two or more, one per
+ * lost race), a batch one round trip per node per 1,024 keys, and range, len
+ * and clear O(buckets) on the server.
  *
  * PERSISTENCE (lmdb)
  *

@@ -135,6 +135,7 @@ struct rm_map {
 	struct rm_table *next; /* being zeroed or migrated into, or NULL */
 	bool migrating;        /* next is published, cursor runs */
 	uint64_t zeroed;       /* buckets of next zeroed so far */
+	bool next_fresh;       /* next came zeroed (rm_comes_zeroed) */
 	uint64_t cursor;       /* next old bucket to migrate */
 	uint64_t min_nb;       /* creation capacity / reserve */
 	struct rm_table *retired;
@@ -223,10 +224,13 @@ rm_comes_zeroed(const struct rm_map *m, uint64_t nb)
 	return cmap__alloc_zeroes(&m->base.allocator, rm_table_bytes(nb));
 }
 
+/* Zero buckets [from, to) of t; fresh: t came zeroed, and only its pages'
+ * first bytes are written (cmap__clear_step). */
 static void
-rm_zero(struct rm_table *t, uint64_t from, uint64_t to)
+rm_zero(struct rm_table *t, uint64_t from, uint64_t to, bool fresh)
 {
-	memset(&t->b[from], 0, (size_t)(to - from) * sizeof t->b[0]);
+	cmap__clear_step(t->b, (size_t)from * sizeof t->b[0],
+	    (size_t)(to - from) * sizeof t->b[0], fresh);
 }
 
 /* A table of nb buckets zeroed now, for use at once; NULL on failure. */
@@ -236,7 +240,7 @@ rm_table_new(struct rm_map *m, uint64_t nb)
 	struct rm_table *t = rm_table_alloc(m, nb);
 
 	if (t != NULL && !rm_comes_zeroed(m, nb))
-		rm_zero(t, 0, nb);
+		rm_zero(t, 0, nb, false);
 	return t;
 }
 
@@ -645,7 +649,8 @@ rm_start(struct rm_map *m, uint64_t nb)
 
 	if (nb == 0 || (m->next = rm_table_alloc(m, nb)) == NULL)
 		return CMAP_ENOMEM;
-	m->zeroed = rm_comes_zeroed(m, nb) ? nb : 0;
+	m->zeroed = 0;
+	m->next_fresh = rm_comes_zeroed(m, nb);
 	m->cursor = 0;
 	m->migrating = false;
 	if (nb > cur->nb)
@@ -705,7 +710,8 @@ rm_step_work(struct rm_map *m)
 	if (!m->migrating) {
 		uint64_t to = m->zeroed + rm_zero_step(old, nt->nb - m->zeroed);
 
-		rm_zero(nt, m->zeroed, to < nt->nb ? to : nt->nb);
+		rm_zero(
+		    nt, m->zeroed, to < nt->nb ? to : nt->nb, m->next_fresh);
 		m->zeroed = to < nt->nb ? to : nt->nb;
 		if (m->zeroed < nt->nb)
 			return;

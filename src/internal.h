@@ -262,6 +262,20 @@ CMAP_HIDDEN bool cmap__release_step(void *block, size_t size, size_t *released);
 CMAP_HIDDEN bool cmap__alloc_zeroes(const cmap_allocator_t *a, size_t size);
 
 /*
+ * map.c: one step of clearing a new table before anyone reads it: bytes
+ * [off, off + len) of block set to zero.  When the block came zeroed
+ * (zeroed: cmap__alloc_zeroes said so), this writes one zero byte in each
+ * 4 KiB of the range instead, so that every page is first touched by a
+ * write.  Left untouched, a page first read maps the kernel's shared zero
+ * page, and the write after it copies that page and flushes the TLB of
+ * every CPU the process runs on: one cross-CPU call per page, which waits
+ * for the other CPU to answer (0.5-1.5 ms when it is descheduled, on the
+ * 2-vCPU machine of docs/design.md, "Fresh pages").
+ */
+CMAP_HIDDEN void cmap__clear_step(
+    void *block, size_t off, size_t len, bool zeroed);
+
+/*
  * map.c: the process-wide memory barrier of readers that pin without a
  * fence (lockfree, readmostly).  cmap__membarrier_setup registers the
  * process for membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) and returns 1,

@@ -88,9 +88,9 @@ void __tsan_release(void *addr);
 #define LF_POLL_EVERY 64u    /* ops between ck_epoch_poll when pending */
 #define LF_SHRINK_EVERY 256u /* deletes between shrink checks (a thread) */
 #define LF_SPARE_CAP 64u     /* the spare drop table of cmap_clear */
-/* A successor table that does not come zeroed is cleared in steps of this
- * many bytes, claimed by the writers that meet its predecessor, before it
- * is published (lf_migrate.c, PREPARATION). */
+/* A successor table is cleared in steps of this many bytes (a byte per
+ * page written when it came zeroed), claimed by the writers that meet its
+ * predecessor, before it is published (lf_migrate.c, PREPARATION). */
 #define LF_PREP_STEP ((size_t)8 << 10)
 /* Times a writer that finds a full table whose successor another thread
  * is preparing yields before it makes one of its own (lf_migrate.c,
@@ -145,6 +145,7 @@ struct lf_table {
 	struct lf_map *map;
 	size_t bytes; /* the whole allocation */
 	int drop;     /* target of a clear: frozen entries are dropped */
+	bool fresh;   /* came zeroed: its clear steps touch pages only */
 	ck_epoch_entry_t entry;       /* for ck_epoch_call */
 	struct lf_table *orphan_next; /* link in map->orphans or ->release */
 	size_t released;              /* bytes given back (map->release) */
@@ -248,8 +249,8 @@ CMAP_HIDDEN uint64_t cmap__lf_cap_for(uint64_t n);
 CMAP_HIDDEN struct lf_table *cmap__lf_table_new(
     struct lf_map *m, uint64_t cap, int drop);
 /* The same with only its header set: *steps is the number of
- * LF_PREP_STEP steps (cmap__lf_table_clear_step) that clear the rest, 0
- * when the block came zeroed. */
+ * LF_PREP_STEP steps (cmap__lf_table_clear_step) that clear the rest
+ * (write a byte per page of it when the block came zeroed: t->fresh). */
 CMAP_HIDDEN struct lf_table *cmap__lf_table_alloc(
     struct lf_map *m, uint64_t cap, uint64_t *steps);
 /* Clear step k of t's slots and chunk flags. */

@@ -206,9 +206,10 @@ lf_migrate_now(struct lf_map *m, struct lf_table *t, uint64_t want_cap)
 /*
  * PREPARATION
  *
- * A successor whose block does not come zeroed (allocator hooks, or the
- * recycled table) is cleared before it is published, in steps of
- * LF_PREP_STEP bytes, by the writers that meet t meanwhile; t keeps
+ * A successor is cleared before it is published, in steps of
+ * LF_PREP_STEP bytes, by the writers that meet t meanwhile (a block that
+ * came zeroed, fresh pages from the kernel, only has a byte per page
+ * written, so that no page of it is first read: cmap__clear_step); t keeps
  * taking new keys until then (it has room up to its hard limit, 15/16,
  * from its soft limit, 3/4, where the successor is allocated).  Clearing
  * it in the one call that allocates it took 398 ms for the 192 MiB table
@@ -339,9 +340,8 @@ lf_prep_work(struct lf_map *m, struct lf_table *t, struct lf_table *n,
 }
 
 /*
- * The writer that won t->claim_new: allocate t's successor and publish it
- * at once if it came zeroed, else as t->prep (PREPARATION), and take the
- * first steps.  late: t is full.
+ * The writer that won t->claim_new: allocate t's successor, publish it as
+ * t->prep (PREPARATION) and take the first steps.  late: t is full.
  */
 static int
 lf_prep_begin(struct lf_map *m, struct lf_table *t, bool late)
@@ -358,11 +358,6 @@ lf_prep_begin(struct lf_map *m, struct lf_table *t, bool late)
 		lf_store_rlx_64(&t->claim_new, 0);
 		return lf_mig_fail(
 		    t, deferred ? LF_MIG_DEFERRED : LF_MIG_NOMEM);
-	}
-	if (steps == 0) {
-		if (!lf_publish(m, t, n))
-			lf_table_free(m, n); /* never published, never seen */
-		return LF_MIG_OK;
 	}
 	lf_store_rlx_64(&t->prep_steps, steps);
 	/* Release: prep_steps and n's header before n is seen here. */

@@ -12,10 +12,10 @@
  * cap/8 - 1 slots from home (dmax).  The map keeps one retired table of
  * the current size for reuse (lf_reclaim.c, lf_recycle); a new table of
  * that size is that one.  A table for a migration is cleared by the
- * writers in steps before it is published (lf_migrate.c, PREPARATION)
- * unless its block came zeroed; every other new table (the first, a
- * clear's target, a reserve's) is cleared in the call that allocates
- * it.
+ * writers in steps before it is published (lf_migrate.c, PREPARATION;
+ * a block that came zeroed has a byte per page written instead); every
+ * other new table (the first, a clear's target, a reserve's) is cleared
+ * in the call that allocates it, unless its block came zeroed.
  *
  * READERS
  *
@@ -65,9 +65,9 @@ lf_head_bytes(void)
  * A table of cap slots with its header set: the recycled one if it has
  * that size (lf_reclaim.c, lf_recycle), else a new block.  Its body (the
  * slots and chunk flags) is cleared here if clear, else left to the
- * caller: *steps is then the number of LF_PREP_STEP steps that clear it,
- * 0 when the block came zeroed (fresh pages from mmap,
- * cmap__alloc_zeroes) and needs none.
+ * caller: *steps is then the number of LF_PREP_STEP steps that clear it
+ * (that only write a byte per page when the block came zeroed, fresh
+ * pages from mmap: cmap__alloc_zeroes, t->fresh).
  */
 static struct lf_table *
 lf_table_get(
@@ -95,13 +95,12 @@ lf_table_get(
 		t = lf_alloc(m, bytes, CMAP_CACHE_LINE);
 		if (t == NULL)
 			return NULL;
-		/* A block that comes zeroed is left as it is: clearing it
+		/* A block that comes zeroed is not cleared here: that
 		 * would fault in every page in this one call (73 ms of CPU
 		 * time for the 96 MiB table that growth to 3M keys
-		 * allocates); untouched, its pages are faulted in by the
-		 * copies and inserts that first write them, a few per call
-		 * (the copies of a chunk land in a run of the new table:
-		 * homes are monotone in the hash). */
+		 * allocates); its preparation steps write a byte per page
+		 * instead, a few pages per call, so that no page is first
+		 * read (cmap__clear_step). */
 		zero = cmap__alloc_zeroes(&m->alloc, bytes);
 	}
 	memset(t, 0, head);
@@ -109,7 +108,10 @@ lf_table_get(
 		memset((char *)t + head, 0, body);
 		zero = true;
 	}
-	*steps = zero ? 0 : (body + LF_PREP_STEP - 1) / LF_PREP_STEP;
+	/* A zeroed block is still stepped through, a byte per page
+	 * (cmap__clear_step: its pages' first touch a write). */
+	t->fresh = zero && !clear;
+	*steps = clear ? 0 : (body + LF_PREP_STEP - 1) / LF_PREP_STEP;
 	t->cap = cap;
 	t->dmax = cap / 8 - 1;
 	t->inv_eighth = UINT64_MAX / (cap / 8);
@@ -150,7 +152,7 @@ cmap__lf_table_clear_step(struct lf_table *t, uint64_t k)
 	size_t lo = (size_t)k * LF_PREP_STEP;
 	size_t n = body - lo < LF_PREP_STEP ? body - lo : LF_PREP_STEP;
 
-	memset((char *)t + head + lo, 0, n);
+	cmap__clear_step((char *)t + head, lo, n, t->fresh);
 }
 
 /* Give the map a spare drop table if it has none (see lf_clear). */

@@ -65,6 +65,21 @@ cmap__alloc_zeroes(const cmap_allocator_t *a, size_t size)
 	return a->alloc == default_alloc && size >= DEFAULT_MAP_MIN;
 }
 
+void
+cmap__clear_step(void *block, size_t off, size_t len, bool zeroed)
+{
+	const uintptr_t page = 4096; /* divides every page size */
+	uintptr_t p = (uintptr_t)block + off, end = p + len;
+
+	if (!zeroed) {
+		memset((char *)block + off, 0, len);
+		return;
+	}
+	/* The range's first byte, then the first of each later page. */
+	for (; p < end; p = (p + page) & ~(page - 1))
+		*(volatile char *)p = 0;
+}
+
 size_t
 cmap__discard(void *block, size_t size, size_t off, size_t len)
 {

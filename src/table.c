@@ -41,8 +41,10 @@
  *             CMAP_TABLE_STEP_ZERO more bytes of it.  So the page faults
  *             of a fresh table are spread too: two pages per write.  With
  *             the default allocator a large block comes zeroed from the
- *             kernel (cmap__alloc_zeroes) and this phase is skipped: its
- *             pages fault in as draining and inserts first write them.
+ *             kernel (cmap__alloc_zeroes) and a step only writes a byte
+ *             per page: the first touch of each page is then a write,
+ *             never a read that a write would follow with a copy of the
+ *             zero page and a cross-CPU TLB flush (cmap__clear_step).
  *             Inserts still go to slots[], which meanwhile fills past 3/4
  *             by at most 1/128 (zeroing 32 bytes per slot of the old
  *             capacity takes capacity / 128 writes when growing 2x).
@@ -196,11 +198,10 @@ resize_begin(struct cmap_table *t, size_t cap)
 		return false;
 	t->next = n;
 	t->next_cap = cap;
-	/* Fresh pages from the kernel are zero already: nothing to clear,
-	 * and they fault in as draining and inserts first write them. */
-	t->next_zeroed = cmap__alloc_zeroes(t->allocator, cap * sizeof *n)
-	    ? cap * sizeof *n
-	    : 0;
+	t->next_zeroed = 0;
+	/* Fresh pages from the kernel are zero already: the zeroing steps
+	 * then only write a byte per page (cmap__clear_step says why). */
+	t->next_fresh = cmap__alloc_zeroes(t->allocator, cap * sizeof *n);
 	return true;
 }
 
@@ -328,7 +329,7 @@ resize_step_work(struct cmap_table *t)
 
 		if (z > CMAP_TABLE_STEP_ZERO)
 			z = CMAP_TABLE_STEP_ZERO;
-		memset((char *)t->next + t->next_zeroed, 0, z);
+		cmap__clear_step(t->next, t->next_zeroed, z, t->next_fresh);
 		t->next_zeroed += z;
 		if (t->next_zeroed < bytes)
 			return;

@@ -49,6 +49,7 @@ struct cmap_table {
 	struct cmap_slot *next; /* being zeroed; becomes slots[] when done */
 	size_t next_cap;
 	size_t next_zeroed; /* bytes of next[] zeroed so far */
+	bool next_fresh;    /* next[] came zeroed (cmap__alloc_zeroes) */
 	/* Cold. */
 	size_t hard_at;      /* an insert beyond this finishes a resize now */
 	size_t min_capacity; /* never shrink below (creation/reserve) */

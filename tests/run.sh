@@ -29,7 +29,7 @@ t0=$(date +%s)
 build() { # name, then cmake arguments
   local name=$1; shift
   echo "=== [$name] configure and build"
-  cmake -S . -B "$root/$name" -DCMAP_BUILD_BENCH=ON "$@" >"$root-$name.log" 2>&1 \
+  cmake -S . -B "$root/$name" -DCMAP_BUILD_BENCH=ON -DCMAP_REQUIRE_ALL=ON "$@" >"$root-$name.log" 2>&1 \
     || { cat "$root-$name.log"; return 1; }
   cmake --build "$root/$name" -j"$jobs" >>"$root-$name.log" 2>&1 \
     || { tail -50 "$root-$name.log"; return 1; }
@@ -59,14 +59,18 @@ tests/format.sh --check
 # masters and 3 replicas for the gcc build's test_contract_cluster;
 # stopped at exit, failed or not (test_remote and test_failover start and
 # stop servers of their own, which they kill).
-if command -v redis-server >/dev/null; then
-  redis_dir=$(mktemp -d /tmp/libcmap-redis.XXXXXX)
-  eval "$(tests/redis/servers.sh start "$redis_dir" both)"
-  # the tests' private servers go under it too, so that the exit trap
-  # stops them even after a test was killed by its timeout
-  CMAP_TEST_REDIS_DIR=$redis_dir
-  export CMAP_TEST_REDIS CMAP_TEST_REDIS_CLUSTER CMAP_TEST_REDIS_DIR
-fi
+# Every build is configured with CMAP_REQUIRE_ALL, so that no backend, and
+# no suite that needs one, drops out unnoticed; likewise the servers.
+command -v redis-server >/dev/null || {
+  echo "redis-server is missing (tests/install-deps.sh test installs it)" >&2
+  exit 1
+}
+redis_dir=$(mktemp -d /tmp/libcmap-redis.XXXXXX)
+eval "$(tests/redis/servers.sh start "$redis_dir" both)"
+# the tests' private servers go under it too, so that the exit trap
+# stops them even after a test was killed by its timeout
+CMAP_TEST_REDIS_DIR=$redis_dir
+export CMAP_TEST_REDIS CMAP_TEST_REDIS_CLUSTER CMAP_TEST_REDIS_DIR
 build gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAP_HELGRIND=ON
 run_ctest gcc
 if [ "$mode" != quick ]; then

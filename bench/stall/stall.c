@@ -17,7 +17,8 @@
  * early in a loop and records its worst load in wall time.  After each
  * store the same clocks time an empty interval; the worst of those
  * (idle_cpu) is what the machine alone took from an interval with no work
- * in it, the floor of the store figures.  One line per
+ * in it, the floor of the store figures; total_cpu is the CPU time of
+ * all the stores (ms), what the growth cost as a whole.  One line per
  * run, then one line of medians per backend and hooks setting; with
  * --top K, the K stores of the run with the most CPU time, each with its
  * index (the map's length before it), to find which resize step it was.
@@ -48,7 +49,8 @@ struct worst {
 
 struct run {
 	uint64_t store_cpu, store_wall, store_at, load_wall, over_1ms;
-	uint64_t idle_cpu; /* the worst empty interval */
+	uint64_t idle_cpu;  /* the worst empty interval */
+	uint64_t total_cpu; /* CPU time of all the stores together */
 	struct worst top[MAX_TOP];
 };
 
@@ -191,6 +193,7 @@ one_run(const char *backend, bool hooks, bool reader, uint64_t n, unsigned k,
 			    cmap_status_name(st));
 			break;
 		}
+		out->total_cpu += c;
 		if (c > out->store_cpu) {
 			out->store_cpu = c;
 			out->store_at = i;
@@ -318,13 +321,13 @@ main(int argc, char **argv)
 				printf("run %-10s hooks=%-3s rep=%u "
 				       "store_cpu=%.3f store_wall=%.3f "
 				       "at=%llu over_1ms=%llu load_wall=%s "
-				       "idle_cpu=%.3f\n",
+				       "idle_cpu=%.3f total_cpu=%.0f\n",
 				    b, hooks ? "on" : "off", r + 1,
 				    x->store_cpu / 1e6, x->store_wall / 1e6,
 				    (unsigned long long)x->store_at,
 				    (unsigned long long)x->over_1ms,
 				    ms_or_na(reader, x->load_wall / 1e6, buf),
-				    x->idle_cpu / 1e6);
+				    x->idle_cpu / 1e6, x->total_cpu / 1e6);
 				for (unsigned t = 0; t < top; t++)
 					printf("  top%-2u cpu=%.3f wall=%.3f "
 					       "at=%llu\n",
@@ -335,7 +338,8 @@ main(int argc, char **argv)
 				fflush(stdout);
 			}
 			printf("median %-10s hooks=%-3s store_cpu=%.3f "
-			       "store_wall=%.3f load_wall=%s idle_cpu=%.3f\n",
+			       "store_wall=%.3f load_wall=%s idle_cpu=%.3f "
+			       "total_cpu=%.0f\n",
 			    b, hooks ? "on" : "off",
 			    median_ms(
 			        runs, reps, offsetof(struct run, store_cpu)),
@@ -346,7 +350,9 @@ main(int argc, char **argv)
 			            offsetof(struct run, load_wall)),
 			        buf),
 			    median_ms(
-			        runs, reps, offsetof(struct run, idle_cpu)));
+			        runs, reps, offsetof(struct run, idle_cpu)),
+			    median_ms(
+			        runs, reps, offsetof(struct run, total_cpu)));
 			fflush(stdout);
 		}
 	}

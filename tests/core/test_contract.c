@@ -2624,7 +2624,7 @@ main(int argc, char **argv)
 	const char *all[TU_MAX_BACKENDS];
 	size_t nb = tu_backends(all);
 	struct variant vs[3 * TU_MAX_BACKENDS];
-	size_t nv = 0;
+	size_t nv = 0, matched = 0;
 	int failed = 0;
 
 	/* An optional argument limits the run to one variant by name
@@ -2657,6 +2657,14 @@ main(int argc, char **argv)
 		snprintf(group, sizeof group, "contract/%s", vs[i].name);
 		failed += cmocka_run_group_tests_name(
 		    group, backend_tests, NULL, NULL);
+		matched++;
+	}
+	/* A variant asked for by name that this run cannot test (not built,
+	 * or its server not given) fails rather than pass untested. */
+	if (argc > 1 && matched == 0) {
+		fprintf(stderr, "test_contract: no variant named %s here\n",
+		    argv[1]);
+		return 1;
 	}
 	return failed != 0;
 }

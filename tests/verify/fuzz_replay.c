@@ -122,12 +122,17 @@ main(int argc, char **argv)
 		}
 		n = fread(buf, 1, sizeof buf, f);
 		fclose(f);
-		fprintf(stderr, "%s", ""); /* keep stderr unbuffered order */
+		/* the input a failure aborts in (stderr is unbuffered) */
+		fprintf(stderr, "fuzz_replay: %s\n", path);
 		LLVMFuzzerTestOneInput(buf, n);
 		files++;
 		free(names[i]);
 	}
 	free(names);
+	if (files == 0) { /* an emptied corpus would replay nothing */
+		fprintf(stderr, "%s: no corpus input\n", dir);
+		return 2;
+	}
 	for (long i = 0; i < fresh; i++) {
 		size_t n;
 

@@ -6,11 +6,11 @@
  * Every backend of the build, chosen by its capabilities (cmap.h,
  * GUARANTEES).  Per thread-safe linearizable backend: H histories (H =
  * 2000 x CMAP_VERIFY_SCALE; the ThreadSanitizer build defaults to scale
- * 0.25, 500 histories), each of 4 threads x 2,000 operations over 8 to 64
- * keys with a small value set, a quarter of them on a map created with the
- * smallest capacity so that they span resizes (clear shrinks the table
- * back, so they span several).  A disk backend gets an eighth of the
- * histories; a remote one (CMAP_CAP_REMOTE) a fortieth, each history's
+ * 0.15, 300 histories, and there gives plain at most 25), each of 4 threads x
+ * 2,000 operations over 8 to 64 keys with a small value set, a quarter of them
+ * on a map created with the smallest capacity so that they span resizes (clear
+ * shrinks the table back, so they span several).  A disk backend gets an eighth
+ * of the histories; a remote one (CMAP_CAP_REMOTE) a fortieth, each history's
  * threads split between this process and a forked child that opens the
  * same map (lincheck.h, twin).  A backend that is not thread-safe (plain)
  * gets single-threaded histories of 8,000 operations.  cmap_len is checked
@@ -48,7 +48,7 @@
 #include "testutil.h"
 
 #if defined(CMAP_TSAN)
-#define LC_DEFAULT_SCALE 0.25
+#define LC_DEFAULT_SCALE 0.15
 #else
 #define LC_DEFAULT_SCALE 1.0
 #endif
@@ -364,8 +364,8 @@ main(int argc, char **argv)
 		/* A backend checked with single-threaded histories gives
 		 * ThreadSanitizer nothing to find: spend its time on the
 		 * others. */
-		if (!ts && Hb > 100)
-			Hb = 100;
+		if (!ts && Hb > 25)
+			Hb = 25;
 #endif
 		/* A disk backend commits every write (tens of microseconds
 		 * each, one at a time): an eighth of the histories. */
