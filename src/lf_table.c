@@ -104,10 +104,8 @@ lf_table_get(
 		zero = cmap__alloc_zeroes(&m->alloc, bytes);
 	}
 	memset(t, 0, head);
-	if (clear && !zero) {
+	if (clear && !zero)
 		memset((char *)t + head, 0, body);
-		zero = true;
-	}
 	/* A zeroed block is still stepped through, a byte per page
 	 * (cmap__clear_step: its pages' first touch a write). */
 	t->fresh = zero && !clear;

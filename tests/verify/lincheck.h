@@ -69,6 +69,10 @@ struct tu_alloc; /* testutil.h */
 
 #define LC_MAX_THREADS 16
 #define LC_MAX_KEYS 256
+/* Under ThreadSanitizer, the most histories test_lincheck and test_faults
+ * give a backend checked single-threaded (plain): they give it nothing to
+ * find. */
+#define LC_TSAN_SERIAL_HISTORIES 25
 /* Never a value the workload writes: out parameters start with it so that
  * "*value is unchanged" can be checked. */
 #define LC_SENTINEL UINT64_C(0xfeedfacecafef00d)

@@ -74,8 +74,8 @@ main(void)
 #if defined(CMAP_TSAN)
 		/* Single-threaded histories give ThreadSanitizer nothing to
 		 * find (ASan checks their failure paths). */
-		if (nthreads == 1 && Hb > 25)
-			Hb = 25;
+		if (nthreads == 1 && Hb > LC_TSAN_SERIAL_HISTORIES)
+			Hb = LC_TSAN_SERIAL_HISTORIES;
 #endif
 
 		for (long i = 0; i < Hb; i++) {

@@ -364,8 +364,8 @@ main(int argc, char **argv)
 		/* A backend checked with single-threaded histories gives
 		 * ThreadSanitizer nothing to find: spend its time on the
 		 * others. */
-		if (!ts && Hb > 25)
-			Hb = 25;
+		if (!ts && Hb > LC_TSAN_SERIAL_HISTORIES)
+			Hb = LC_TSAN_SERIAL_HISTORIES;
 #endif
 		/* A disk backend commits every write (tens of microseconds
 		 * each, one at a time): an eighth of the histories. */
