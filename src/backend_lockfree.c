@@ -178,10 +178,11 @@ lf_load(cmap_t *map, uint64_t key, uint64_t *value)
 	uint64_t h, w;
 	int found;
 
-	if (CMAP_UNLIKELY(c->map_id != m->id))
+	/* One compare: the record is cached and m->memb set (fast_id). */
+	if (CMAP_UNLIKELY(c->map_id != m->fast_id))
 		return lf_load_slow(m, key, value);
 	r = c->rec;
-	if (CMAP_UNLIKELY(!lf_pin_fast(m, r)))
+	if (CMAP_UNLIKELY(!lf_pin_fast_memb(m, r)))
 		return lf_load_slow(m, key, value);
 	t = lf_load_acq_ptr((void **)&m->cur);
 	h = cmap__hash(key, m->seed);

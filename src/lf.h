@@ -190,8 +190,13 @@ struct lf_map {
 	struct cmap base;
 	cmap_allocator_t alloc;
 	uint64_t seed;
-	uint64_t min_cap;      /* from the capacity hint and cmap_reserve */
-	uint64_t id;           /* unique in the process, never reused */
+	uint64_t min_cap; /* from the capacity hint and cmap_reserve */
+	uint64_t id;      /* unique in the process, never reused */
+	/* What lf_load compares a thread's cached record with: id when its
+	 * fast path may pin (membarrier, or TSan's ck_epoch_begin), else
+	 * LF_NO_FAST, which no cache entry holds; on id's cache line, so
+	 * that one compare does both tests (set by cmap__lf_register_map). */
+	uint64_t fast_id;
 	struct cmap__link reg; /* in lf_reclaim.c's registry of live maps */
 	int memb;              /* readers pin without a fence (membarrier) */
 
@@ -218,7 +223,8 @@ struct lf_map {
  * direct-mapped, keyed by map id.  Defined in lf_reclaim.c; read here by
  * lf_rec_get.
  */
-#define LF_TLS_CACHE 8u /* a power of two */
+#define LF_TLS_CACHE 8u       /* a power of two */
+#define LF_NO_FAST UINT64_MAX /* never a map id (ids count up from 1) */
 
 struct lf_tls_ent {
 	uint64_t map_id; /* 0: empty (map ids start at 1) */
@@ -434,16 +440,18 @@ lf_rec_get(struct lf_map *m)
  */
 /* The common case of lf_pin, record r (not NULL) outside any read
  * section: true when pinned; false, with nothing done, when the caller
- * must use lf_pin (no membarrier, or a section already open). */
+ * must use lf_pin (no membarrier, or a section already open).
+ * lf_pin_fast_memb is the same for a caller that knows m->memb is set
+ * (lf_load, through fast_id). */
 static inline bool
-lf_pin_fast(struct lf_map *m, struct lf_rec *r)
+lf_pin_fast_memb(struct lf_map *m, struct lf_rec *r)
 {
 #if defined(CMAP_TSAN)
 	(void)m;
 	ck_epoch_begin(&r->er, NULL);
 	return true;
 #else
-	if (CMAP_UNLIKELY(!m->memb || r->er.active != 0))
+	if (CMAP_UNLIKELY(r->er.active != 0))
 		return false;
 	ck_pr_store_uint(&r->er.active, 1);
 	ck_pr_barrier();
@@ -451,6 +459,16 @@ lf_pin_fast(struct lf_map *m, struct lf_rec *r)
 	ck_pr_barrier();
 	return true;
 #endif
+}
+
+static inline bool
+lf_pin_fast(struct lf_map *m, struct lf_rec *r)
+{
+#if !defined(CMAP_TSAN)
+	if (CMAP_UNLIKELY(!m->memb))
+		return false;
+#endif
+	return lf_pin_fast_memb(m, r);
 }
 
 static inline void

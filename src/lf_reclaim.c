@@ -343,6 +343,11 @@ CMAP_HIDDEN void
 cmap__lf_register_map(struct lf_map *m)
 {
 	m->id = lf_faa_64(&lf_next_map_id, 1) + 1;
+#if defined(CMAP_TSAN)
+	m->fast_id = m->id; /* lf_pin_fast_memb needs no membarrier there */
+#else
+	m->fast_id = m->memb ? m->id : LF_NO_FAST;
+#endif
 	cmap__registry_add(&lf_reg, &m->reg);
 }
 
