@@ -709,6 +709,36 @@ cmp_u64(const void *a, const void *b)
 
 #define GR_MAX_CPU_NS (20u * 1000000u)
 
+/*
+ * Grow a map of backend b from empty to n keys, one store at a time:
+ * wall[i] is store i's wall time (sorted on return), *at the index of the
+ * store that took the most CPU time, which is returned.
+ */
+static uint64_t
+grow_once(const char *b, size_t n, uint64_t *wall, size_t *at)
+{
+	uint64_t worst_cpu = 0;
+	cmap_t *m = tu_create(b, 0);
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t c0 = ns_of(CLOCK_THREAD_CPUTIME_ID);
+		uint64_t w0 = ns_of(CLOCK_MONOTONIC);
+
+		CHECK(cmap_store(m, (uint64_t)i * 0x9e3779b97f4a7c15u, i) ==
+		        CMAP_INSERTED,
+		    "%s: store %zu", b, i);
+		wall[i] = ns_of(CLOCK_MONOTONIC) - w0;
+		c0 = ns_of(CLOCK_THREAD_CPUTIME_ID) - c0;
+		if (c0 > worst_cpu) {
+			worst_cpu = c0;
+			*at = i;
+		}
+	}
+	cmap_destroy(m);
+	qsort(wall, n, sizeof *wall, cmp_u64);
+	return worst_cpu;
+}
+
 static void
 test_growth(
     const char *const *bs, size_t nb, double scale, char *sum, size_t sumlen)
@@ -722,33 +752,39 @@ test_growth(
 	if (wall == NULL)
 		abort();
 	for (size_t bi = 0; bi < nb; bi++) {
-		uint64_t worst_cpu = 0;
-		cmap_t *m;
+		uint64_t worst_cpu;
+		size_t at = 0;
 
 		if (tu_caps(bs[bi]) & (CMAP_CAP_PERSISTENT | CMAP_CAP_REMOTE))
 			continue; /* the resize stall is an in-memory matter */
-		m = tu_create(bs[bi], 0);
-		for (size_t i = 0; i < n; i++) {
-			uint64_t c0 = ns_of(CLOCK_THREAD_CPUTIME_ID);
-			uint64_t w0 = ns_of(CLOCK_MONOTONIC);
-
-			CHECK(cmap_store(m, (uint64_t)i * 0x9e3779b97f4a7c15u,
-			          i) == CMAP_INSERTED,
-			    "%s: store %zu", bs[bi], i);
-			wall[i] = ns_of(CLOCK_MONOTONIC) - w0;
-			c0 = ns_of(CLOCK_THREAD_CPUTIME_ID) - c0;
-			if (c0 > worst_cpu)
-				worst_cpu = c0;
-		}
-		cmap_destroy(m);
-		qsort(wall, n, sizeof *wall, cmp_u64);
+		worst_cpu = grow_once(bs[bi], n, wall, &at);
 #if !defined(CMAP_TSAN)
-		/* Reported only under ThreadSanitizer: its runtime does work
+		/*
+		 * The library's work in this single-threaded growth is the same
+		 * in every run (same keys, same resizes at the same stores), so
+		 * a stall of its own comes back when the growth is run again;
+		 * one of this VM's (a host-side page fault, a descheduled vCPU
+		 * answering a cross-CPU call: docs/design.md, "Fresh pages")
+		 * does not.  One rerun, and the bound on the rerun.  Reported
+		 * only under ThreadSanitizer: its runtime does work
 		 * proportional to a mapping on each mmap and munmap (tens of
-		 * milliseconds for the tables here), charged to the store. */
-		CHECK(worst_cpu < GR_MAX_CPU_NS,
-		    "%s: a store took %.1f ms of CPU while growing to %zu keys",
-		    bs[bi], (double)worst_cpu * 1e-6, n);
+		 * milliseconds for the tables here), charged to the store.
+		 */
+		if (worst_cpu >= GR_MAX_CPU_NS) {
+			size_t first = at;
+
+			printf(
+			    "limits: growth %s: store %zu took %.1f ms of CPU; "
+			    "growing again\n",
+			    bs[bi], at, (double)worst_cpu * 1e-6);
+			worst_cpu = grow_once(bs[bi], n, wall, &at);
+			CHECK(worst_cpu < GR_MAX_CPU_NS,
+			    "%s: a store took %.1f ms of CPU while growing to "
+			    "%zu keys, in two runs (stores %zu and %zu)",
+			    bs[bi], (double)worst_cpu * 1e-6, n, first, at);
+		}
+#else
+		(void)at;
 #endif
 		printf("limits: growth %-8s to %zu keys: worst store %.1f us "
 		       "CPU, %.1f us wall; wall p99.9 %.2f us\n",
