@@ -765,10 +765,10 @@ test_growth(
 		 * a stall of its own comes back when the growth is run again;
 		 * one of this VM's (a host-side page fault, a descheduled vCPU
 		 * answering a cross-CPU call: docs/design.md, "Fresh pages")
-		 * does not.  One rerun, and the bound on the rerun.  Reported
-		 * only under ThreadSanitizer: its runtime does work
-		 * proportional to a mapping on each mmap and munmap (tens of
-		 * milliseconds for the tables here), charged to the store.
+		 * does not.  One rerun, and the bound on the rerun.  Under
+		 * ThreadSanitizer the figure is only reported: its runtime does
+		 * work proportional to a mapping on each mmap and munmap (tens
+		 * of milliseconds for the tables here), charged to the store.
 		 */
 		if (worst_cpu >= GR_MAX_CPU_NS) {
 			size_t first = at;
